@@ -1,0 +1,75 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { NoTenantContextError } from '../errors/tenant.errors.js';
+import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+import { RequestScope } from './request-scope.js';
+
+export interface ForEachTenantOptions {
+  /** Tenants handled at once. Default 1. */
+  concurrency?: number;
+  /** Only these tenants (default: every tenant in the store). */
+  tenants?: string[];
+}
+
+/** The current tenant, and entering a tenant (or a fresh context) outside HTTP: jobs, cron, queues, scripts. */
+@Injectable()
+export class TenancyService<T extends TenantRecord = TenantRecord> {
+  constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
+
+  /** The current tenant's record; throws (with advice) when no tenant is active. */
+  current(): T {
+    const tenant = this.runtime.context.currentTenant<T>();
+    if (!tenant) throw new NoTenantContextError(this.tenantContextName);
+    return tenant.record;
+  }
+
+  currentOrUndefined(): T | undefined {
+    return this.runtime.context.currentTenant<T>()?.record;
+  }
+
+  /**
+   * Runs `fn` with fresh forks of every context, as a request would: `run(fn)` for static contexts only,
+   * `run(tenantId, fn)` for a tenant (same validation and lookup as HTTP: invalid, unknown or suspended throws).
+   */
+  run<R>(fn: () => R | Promise<R>): Promise<R>;
+  run<R>(tenantId: string, fn: () => R | Promise<R>): Promise<R>;
+  async run<R>(tenantOrFn: string | (() => R | Promise<R>), maybeFn?: () => R | Promise<R>): Promise<R> {
+    if (typeof tenantOrFn === 'function') {
+      return this.runtime.context.run(new RequestScope(this.runtime), tenantOrFn);
+    }
+    const tenants = this.runtime.tenants;
+    if (!tenants) throw new Error(`TenancyService.run('${tenantOrFn}', fn) needs { tenancy } in MikroTenancyModule.forRoot`);
+    const fn = maybeFn as () => R | Promise<R>;
+    const tenant = await tenants.enter(tenantOrFn);
+    try {
+      return await this.runtime.context.run(new RequestScope(this.runtime, tenant), fn);
+    } finally {
+      tenant.release();
+    }
+  }
+
+  /** Runs `fn` once per tenant (each inside `run(tenant.id, ...)`); the first failure rejects after in-flight ones end. */
+  async forEachTenant(fn: (tenant: T) => unknown, options: ForEachTenantOptions = {}): Promise<void> {
+    const tenants = this.runtime.tenants;
+    if (!tenants) throw new Error('TenancyService.forEachTenant needs { tenancy } in MikroTenancyModule.forRoot');
+    const ids = options.tenants ?? (await tenants.options.store.list()).map((t) => t.id);
+    const queue = [...ids];
+    let failure: { error: unknown } | undefined;
+    const worker = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined && !failure; id = queue.shift()) {
+        const tenantId = id;
+        try {
+          await this.run(tenantId, () => fn(this.current()));
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
+    if (failure) throw failure.error;
+  }
+
+  private get tenantContextName(): string {
+    return this.runtime.tenants?.options.contextName ?? 'tenant';
+  }
+}

@@ -1,0 +1,3 @@
+export * from './tenancy.error.js';
+export * from './tenant.errors.js';
+export * from './options.errors.js';

@@ -1,0 +1,65 @@
+import { HttpStatus } from '@nestjs/common';
+import { TenancyError } from './tenancy.error.js';
+
+/** The tenant id broke a rule (pattern, length, reserved name); nothing was looked up or touched. */
+export class InvalidTenantIdError extends TenancyError {
+  constructor(readonly rule: string) {
+    super(`Invalid tenant id: ${rule}.`, HttpStatus.BAD_REQUEST, 'Bad Request');
+  }
+}
+
+export class TenantNotFoundError extends TenancyError {
+  constructor(readonly tenantId: string) {
+    super(`Unknown tenant '${tenantId}': no such tenant is registered in the tenant store.`, HttpStatus.NOT_FOUND, 'Not Found');
+  }
+}
+
+export class TenantSuspendedError extends TenancyError {
+  constructor(readonly tenantId: string) {
+    super(`Tenant '${tenantId}' is suspended.`, HttpStatus.FORBIDDEN, 'Forbidden');
+  }
+}
+
+/** A route marked with @RequireTenant() was reached without a tenant. */
+export class TenantRequiredError extends TenancyError {
+  constructor(howToSend: string) {
+    super(`This route needs a tenant and none was sent: ${howToSend}.`, HttpStatus.BAD_REQUEST, 'Bad Request');
+  }
+}
+
+/** The tenant EntityManager or a tenant repository was used where no tenant is active. Never falls back. */
+export class NoTenantContextError extends TenancyError {
+  constructor(contextName: string) {
+    super(
+      `No tenant is active, so the '${contextName}' EntityManager cannot be used here. In HTTP, send the tenant ` +
+        `(and mark the route with @RequireTenant()); in jobs, cron or scripts, wrap the call in ` +
+        `TenancyService#run(tenantId, fn).`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
+/** The tenant's database could not be opened (unreachable, missing, bad credentials). Other tenants are unaffected. */
+export class TenantUnavailableError extends TenancyError {
+  constructor(readonly tenantId: string, cause: unknown) {
+    super(
+      `The database of tenant '${tenantId}' is unavailable: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+        `Check its connection options; other tenants are not affected.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+/** Every tenant database slot stayed busy for the whole acquire timeout. */
+export class TenantPoolExhaustedError extends TenancyError {
+  constructor(readonly tenantId: string, maxOpenTenants: number, waitedMs: number) {
+    super(
+      `No tenant connection slot became free within ${waitedMs} ms for tenant '${tenantId}': all ${maxOpenTenants} ` +
+        `open tenant databases are in use. Retry later, or raise tenancy.pool.maxOpenTenants (mind max_connections).`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}

@@ -1,0 +1,20 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { ActiveTenant } from '../context/active-tenant.js';
+import type { TenantIsolation } from '../module/tenancy-options.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+
+/** How a tenant's data is reached: a schema of one shared ORM, or an ORM of its own. */
+export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> {
+  readonly kind: TenantIsolation;
+  /** The tenant made active; release it when the request or `run()` ends. */
+  acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>>;
+  /** Closes every ORM this strategy opened; failures are logged, the others still close. */
+  close(): Promise<void>;
+}
+
+/** Adds what every tenant ORM needs over the user's template: its name, no global-EM fallback. */
+export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
+  return { ...template, ...overrides, contextName, allowGlobalContext: false } as O;
+}
+
+export type OrmFactory = (options: object) => Promise<MikroORM>;

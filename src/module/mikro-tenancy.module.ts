@@ -1,0 +1,105 @@
+import type { EntityName } from '@mikro-orm/core';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { RequireTenantGuard } from '../context/require-tenant.js';
+import { TenancyService } from '../context/tenancy.service.js';
+import { TenancyMiddleware } from '../context/tenancy.middleware.js';
+import {
+  defaultClassProviders,
+  driverClassesOf,
+  exportedTokens,
+  staticContextProviders,
+  tenantContextProviders,
+} from './context-providers.js';
+import { placeholderClassProviders } from './default-context-check.js';
+import { MikroTenancyCoreModule } from './mikro-tenancy-core.module.js';
+import { declarationOf } from './options-validation.js';
+import { repositoryProviders } from './repository-providers.js';
+import type {
+  ContextConfig,
+  MikroTenancyAsyncDeclaration,
+  MikroTenancyModuleAsyncOptions,
+  MikroTenancyModuleOptions,
+  MikroTenancyOptionsFactory,
+} from './tenancy-options.js';
+import { TenancyRuntime } from './tenancy-runtime.js';
+import { DEFAULT_CONTEXT, MIKRO_TENANCY_DECLARATION, MIKRO_TENANCY_OPTIONS } from './tokens.js';
+
+/**
+ * Registers named MikroORM contexts (and optionally a tenant context) for a Nest app. Inject them with
+ * @mikro-orm/nestjs's own decorators: `@InjectEntityManager('analytics')`, `@InjectRepository(Project, 'tenant')`.
+ */
+@Module({})
+export class MikroTenancyModule {
+  static forRoot(options: MikroTenancyModuleOptions): DynamicModule {
+    const declared = declarationOf(options);
+    const driverClasses = driverClassesOf(options.contexts?.[DEFAULT_CONTEXT]);
+    return core(declared, [{ provide: MIKRO_TENANCY_OPTIONS, useValue: options }], [], driverClasses);
+  }
+
+  /**
+   * For options that come from other providers (ConfigService...). Context names are declared up front because
+   * Nest needs every token before the factory runs.
+   */
+  static forRootAsync(options: MikroTenancyModuleAsyncOptions): DynamicModule {
+    const { imports = [], useFactory, inject = [], useClass, useExisting, ...declared } = options;
+    const providers: Provider[] = [];
+    if (useFactory) {
+      providers.push({ provide: MIKRO_TENANCY_OPTIONS, useFactory, inject });
+    } else if (useClass || useExisting) {
+      const factoryClass = (useClass ?? useExisting) as NonNullable<typeof useClass>;
+      if (useClass) providers.push({ provide: useClass, useClass });
+      providers.push({
+        provide: MIKRO_TENANCY_OPTIONS,
+        useFactory: (factory: MikroTenancyOptionsFactory) => factory.createMikroTenancyOptions(),
+        inject: [factoryClass],
+      });
+    } else {
+      throw new Error('MikroTenancyModule.forRootAsync needs one of useFactory, useClass or useExisting.');
+    }
+    const driverClasses = declared.driver ? driverClassesOf({ driver: declared.driver } as ContextConfig) : [];
+    return core(declared, providers, imports, driverClasses);
+  }
+
+  /** Repositories of `entities` in one context (default: `default`), for `@InjectRepository(E, contextName)`. */
+  static forFeature(entities: EntityName<object>[], contextName: string = DEFAULT_CONTEXT): DynamicModule {
+    const providers = repositoryProviders(entities, contextName);
+    return { module: MikroTenancyModule, providers, exports: providers.map((p) => (p as { provide: string }).provide) };
+  }
+}
+
+function core(
+  declared: MikroTenancyAsyncDeclaration,
+  optionProviders: Provider[],
+  imports: NonNullable<DynamicModule['imports']>,
+  driverClasses: ReturnType<typeof driverClassesOf>,
+): DynamicModule {
+  const hasDefault = declared.contexts.includes(DEFAULT_CONTEXT);
+  const classProviders = hasDefault ? defaultClassProviders(driverClasses) : placeholderClassProviders();
+  const providers: Provider[] = [
+    ...optionProviders,
+    { provide: MIKRO_TENANCY_DECLARATION, useValue: declared },
+    {
+      provide: TenancyRuntime,
+      useFactory: (options: MikroTenancyModuleOptions) => TenancyRuntime.create(options, declared),
+      inject: [MIKRO_TENANCY_OPTIONS],
+    },
+    ...declared.contexts.flatMap(staticContextProviders),
+    ...classProviders,
+    ...(declared.tenancy ? tenantContextProviders(declared.tenancy) : []),
+    TenancyService,
+    TenancyMiddleware,
+    { provide: APP_GUARD, useClass: RequireTenantGuard },
+  ];
+  return {
+    module: MikroTenancyCoreModule,
+    imports,
+    providers,
+    exports: [
+      TenancyRuntime,
+      TenancyService,
+      ...exportedTokens(declared),
+      ...classProviders.map((p) => (p as { provide: unknown }).provide as string),
+    ],
+  };
+}

@@ -1,0 +1,131 @@
+import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
+import { TenantResolvers } from '../resolution/tenant-resolvers.js';
+import type { TenantResolver } from '../resolution/tenant-resolver.js';
+import { TenantIdValidator } from '../tenants/tenant-id-rules.js';
+import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
+import type {
+  ContextConfig,
+  MikroTenancyAsyncDeclaration,
+  MikroTenancyModuleOptions,
+  TenancyOptions,
+  TenantInjection,
+  TenantIsolation,
+  TenantPoolOptions,
+} from './tenancy-options.js';
+import { DEFAULT_TENANT_CONTEXT } from './tokens.js';
+
+export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
+  contextName: string;
+  isolation: TenantIsolation;
+  config: ContextConfig;
+  store: TenantStore<T>;
+  resolvers: TenantResolver[];
+  schemaName: (tenant: T) => string;
+  database: (tenant: T) => Partial<ContextConfig>;
+  pool: Required<TenantPoolOptions>;
+  ids: TenantIdValidator;
+  cacheTtlMs: number;
+  injection: TenantInjection;
+}
+
+export interface NormalizedOptions {
+  contexts: ReadonlyMap<string, ContextConfig>;
+  tenancy?: NormalizedTenancy;
+  forRoutes: string[];
+}
+
+const CONTEXT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** Names of the tokens a forRoot call registers, derived from its options. */
+export function declarationOf(options: MikroTenancyModuleOptions): MikroTenancyAsyncDeclaration {
+  return {
+    contexts: Object.keys(options.contexts ?? {}),
+    tenancy: options.tenancy && { contextName: options.tenancy.contextName, injection: options.tenancy.injection },
+    forRoutes: options.forRoutes,
+  };
+}
+
+/** Checks every option at once and throws one error listing every problem, each naming its context. */
+export function normalizeOptions(options: MikroTenancyModuleOptions, declared: MikroTenancyAsyncDeclaration): NormalizedOptions {
+  const problems: string[] = [];
+  const contexts = new Map(Object.entries(options.contexts ?? {}));
+  const tenantName = options.tenancy?.contextName ?? DEFAULT_TENANT_CONTEXT;
+
+  for (const name of new Set(declared.contexts.filter((n, i) => declared.contexts.indexOf(n) !== i))) {
+    problems.push(`context '${name}' is declared more than once in forRootAsync({ contexts })`);
+  }
+  for (const name of declared.contexts) {
+    if (!contexts.has(name)) problems.push(`context '${name}' is declared in forRootAsync({ contexts }) but the factory returned no config for it`);
+  }
+  for (const name of contexts.keys()) {
+    if (!declared.contexts.includes(name)) problems.push(`context '${name}' was returned by the factory but is not declared in forRootAsync({ contexts })`);
+  }
+  if (options.tenancy && !declared.tenancy) problems.push(`the factory returned 'tenancy' but forRootAsync was not given { tenancy: {} }: declare it so its tokens exist`);
+  if (!options.tenancy && declared.tenancy) problems.push(`forRootAsync declares { tenancy } but the factory returned no 'tenancy' options`);
+  if (contexts.size === 0 && !options.tenancy) problems.push('no contexts: give at least one in { contexts: { default: defineConfig({...}) } } or configure { tenancy }');
+
+  for (const [name, config] of contexts) {
+    if (!CONTEXT_NAME.test(name)) problems.push(`context '${name}': a context name must start with a letter and use letters, digits, '_' or '-'`);
+    problems.push(...configProblems(`context '${name}'`, config));
+  }
+  if (options.tenancy && contexts.has(tenantName)) {
+    problems.push(`context '${tenantName}' is registered twice: as a static context and as the tenant context (tenancy.contextName)`);
+  }
+  if (options.tenancy) problems.push(...tenancyProblems(options.tenancy, tenantName));
+
+  if (problems.length) throw new InvalidTenancyOptionsError(problems);
+  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? ['{*all}'] };
+}
+
+function configProblems(label: string, config: ContextConfig | undefined): string[] {
+  if (!config || typeof config !== 'object') return [`${label}: no configuration (expected the result of defineConfig({...}))`];
+  const problems: string[] = [];
+  if (!config.driver) problems.push(`${label}: no driver; use defineConfig from your driver package (e.g. @mikro-orm/postgresql) or set 'driver'`);
+  if (!config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings; set 'dbName' or 'clientUrl'`);
+  if (!config.entities?.length && !config.entitiesTs?.length) problems.push(`${label}: no entities; list them in 'entities'`);
+  return problems;
+}
+
+function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
+  const label = `tenant context '${name}'`;
+  const problems: string[] = [];
+  if (!CONTEXT_NAME.test(name)) problems.push(`${label}: a context name must start with a letter and use letters, digits, '_' or '-'`);
+  if (tenancy.isolation !== 'schema' && tenancy.isolation !== 'database') problems.push(`${label}: isolation must be 'schema' or 'database'`);
+  if (!tenancy.store || typeof tenancy.store.find !== 'function') problems.push(`${label}: no tenant store; set 'store' (e.g. TenantStores.static([...]) or TenantStores.table(Tenant))`);
+  const config = tenancy.config;
+  if (!config || typeof config !== 'object') problems.push(`${label}: no 'config' (the template configuration for every tenant)`);
+  else {
+    if (!config.driver) problems.push(`${label}: no driver in 'config'; use defineConfig from your driver package`);
+    if (!config.entities?.length && !config.entitiesTs?.length) problems.push(`${label}: no entities in 'config'`);
+    if (tenancy.isolation === 'schema' && !config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings in 'config'; set 'dbName' or 'clientUrl'`);
+  }
+  for (const [key, value] of Object.entries(tenancy.pool ?? {})) {
+    if (!Number.isInteger(value) || value < (key === 'idleTimeoutMs' || key === 'acquireTimeoutMs' ? 0 : 1)) problems.push(`${label}: pool.${key} must be a positive integer`);
+  }
+  if (tenancy.injection && tenancy.injection !== 'context' && tenancy.injection !== 'request') problems.push(`${label}: injection must be 'context' or 'request'`);
+  if (tenancy.resolve && tenancy.resolve.length === 0) problems.push(`${label}: 'resolve' is empty; give at least one resolver or leave it out for the x-tenant-id header`);
+  return problems;
+}
+
+function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts: ReadonlyMap<string, ContextConfig>): NormalizedTenancy {
+  // a tenant must never be named after a schema a static context lives in
+  const staticSchemas = [...contexts.values()].map((c) => c.schema).filter((s): s is string => typeof s === 'string');
+  return {
+    contextName,
+    isolation: tenancy.isolation,
+    config: tenancy.config,
+    store: tenancy.store,
+    resolvers: tenancy.resolve ?? [TenantResolvers.header()],
+    schemaName: tenancy.schemaName ?? ((t) => `tenant_${t.id}`),
+    database: tenancy.database ?? ((t) => ({ dbName: `tenant_${t.id}` })),
+    pool: {
+      maxOpenTenants: tenancy.pool?.maxOpenTenants ?? 50,
+      idleTimeoutMs: tenancy.pool?.idleTimeoutMs ?? 300_000,
+      acquireTimeoutMs: tenancy.pool?.acquireTimeoutMs ?? 5_000,
+      connectionsPerTenant: tenancy.pool?.connectionsPerTenant ?? tenancy.config.pool?.max ?? 5,
+    },
+    ids: new TenantIdValidator(tenancy.ids, staticSchemas),
+    cacheTtlMs: tenancy.cacheTtlMs ?? 5_000,
+    injection: tenancy.injection ?? 'context',
+  };
+}

@@ -1,0 +1,97 @@
+import type { IDatabaseDriver, Options } from '@mikro-orm/core';
+import type { ModuleMetadata, Type } from '@nestjs/common';
+import type { TenantResolver } from '../resolution/tenant-resolver.js';
+import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
+
+/** A MikroORM configuration, as returned by any driver's `defineConfig()`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type ContextConfig = Partial<Options<IDatabaseDriver, any, any>>;
+
+/** How tenant data is isolated. */
+export type TenantIsolation = 'schema' | 'database';
+
+/**
+ * How the tenant EntityManager and repositories are injected:
+ * - `'context'` (default): singletons that resolve the current request's tenant fork on every call;
+ *   consumers stay singletons.
+ * - `'request'`: Nest request-scoped providers (the real fork is injected); scope bubbles up to consumers.
+ */
+export type TenantInjection = 'context' | 'request';
+
+export interface TenantPoolOptions {
+  /** Database mode: tenant databases kept open at once (LRU beyond that). Default 50. */
+  maxOpenTenants?: number;
+  /** Database mode: close a tenant database unused for this long. Default 300000 (5 min). */
+  idleTimeoutMs?: number;
+  /** How long a request waits for a free tenant slot or pooled connection before a 503. Default 5000. */
+  acquireTimeoutMs?: number;
+  /** Database mode: connections per open tenant database; defaults to the template's `pool.max`, else 5. */
+  connectionsPerTenant?: number;
+}
+
+export interface TenantIdRules {
+  /** Allowed ids. Default: lowercase letters, digits, `_` and `-`, starting with a letter or digit, 1-63 chars. */
+  pattern?: RegExp;
+  /** Human-readable description of `pattern`, used in 400 messages. */
+  patternDescription?: string;
+  /** Ids that are never tenants. `public`, `information_schema` and ids starting with `pg_` always are. */
+  reserved?: string[];
+}
+
+export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
+  /** Context name used by `@InjectEntityManager(name)` / `@InjectRepository(E, name)`. Default `'tenant'`. */
+  contextName?: string;
+  isolation: TenantIsolation;
+  /** Template configuration for every tenant: entities, migrations, pool, driver. */
+  config: ContextConfig;
+  /** Where tenants are looked up (`TenantStores.static([...])`, `TenantStores.table(Entity)`, or your own). */
+  store: TenantStore<T>;
+  /** Resolver chain, first hit wins. Default: `[TenantResolvers.header('x-tenant-id')]`. */
+  resolve?: TenantResolver[];
+  /** Schema mode: the schema of a tenant. Default `tenant_${id}` (with `-` turned into `_`). */
+  schemaName?: (tenant: T) => string;
+  /** Database mode: connection options of a tenant, merged over `config`. Default `{ dbName: 'tenant_' + id }`. */
+  database?: (tenant: T) => Partial<ContextConfig>;
+  pool?: TenantPoolOptions;
+  ids?: TenantIdRules;
+  /** How long a tenant lookup is cached, in ms. Default 5000; 0 disables the cache. */
+  cacheTtlMs?: number;
+  injection?: TenantInjection;
+}
+
+export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {
+  /**
+   * Static named contexts. `default` is also injectable by class (`EntityManager`, `MikroORM`) and by
+   * `@InjectEntityManager()` with no name.
+   */
+  contexts?: Record<string, ContextConfig>;
+  tenancy?: TenancyOptions<T>;
+  /** Routes the per-request middleware runs on. Default: every route. */
+  forRoutes?: string[];
+}
+
+/** What Nest must know before an async factory runs: the names of the injection tokens to register. */
+export interface MikroTenancyAsyncDeclaration {
+  /** Names of the static contexts the factory will return (tokens must exist before it runs). */
+  contexts: string[];
+  /** Present when the factory returns `tenancy`: its context name and injection mode. */
+  tenancy?: { contextName?: string; injection?: TenantInjection };
+  forRoutes?: string[];
+  /**
+   * The default context's driver class (e.g. `PostgreSqlDriver`), so its own EntityManager/MikroORM classes are
+   * injectable by class too; core `EntityManager`/`MikroORM` always are.
+   */
+  driver?: abstract new (...args: never[]) => IDatabaseDriver;
+}
+
+export interface MikroTenancyOptionsFactory {
+  createMikroTenancyOptions(): MikroTenancyModuleOptions | Promise<MikroTenancyModuleOptions>;
+}
+
+export interface MikroTenancyModuleAsyncOptions extends MikroTenancyAsyncDeclaration, Pick<ModuleMetadata, 'imports'> {
+  useFactory?: (...args: never[]) => MikroTenancyModuleOptions | Promise<MikroTenancyModuleOptions>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  inject?: any[];
+  useClass?: Type<MikroTenancyOptionsFactory>;
+  useExisting?: Type<MikroTenancyOptionsFactory>;
+}

@@ -1,0 +1,57 @@
+import { Configuration, EntityManager, MikroORM } from '@mikro-orm/core';
+import type { Logger } from '@nestjs/common';
+import type { ActiveTenant } from '../context/active-tenant.js';
+import { DatabaseIsolation } from '../isolation/database-isolation.js';
+import { SchemaIsolation } from '../isolation/schema-isolation.js';
+import { type TenantIsolationStrategy, tenantOrmOptions } from '../isolation/tenant-isolation.js';
+import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
+import { TenantDirectory } from '../tenants/tenant-directory.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+import type { NormalizedTenancy } from './options-validation.js';
+
+/** The tenant side of one module instance: resolution, lookup, and the isolation strategy. */
+export class TenantRuntime<T extends TenantRecord = TenantRecord> {
+  readonly chain: TenantResolverChain;
+  readonly directory: TenantDirectory<T>;
+
+  private constructor(
+    readonly options: NormalizedTenancy<T>,
+    readonly isolation: TenantIsolationStrategy<T>,
+    /** Prototype of the driver's EntityManager, so injected proxies pass `instanceof` checks. */
+    readonly entityManagerPrototype: object,
+  ) {
+    this.chain = new TenantResolverChain(options.resolvers);
+    this.directory = new TenantDirectory(options.store, options.ids, options.cacheTtlMs);
+  }
+
+  static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger): Promise<TenantRuntime<T>> {
+    if (options.isolation === 'schema') {
+      const orm = await MikroORM.init(tenantOrmOptions(options.config, options.contextName));
+      return new TenantRuntime(options, new SchemaIsolation(orm, options.schemaName), Object.getPrototypeOf(orm.em) as object);
+    }
+    const isolation = new DatabaseIsolation<T>({
+      contextName: options.contextName,
+      template: options.config,
+      database: options.database,
+      pool: options.pool,
+      logger,
+    });
+    return new TenantRuntime(options, isolation, driverEntityManagerPrototype(options));
+  }
+
+  /** Validates, looks up (cached) and opens the tenant: 400, 404, 403 or 503 when it cannot. */
+  async enter(tenantId: string): Promise<ActiveTenant<T>> {
+    const record = await this.directory.get(tenantId);
+    return this.isolation.acquire(record);
+  }
+
+  close(): Promise<void> {
+    return this.isolation.close();
+  }
+}
+
+function driverEntityManagerPrototype<T extends TenantRecord>(options: NormalizedTenancy<T>): object {
+  // same trick as @mikro-orm/nestjs: instantiate the driver (no connection) only to learn its EntityManager class
+  const em = new Configuration(options.config, false).getDriver().createEntityManager();
+  return em instanceof EntityManager ? (Object.getPrototypeOf(em) as object) : EntityManager.prototype;
+}

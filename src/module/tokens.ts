@@ -1,0 +1,8 @@
+/** The options object given to forRoot or returned by the forRootAsync factory. */
+export const MIKRO_TENANCY_OPTIONS = Symbol('MIKRO_TENANCY_OPTIONS');
+/** The names of contexts and tenancy settings known before any factory runs. */
+export const MIKRO_TENANCY_DECLARATION = Symbol('MIKRO_TENANCY_DECLARATION');
+/** The name of the context injected by class (`EntityManager`, `MikroORM`) and by decorators given no name. */
+export const DEFAULT_CONTEXT = 'default';
+/** Default name of the tenant context. */
+export const DEFAULT_TENANT_CONTEXT = 'tenant';

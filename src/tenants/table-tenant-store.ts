@@ -1,0 +1,51 @@
+import type { EntityClass, EntityManager, FilterQuery } from '@mikro-orm/core';
+import type { StaticContexts, TenantRecord, TenantStore } from './tenant-store.js';
+
+export interface TableTenantStoreOptions {
+  /** The static context whose database holds the tenant table. Default `'default'`. */
+  context?: string;
+}
+
+/**
+ * Tenants kept as rows of an entity in a static context (typically the hub database). The entity needs a string
+ * primary key `id` and may have a boolean `suspended`; every other property is passed along in the record.
+ */
+export class TableTenantStore<T extends TenantRecord & object> implements TenantStore<T> {
+  #contexts?: StaticContexts;
+
+  constructor(
+    private readonly entity: EntityClass<T>,
+    private readonly options: TableTenantStoreOptions = {},
+  ) {}
+
+  attach(contexts: StaticContexts): void {
+    this.#contexts = contexts;
+  }
+
+  async find(id: string): Promise<T | undefined> {
+    const found = await this.em().findOne(this.entity, { id } as FilterQuery<T>);
+    return found ?? undefined;
+  }
+
+  async list(): Promise<T[]> {
+    return this.em().find(this.entity, {}, { orderBy: { id: 'asc' } as never });
+  }
+
+  async add(record: T): Promise<void> {
+    const em = this.em();
+    await em.upsert(this.entity, record);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.em().nativeDelete(this.entity, { id } as FilterQuery<T>);
+  }
+
+  /** A fresh fork for each call: lookups never share or pollute a request's identity map. */
+  private em(): EntityManager {
+    const contextName = this.options.context ?? 'default';
+    if (!this.#contexts) {
+      throw new Error(`TableTenantStore(${this.entity.name}) is not attached: pass it as tenancy.store to MikroTenancyModule.`);
+    }
+    return this.#contexts.orm(contextName).em.fork({ disableContextResolution: true });
+  }
+}

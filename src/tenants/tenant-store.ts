@@ -1,0 +1,28 @@
+import type { MikroORM } from '@mikro-orm/core';
+
+/** The least a tenant record has; your store may return richer records (plan, region, connection info...). */
+export interface TenantRecord {
+  /** The tenant id, as sent by clients and validated by the id rules. */
+  id: string;
+  /** A suspended tenant's requests get a 403. */
+  suspended?: boolean;
+}
+
+/** Looks up static contexts by name, for stores that keep tenants in a database (see TenantStores.table). */
+export interface StaticContexts {
+  orm(contextName: string): MikroORM;
+}
+
+/** Where tenants live. Implement it to keep tenants anywhere (an API, a config service, a cache...). */
+export interface TenantStore<T extends TenantRecord = TenantRecord> {
+  /** The tenant with this (already validated) id, or undefined when there is none. */
+  find(id: string): Promise<T | undefined>;
+  /** Every tenant; used by forEachTenant, migrations and the CLI. */
+  list(): Promise<T[]>;
+  /** Registers a tenant (lifecycle `create`); stores without it are read-only. */
+  add?(record: T): Promise<void>;
+  /** Removes a tenant (lifecycle `drop`). */
+  remove?(id: string): Promise<void>;
+  /** Called once at boot, after the static contexts are up. */
+  attach?(contexts: StaticContexts): void | Promise<void>;
+}
