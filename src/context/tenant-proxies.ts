@@ -4,9 +4,25 @@ import { type EntityManager, type EntityName, EntityRepository } from '@mikro-or
  * An object that looks like `prototype` (so `instanceof` holds) and sends every property read, call and write to
  * whatever `resolve()` returns now. Methods run with the real target as `this` (EntityManager has private fields).
  */
+/**
+ * Read by Nest and Node on every provider (promise detection, lifecycle hooks, inspection), also at boot where no
+ * tenant exists: answered from the prototype, never forwarded.
+ */
+const INTROSPECTED = new Set<PropertyKey>([
+  'then',
+  'constructor',
+  'onModuleInit',
+  'onApplicationBootstrap',
+  'onModuleDestroy',
+  'beforeApplicationShutdown',
+  'onApplicationShutdown',
+  'toJSON',
+]);
+
 function forwardTo<T extends object>(prototype: object, resolve: () => T): T {
   return new Proxy(Object.create(prototype) as T, {
-    get(_shell, property) {
+    get(shell, property) {
+      if (typeof property === 'symbol' || INTROSPECTED.has(property)) return Reflect.get(shell, property);
       const target = resolve();
       const value: unknown = Reflect.get(target, property, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;

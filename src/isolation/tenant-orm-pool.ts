@@ -36,6 +36,8 @@ export class TenantOrmPool {
   readonly #closings = new Set<Promise<void>>();
   readonly #sweeper: NodeJS.Timeout;
   #closed = false;
+  #opened = 0;
+  #evicted = 0;
 
   constructor(
     private readonly options: TenantOrmPoolOptions,
@@ -52,6 +54,11 @@ export class TenantOrmPool {
 
   openTenantIds(): string[] {
     return [...this.#entries.keys()];
+  }
+
+  /** Counters for health checks and tests: ORMs open now, closing now, opened and evicted since boot. */
+  stats(): { open: number; closing: number; opened: number; evicted: number; maxOpenTenants: number } {
+    return { open: this.#entries.size, closing: this.#closings.size, opened: this.#opened, evicted: this.#evicted, maxOpenTenants: this.options.maxOpenTenants };
   }
 
   /** A lease on the tenant's ORM, opened with `open` if it is not open yet (one `open` for concurrent callers). */
@@ -118,6 +125,7 @@ export class TenantOrmPool {
   }
 
   private create(tenantId: string, open: () => Promise<MikroORM>): PoolEntry {
+    this.#opened++;
     const entry = new PoolEntry(open());
     entry.ready.catch(() => {
       // a failed open frees its slot at once; the next request for this tenant tries again
@@ -131,6 +139,7 @@ export class TenantOrmPool {
     for (const [id, entry] of this.#entries) {
       if (entry.leases === 0 && entry.orm) {
         this.#entries.delete(id);
+        this.#evicted++;
         void this.closeEntry(id, entry);
         return true;
       }

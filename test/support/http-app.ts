@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { Module } from '@nestjs/common';
+import { request as httpRequest } from 'node:http';
 
 export type Platform = 'express' | 'fastify';
 export const PLATFORMS: Platform[] = ['express', 'fastify'];
@@ -13,6 +14,20 @@ export interface RunningApp {
   url: string;
   request(path: string, init?: RequestInit & { json?: unknown }): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
+}
+
+/** A GET with a chosen Host header (fetch forbids setting it), for subdomain resolution. */
+export function getWithHost(url: string, path: string, host: string): Promise<{ status: number; body: any }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url + path, { headers: { host } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 export async function startApp(metadata: ModuleMetadata, platform: Platform = 'express'): Promise<RunningApp> {
