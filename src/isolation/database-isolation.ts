@@ -54,6 +54,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     let orm: MikroORM | undefined;
     try {
       orm = await MikroORM.init(options);
+      await orm.connect();
       const check = await orm.checkConnection();
       if (!check.ok) throw check.error ?? new Error(check.reason);
       return orm;

@@ -12,9 +12,12 @@ export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> 
   close(): Promise<void>;
 }
 
-/** Adds what every tenant ORM needs over the user's template: its name, no global-EM fallback. */
+/**
+ * Adds what every tenant ORM needs over the user's template: its name, no global-EM fallback, and no implicit
+ * `create database` on connect (MikroORM's default), so an unknown database is an error, never a new database.
+ */
 export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
-  return { ...template, ...overrides, contextName, allowGlobalContext: false } as O;
+  return { ...template, ...overrides, contextName, allowGlobalContext: false, ensureDatabase: false } as O;
 }
 
 export type OrmFactory = (options: object) => Promise<MikroORM>;

@@ -72,7 +72,8 @@ export class TenantOrmPool {
         this.#entries.set(tenantId, this.create(tenantId, open));
         continue;
       }
-      if (this.evictLeastRecentlyUsedIdle()) continue;
+      // one eviction at a time: while an evicted ORM is still closing, wait for its slot rather than evict another
+      if (this.#closings.size === 0 && this.evictLeastRecentlyUsedIdle()) continue;
       await this.waitForChange(tenantId, deadline);
     }
   }
