@@ -8,7 +8,7 @@ import { type EntityManager, type EntityName, EntityRepository } from '@mikro-or
  * Read by Nest and Node on every provider (promise detection, lifecycle hooks, inspection), also at boot where no
  * tenant exists: answered from the prototype, never forwarded.
  */
-const INTROSPECTED = new Set<PropertyKey>([
+export const INTROSPECTED = new Set<PropertyKey>([
   'then',
   'constructor',
   'onModuleInit',

@@ -83,7 +83,6 @@ export class TenantOrmPool {
     const entry = this.#entries.get(tenantId);
     if (!entry) return;
     this.#entries.delete(tenantId);
-    while (entry.leases > 0) await new Promise<void>((resolve) => this.#wakeups.add(resolve));
     await this.closeEntry(tenantId, entry);
   }
 
@@ -158,8 +157,10 @@ export class TenantOrmPool {
     }
   }
 
+  /** Closes once the entry's last lease is returned; counted as closing (against the budget) from the start. */
   private closeEntry(tenantId: string, entry: PoolEntry): Promise<void> {
-    const closing = entry.ready
+    const closing = this.drained(entry)
+      .then(() => entry.ready)
       .then(
         (orm) => orm.close(),
         () => undefined, // an ORM that failed to open holds no connection; its error went to the requests that waited
@@ -171,6 +172,10 @@ export class TenantOrmPool {
       });
     this.#closings.add(closing);
     return closing;
+  }
+
+  private async drained(entry: PoolEntry): Promise<void> {
+    while (entry.leases > 0) await new Promise<void>((resolve) => this.#wakeups.add(resolve));
   }
 
   private waitForChange(tenantId: string, deadline: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { EntityManager, MikroORM } from '@mikro-orm/core';
 import type { Provider } from '@nestjs/common';
 import type { ModulesContainer } from '@nestjs/core';
+import { INTROSPECTED } from '../context/tenant-proxies.js';
 
 const CLASS_TOKENS = [EntityManager, MikroORM] as const;
 const describe = (cls: (typeof CLASS_TOKENS)[number]): string => (cls === EntityManager ? 'EntityManager' : 'MikroORM');
@@ -15,7 +16,9 @@ export function placeholderClassProviders(): Provider[] {
     useValue: new Proxy(
       {},
       {
-        get() {
+        get(target, property) {
+          // Nest reads a few properties of every provider while wiring; only real use is an error
+          if (typeof property === 'symbol' || INTROSPECTED.has(property)) return Reflect.get(target, property);
           throw new Error(`${describe(cls)} was injected by class, but no 'default' context is configured.`);
         },
       },

@@ -54,7 +54,7 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   for (const name of new Set(declared.contexts.filter((n, i) => declared.contexts.indexOf(n) !== i))) {
     problems.push(`context '${name}' is declared more than once in forRootAsync({ contexts })`);
   }
-  for (const name of declared.contexts) {
+  for (const name of new Set(declared.contexts)) {
     if (!contexts.has(name)) problems.push(`context '${name}' is declared in forRootAsync({ contexts }) but the factory returned no config for it`);
   }
   for (const name of contexts.keys()) {
@@ -62,6 +62,13 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   }
   if (options.tenancy && !declared.tenancy) problems.push(`the factory returned 'tenancy' but forRootAsync was not given { tenancy: {} }: declare it so its tokens exist`);
   if (!options.tenancy && declared.tenancy) problems.push(`forRootAsync declares { tenancy } but the factory returned no 'tenancy' options`);
+  if (options.tenancy && declared.tenancy) {
+    const declaredName = declared.tenancy.contextName ?? DEFAULT_TENANT_CONTEXT;
+    if (declaredName !== tenantName) problems.push(`tenant context: forRootAsync declares contextName '${declaredName}' but the factory returned '${tenantName}'`);
+    const declaredInjection = declared.tenancy.injection ?? 'context';
+    const injection = options.tenancy.injection ?? 'context';
+    if (declaredInjection !== injection) problems.push(`tenant context '${tenantName}': forRootAsync declares injection '${declaredInjection}' but the factory returned '${injection}'`);
+  }
   if (contexts.size === 0 && !options.tenancy) problems.push('no contexts: give at least one in { contexts: { default: defineConfig({...}) } } or configure { tenancy }');
 
   for (const [name, config] of contexts) {
@@ -100,6 +107,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (tenancy.isolation === 'schema' && !config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings in 'config'; set 'dbName' or 'clientUrl'`);
   }
   for (const [key, value] of Object.entries(tenancy.pool ?? {})) {
+    if (value === undefined) continue;
     if (!Number.isInteger(value) || value < (key === 'idleTimeoutMs' || key === 'acquireTimeoutMs' ? 0 : 1)) problems.push(`${label}: pool.${key} must be a positive integer`);
   }
   if (tenancy.injection && tenancy.injection !== 'context' && tenancy.injection !== 'request') problems.push(`${label}: injection must be 'context' or 'request'`);

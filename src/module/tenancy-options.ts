@@ -48,7 +48,7 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   store: TenantStore<T>;
   /** Resolver chain, first hit wins. Default: `[TenantResolvers.header('x-tenant-id')]`. */
   resolve?: TenantResolver[];
-  /** Schema mode: the schema of a tenant. Default `tenant_${id}` (with `-` turned into `_`). */
+  /** Schema mode: the schema of a tenant. Default `tenant_${id}`. Must be a safe identifier of at most 63 bytes. */
   schemaName?: (tenant: T) => string;
   /** Database mode: connection options of a tenant, merged over `config`. Default `{ dbName: 'tenant_' + id }`. */
   database?: (tenant: T) => Partial<ContextConfig>;

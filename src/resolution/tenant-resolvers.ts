@@ -31,7 +31,7 @@ function header(name = 'x-tenant-id'): TenantResolver {
 
 function subdomain(options: SubdomainResolverOptions): TenantResolver {
   const suffix = `.${options.baseDomain.toLowerCase()}`;
-  const ignore = new Set(options.ignore ?? ['www']);
+  const ignore = new Set((options.ignore ?? ['www']).map((s) => s.toLowerCase()));
   return {
     describe: `a subdomain "<tenant>${suffix}"`,
     resolve: (request) => {

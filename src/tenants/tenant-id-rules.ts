@@ -14,7 +14,8 @@ export class TenantIdValidator {
   readonly #reserved: ReadonlySet<string>;
 
   constructor(rules: TenantIdRules = {}, extraReserved: readonly string[] = []) {
-    this.#pattern = rules.pattern ?? DEFAULT_PATTERN;
+    // without g/y flags: test() on such a RegExp is stateful and would alternate between true and false
+    this.#pattern = rules.pattern ? new RegExp(rules.pattern.source, rules.pattern.flags.replace(/[gy]/g, '')) : DEFAULT_PATTERN;
     this.#patternDescription = rules.patternDescription ?? (rules.pattern ? `must match ${rules.pattern}` : DEFAULT_PATTERN_DESCRIPTION);
     this.#reserved = new Set([...ALWAYS_RESERVED, ...(rules.reserved ?? []), ...extraReserved]);
   }
