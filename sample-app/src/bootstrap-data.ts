@@ -10,7 +10,7 @@ export const DEMO_TENANTS = [
 /** Creates the sample databases and tables if missing and seeds two demo tenants (idempotent). */
 export async function prepareSampleData(serverUrl: string): Promise<void> {
   const configs = sampleConfigs(serverUrl);
-  for (const config of [configs.hub, configs.analytics]) {
+  for (const config of [configs.hub, configs.analytics] as Parameters<typeof MikroORM.init>[0][]) {
     const orm = await MikroORM.init(config);
     await orm.schema.ensureDatabase();
     await orm.schema.update();

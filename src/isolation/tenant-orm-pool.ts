@@ -92,7 +92,8 @@ export class TenantOrmPool {
     this.wakeAll();
     const entries = [...this.#entries];
     this.#entries.clear();
-    await Promise.all(entries.map(([id, entry]) => this.closeEntry(id, entry)));
+    // shutdown does not wait for leases: requests still running get a closed connection rather than a hang
+    await Promise.all(entries.map(([id, entry]) => this.closeEntry(id, entry, false)));
     await Promise.all(this.#closings);
   }
 
@@ -158,8 +159,8 @@ export class TenantOrmPool {
   }
 
   /** Closes once the entry's last lease is returned; counted as closing (against the budget) from the start. */
-  private closeEntry(tenantId: string, entry: PoolEntry): Promise<void> {
-    const closing = this.drained(entry)
+  private closeEntry(tenantId: string, entry: PoolEntry, waitForLeases = true): Promise<void> {
+    const closing = (waitForLeases ? this.drained(entry) : Promise.resolve())
       .then(() => entry.ready)
       .then(
         (orm) => orm.close(),
@@ -175,7 +176,7 @@ export class TenantOrmPool {
   }
 
   private async drained(entry: PoolEntry): Promise<void> {
-    while (entry.leases > 0) await new Promise<void>((resolve) => this.#wakeups.add(resolve));
+    while (entry.leases > 0 && !this.#closed) await new Promise<void>((resolve) => this.#wakeups.add(resolve));
   }
 
   private waitForChange(tenantId: string, deadline: number): Promise<void> {

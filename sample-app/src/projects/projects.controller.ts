@@ -30,7 +30,7 @@ export class ProjectsController {
     if (typeof body?.name !== 'string' || !body.name.trim()) throw new BadRequestException('name must be a non-empty string');
     const project = this.projects.create({ name: body.name.trim() });
     await this.projects.getEntityManager().flush();
-    this.analytics.create(Event, { tenant: this.tenancy.current().id, name: 'project.created' });
+    this.analytics.create(Event, { tenant: this.tenancy.current().id, name: 'project.created', at: new Date() });
     await this.analytics.flush();
     return project;
   }
