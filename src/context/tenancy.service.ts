@@ -7,7 +7,7 @@ import { RequestScope } from './request-scope.js';
 export interface ForEachTenantOptions {
   /** Tenants handled at once. Default 1. */
   concurrency?: number;
-  /** Only these tenants (default: every tenant in the store). */
+  /** Only these tenants (default: every tenant in the store that is not suspended). */
   tenants?: string[];
 }
 
@@ -52,7 +52,8 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
   async forEachTenant(fn: (tenant: T) => unknown, options: ForEachTenantOptions = {}): Promise<void> {
     const tenants = this.runtime.tenants;
     if (!tenants) throw new Error('TenancyService.forEachTenant needs { tenancy } in MikroTenancyModule.forRoot');
-    const ids = options.tenants ?? (await tenants.options.store.list()).map((t) => t.id);
+    // suspended tenants are skipped unless named explicitly (then run() reports them)
+    const ids = options.tenants ?? (await tenants.options.store.list()).filter((t) => !t.suspended).map((t) => t.id);
     const queue = [...ids];
     let failure: { error: unknown } | undefined;
     const worker = async (): Promise<void> => {

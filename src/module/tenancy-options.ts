@@ -23,7 +23,10 @@ export interface TenantPoolOptions {
   maxOpenTenants?: number;
   /** Database mode: close a tenant database unused for this long. Default 300000 (5 min). */
   idleTimeoutMs?: number;
-  /** How long a request waits for a free tenant slot or pooled connection before a 503. Default 5000. */
+  /**
+   * Database mode: how long a request waits for a free tenant slot before a 503 (default 5000). Also set as the
+   * driver's connection timeout of tenant pools, so waiting for a pooled connection is bounded too.
+   */
   acquireTimeoutMs?: number;
   /** Database mode: connections per open tenant database; defaults to the template's `pool.max`, else 5. */
   connectionsPerTenant?: number;

@@ -172,6 +172,9 @@ describe('TenancyService outside HTTP', () => {
     const seen: string[] = [];
     await tenancy.forEachTenant(async (t) => void seen.push(`${t.id}:${(await notes.list()).every((n) => n.marker === t.id)}`), { concurrency: 2, tenants: TENANTS });
     expect(seen.sort()).toEqual(TENANTS.map((t) => `${t}:true`));
+    const visited: string[] = [];
+    await tenancy.forEachTenant((t) => void visited.push(t.id)); // every tenant of the store but the suspended one
+    expect(visited.sort()).toEqual([...TENANTS].sort());
   });
 });
 
