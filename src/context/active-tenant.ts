@@ -20,11 +20,6 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
     return this.record.id;
   }
 
-  /** True while `em` belongs to the ORM this root came from (used to keep tenant ORMs from serving each other). */
-  owns(root: EntityManager): boolean {
-    return this.root === root;
-  }
-
   get em(): EntityManager {
     this.#em ??= this.root.fork({ schema: this.schema, disableContextResolution: true });
     return this.#em;

@@ -1,4 +1,4 @@
-import { type EntityManager, type EntityName, EntityRepository } from '@mikro-orm/core';
+import type { EntityManager, EntityName, EntityRepository } from '@mikro-orm/core';
 
 /**
  * An object that looks like `prototype` (so `instanceof` holds) and sends every property read, call and write to
@@ -49,5 +49,3 @@ export function createTenantRepository<E extends object>(
 ): EntityRepository<E> {
   return forwardTo(repositoryClass.prototype as object, () => resolve().getRepository(entity)) as EntityRepository<E>;
 }
-
-export { EntityRepository };

@@ -1,4 +1,3 @@
-import type { MikroORM } from '@mikro-orm/core';
 import type { ActiveTenant } from '../context/active-tenant.js';
 import type { TenantIsolation } from '../module/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
@@ -19,5 +18,3 @@ export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> 
 export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
   return { ...template, ...overrides, contextName, allowGlobalContext: false, ensureDatabase: false } as O;
 }
-
-export type OrmFactory = (options: object) => Promise<MikroORM>;

@@ -45,10 +45,6 @@ export class TenancyRuntime implements StaticContexts {
     return orm;
   }
 
-  hasContext(contextName: string): boolean {
-    return this.#orms.has(contextName);
-  }
-
   /** Closes every ORM; a failing close is logged and the others still close. */
   async close(): Promise<void> {
     const closings = [...this.#orms].map(async ([name, orm]) => {
