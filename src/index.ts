@@ -27,5 +27,19 @@ export { TenantStores } from './tenants/tenant-stores.js';
 export { StaticTenantStore } from './tenants/static-tenant-store.js';
 export { TableTenantStore, type TableTenantStoreOptions } from './tenants/table-tenant-store.js';
 
+// Lifecycle and migrations
+export { TenantLifecycle, type TenantCreateOptions, type TenantCreateResult, type TenantSeeder } from './migrations/tenant-lifecycle.js';
+export { ContextMigrations } from './migrations/context-migrations.js';
+export type { TenantMigrationOptions } from './migrations/tenant-migrations.js';
+export type { CreateMigrationOptions, CreatedMigration } from './migrations/create-tenant-migration.js';
+export type { TenantLifecycleEvent, TenantLifecycleEvents } from './migrations/lifecycle-events.js';
+export type {
+  MigrationDirection,
+  MigrationStatus,
+  TenantMigrationReport,
+  TenantMigrationResult,
+  TenantMigrationStatus,
+} from './migrations/migration-report.js';
+
 // Errors
 export * from './errors/index.js';

@@ -1,4 +1,4 @@
-import { MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { ActiveTenant } from '../context/active-tenant.js';
 import { TenancyError } from '../errors/tenancy.error.js';
@@ -8,6 +8,7 @@ import { validateDerivedIdentifier } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import type { TenantIsolationStrategy } from './tenant-isolation.js';
 import { tenantOrmOptions } from './tenant-isolation.js';
+import { openConnectedOrm } from './open-orm.js';
 import { TenantOrmPool } from './tenant-orm-pool.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
@@ -51,15 +52,9 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   private async open(record: T): Promise<MikroORM> {
     const tenantId = record.id;
     const options = this.ormOptions(record);
-    let orm: MikroORM | undefined;
     try {
-      orm = await MikroORM.init(options);
-      await orm.connect();
-      const check = await orm.checkConnection();
-      if (!check.ok) throw check.error ?? new Error(check.reason);
-      return orm;
+      return await openConnectedOrm(options, this.settings.logger, `tenant '${tenantId}'`);
     } catch (error) {
-      await orm?.close().catch((closeError: unknown) => this.settings.logger.warn(`Closing tenant '${tenantId}' after a failed open: ${String(closeError)}`));
       if (error instanceof TenancyError) throw error;
       this.settings.logger.warn(`Tenant '${tenantId}' database could not be opened: ${String(error)}`);
       throw new TenantUnavailableError(tenantId, error);

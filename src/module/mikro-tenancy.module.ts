@@ -4,6 +4,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { RequireTenantGuard } from '../context/require-tenant.js';
 import { TenancyService } from '../context/tenancy.service.js';
 import { TenancyMiddleware } from '../context/tenancy.middleware.js';
+import { ContextMigrations } from '../migrations/context-migrations.js';
+import { TenantLifecycle } from '../migrations/tenant-lifecycle.js';
 import {
   defaultClassProviders,
   driverClassesOf,
@@ -88,6 +90,8 @@ function core(
     ...classProviders,
     ...(declared.tenancy ? tenantContextProviders(declared.tenancy) : []),
     TenancyService,
+    TenantLifecycle,
+    ContextMigrations,
     TenancyMiddleware,
     { provide: APP_GUARD, useClass: RequireTenantGuard },
   ];
@@ -98,6 +102,8 @@ function core(
     exports: [
       TenancyRuntime,
       TenancyService,
+      TenantLifecycle,
+      ContextMigrations,
       ...exportedTokens(declared),
       ...classProviders.map((p) => (p as { provide: unknown }).provide as string),
     ],

@@ -12,6 +12,7 @@ import type {
   TenantIsolation,
   TenantPoolOptions,
 } from './tenancy-options.js';
+import type { TenantSeeder } from '../migrations/tenant-lifecycle.js';
 import { DEFAULT_TENANT_CONTEXT } from './tokens.js';
 
 export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
@@ -26,6 +27,7 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   ids: TenantIdValidator;
   cacheTtlMs: number;
   injection: TenantInjection;
+  seed?: TenantSeeder<T>;
 }
 
 export interface NormalizedOptions {
@@ -135,5 +137,6 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     ids: new TenantIdValidator(tenancy.ids, staticSchemas),
     cacheTtlMs: tenancy.cacheTtlMs ?? 5_000,
     injection: tenancy.injection ?? 'context',
+    seed: tenancy.seed,
   };
 }

@@ -1,6 +1,7 @@
 import type { IDatabaseDriver, Options } from '@mikro-orm/core';
 import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { TenantResolver } from '../resolution/tenant-resolver.js';
+import type { TenantSeeder } from '../migrations/tenant-lifecycle.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 
 /** A MikroORM configuration, as returned by any driver's `defineConfig()`. */
@@ -60,6 +61,11 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   /** How long a tenant lookup is cached, in ms. Default 5000; 0 disables the cache. */
   cacheTtlMs?: number;
   injection?: TenantInjection;
+  /**
+   * Fills a new tenant after its migrations (TenantLifecycle.create); runs in the tenant's context and the fork
+   * is flushed afterwards. E.g. `seed: (em) => new DatabaseSeeder().run(em)` with @mikro-orm/seeder.
+   */
+  seed?: TenantSeeder<T>;
 }
 
 export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {

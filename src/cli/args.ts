@@ -1,0 +1,108 @@
+import { parseArgs } from 'node:util';
+
+export const HELP = `Usage: mikro-tenancy <command> [options]
+
+Commands:
+  migrate up        apply pending migrations (every static context, then every tenant, unless narrowed)
+  migrate down      revert the last migration of --context (tenants: of each selected tenant)
+  migrate status    executed and pending migrations
+  migrate create    generate the next migration of --context from its entities
+  tenant create <id>   provision, migrate, seed and register a tenant (idempotent)
+  tenant drop <id>     remove a tenant's schema or database and its store entry (needs --yes)
+  tenant list          registered tenants
+
+Options:
+  --module <file[#Export]>  the Nest module to boot (default: package.json "mikro-tenancy.module",
+                            then dist/app.module.js, src/app.module.ts; export AppModule)
+  --context <name>          one context (a static one, or the tenant context)
+  --tenant <a,b>            only these tenants (implies the tenant context)
+  --all-tenants             every tenant (the default for the tenant context)
+  --concurrency <n>         tenants migrated at once (default 1), one connection each
+  --continue-on-error       go on after a tenant fails (default: stop, let running ones finish)
+  --to <migration>          up: stop at this migration; down: revert down to it (0 = all)
+  --name <name>             migrate create: name of the migration
+  --blank                   migrate create: an empty migration
+  --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
+  --yes                     tenant drop: confirm
+  --json                    print the result as JSON (for scripts)
+  -h, --help                this help
+
+Exit code: 0 when everything succeeded, 1 when a context or tenant failed, 2 on a usage or boot error.`;
+
+export interface CliArgs {
+  command: string;
+  subcommand?: string;
+  target?: string;
+  module?: string;
+  context?: string;
+  tenants?: string[];
+  allTenants: boolean;
+  concurrency: number;
+  continueOnError: boolean;
+  to?: string;
+  name?: string;
+  blank: boolean;
+  data?: Record<string, unknown>;
+  yes: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+/** A mistake in how the CLI was called: printed with the help, exit code 2. */
+export class UsageError extends Error {}
+
+export function parseCliArgs(argv: string[]): CliArgs {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      module: { type: 'string' },
+      context: { type: 'string' },
+      tenant: { type: 'string' },
+      'all-tenants': { type: 'boolean', default: false },
+      concurrency: { type: 'string' },
+      'continue-on-error': { type: 'boolean', default: false },
+      to: { type: 'string' },
+      name: { type: 'string' },
+      blank: { type: 'boolean', default: false },
+      data: { type: 'string' },
+      yes: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command = '', subcommand, target] = positionals;
+  const concurrency = values.concurrency === undefined ? 1 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1, got '${values.concurrency}'`);
+  if (values.tenant !== undefined && values['all-tenants']) throw new UsageError('use either --tenant or --all-tenants, not both');
+  return {
+    command,
+    subcommand,
+    target,
+    module: values.module,
+    context: values.context,
+    tenants: values.tenant?.split(',').map((id) => id.trim()).filter(Boolean),
+    allTenants: values['all-tenants'],
+    concurrency,
+    continueOnError: values['continue-on-error'],
+    to: values.to,
+    name: values.name,
+    blank: values.blank,
+    data: values.data === undefined ? undefined : parseData(values.data),
+    yes: values.yes,
+    json: values.json,
+    help: values.help,
+  };
+}
+
+function parseData(text: string): Record<string, unknown> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--data is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) throw new UsageError('--data must be a JSON object, e.g. \'{"name":"Acme"}\'');
+  return data as Record<string, unknown>;
+}

@@ -1,0 +1,146 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { ContextMigrations } from '../migrations/context-migrations.js';
+import type { MigrationStatus, TenantMigrationReport } from '../migrations/migration-report.js';
+import { TenantLifecycle } from '../migrations/tenant-lifecycle.js';
+import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { type CliArgs, UsageError } from './args.js';
+import type { CliOutput } from './output.js';
+
+/** Runs one CLI command against a booted app; returns the exit code (0 ok, 1 something failed). */
+export async function runCommand(app: INestApplicationContext, args: CliArgs, out: CliOutput): Promise<number> {
+  const commands = new Commands(app, args, out);
+  const key = `${args.command} ${args.subcommand ?? ''}`.trim();
+  switch (key) {
+    case 'migrate up':
+      return commands.migrate('up');
+    case 'migrate down':
+      return commands.migrate('down');
+    case 'migrate status':
+      return commands.status();
+    case 'migrate create':
+      return commands.createMigration();
+    case 'tenant create':
+      return commands.createTenant();
+    case 'tenant drop':
+      return commands.dropTenant();
+    case 'tenant list':
+      return commands.listTenants();
+    default:
+      throw new UsageError(`unknown command '${key}'`);
+  }
+}
+
+class Commands {
+  private readonly runtime: TenancyRuntime;
+  private readonly lifecycle: TenantLifecycle;
+  private readonly migrations: ContextMigrations;
+
+  constructor(
+    app: INestApplicationContext,
+    private readonly args: CliArgs,
+    private readonly out: CliOutput,
+  ) {
+    this.runtime = app.get(TenancyRuntime, { strict: false });
+    this.lifecycle = app.get(TenantLifecycle, { strict: false });
+    this.migrations = app.get(ContextMigrations, { strict: false });
+  }
+
+  async migrate(direction: 'up' | 'down'): Promise<number> {
+    const { statics, tenants } = this.targets();
+    if (direction === 'down' && !this.args.context && !this.args.tenants) throw new UsageError('migrate down needs --context (or --tenant): it never reverts everything at once');
+    const contexts: { context: string; migrations: string[] }[] = [];
+    for (const context of statics) {
+      const migrations = direction === 'up' ? await this.migrations.up(context, { to: this.args.to }) : await this.migrations.down(context, { to: this.args.to });
+      contexts.push({ context, migrations });
+      this.out.line(`Context '${context}': ${migrations.length ? `${direction === 'up' ? 'applied' : 'reverted'} ${migrations.join(', ')}` : 'nothing to do'}`);
+    }
+    let report: TenantMigrationReport | undefined;
+    if (tenants) {
+      const options = {
+        tenants: this.args.tenants,
+        concurrency: this.args.concurrency,
+        continueOnError: this.args.continueOnError,
+        to: this.args.to === '0' ? 0 : this.args.to,
+        onResult: this.out.tenantProgress(),
+      };
+      report = direction === 'up' ? await this.lifecycle.migrate(options) : await this.lifecycle.rollback(options);
+      this.out.tenantReport(report);
+    }
+    this.out.result({ contexts, tenants: report });
+    return report && !report.ok ? 1 : 0;
+  }
+
+  async status(): Promise<number> {
+    const { statics, tenants } = this.targets();
+    const contexts: (MigrationStatus & { context: string })[] = [];
+    for (const context of statics) {
+      const status = await this.migrations.status(context);
+      contexts.push({ context, ...status });
+      this.out.status(`Context '${context}'`, status);
+    }
+    const tenantStatuses = tenants ? await this.lifecycle.status(this.args.tenants) : undefined;
+    for (const status of tenantStatuses ?? []) this.out.status(`Tenant '${status.tenantId}'`, status);
+    this.out.result({ contexts, tenants: tenantStatuses });
+    return [...contexts, ...(tenantStatuses ?? [])].some((s) => s.error) ? 1 : 0;
+  }
+
+  async createMigration(): Promise<number> {
+    const context = this.args.context ?? this.onlyContext();
+    const created = await this.migrations.create(context, { name: this.args.name, blank: this.args.blank });
+    this.out.line(created.fileName ? `Context '${context}': created ${created.fileName}` : `Context '${context}': no changes, nothing created`);
+    this.out.result({ context, fileName: created.fileName || null });
+    return 0;
+  }
+
+  async createTenant(): Promise<number> {
+    const id = this.requireTarget('tenant create <id>');
+    const result = await this.lifecycle.create(id, this.args.data ?? {});
+    this.out.line(`Tenant '${id}' ${result.created ? 'created' : 'already existed'}; migrations applied: ${result.migrations.join(', ') || 'none'}`);
+    this.out.result(result);
+    return 0;
+  }
+
+  async dropTenant(): Promise<number> {
+    const id = this.requireTarget('tenant drop <id>');
+    await this.lifecycle.drop(id, { confirm: this.args.yes ? id : undefined });
+    this.out.line(`Tenant '${id}' dropped`);
+    this.out.result({ dropped: id });
+    return 0;
+  }
+
+  async listTenants(): Promise<number> {
+    const tenants = await this.lifecycle.list();
+    for (const tenant of tenants) this.out.line(`${tenant.id}${tenant.suspended ? ' (suspended)' : ''}`);
+    this.out.result(tenants);
+    return 0;
+  }
+
+  /** Which static contexts and whether the tenants a migrate/status command covers. */
+  private targets(): { statics: string[]; tenants: boolean } {
+    const tenantContext = this.runtime.tenants?.options.contextName;
+    const { context, tenants, allTenants } = this.args;
+    if (tenants || allTenants) {
+      if (!tenantContext) throw new UsageError('--tenant/--all-tenants given, but the app has no tenant context');
+      if (context && context !== tenantContext) throw new UsageError(`--tenant/--all-tenants belong to the tenant context '${tenantContext}', not '${context}'`);
+      return { statics: [], tenants: true };
+    }
+    if (!context) return { statics: this.runtime.contextNames, tenants: tenantContext !== undefined };
+    if (context === tenantContext) return { statics: [], tenants: true };
+    if (!this.runtime.contextNames.includes(context)) {
+      const known = [...this.runtime.contextNames, ...(tenantContext ? [tenantContext] : [])];
+      throw new UsageError(`unknown context '${context}'; the app has: ${known.join(', ')}`);
+    }
+    return { statics: [context], tenants: false };
+  }
+
+  private onlyContext(): string {
+    const all = [...this.runtime.contextNames, ...(this.runtime.tenants ? [this.runtime.tenants.options.contextName] : [])];
+    if (all.length === 1) return all[0] as string;
+    throw new UsageError(`migrate create needs --context, one of: ${all.join(', ')}`);
+  }
+
+  private requireTarget(usage: string): string {
+    if (!this.args.target) throw new UsageError(`missing tenant id: ${usage}`);
+    return this.args.target;
+  }
+}

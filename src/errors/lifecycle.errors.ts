@@ -1,0 +1,56 @@
+import { HttpStatus } from '@nestjs/common';
+import { TenancyError } from './tenancy.error.js';
+
+/** `drop()` was called without `{ confirm: tenantId }`: nothing was touched. */
+export class TenantDropNotConfirmedError extends TenancyError {
+  constructor(readonly tenantId: string, where: string) {
+    super(
+      `Refusing to drop tenant '${tenantId}' without confirmation: it deletes its ${where} and every row in it. ` +
+        `Pass { confirm: '${tenantId}' } (CLI: --yes).`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
+/**
+ * Creating, migrating or dropping a tenant failed. A plain Error (not an HttpException) on purpose: if it reaches
+ * an HTTP response, Nest answers a generic 500 and the database's message stays in the logs.
+ */
+export class TenantLifecycleError extends Error {
+  constructor(readonly tenantId: string, message: string, cause: unknown) {
+    super(message, { cause });
+    this.name = 'TenantLifecycleError';
+  }
+}
+
+/** The configured TenantStore has no `add`/`remove`, so tenants cannot be registered or removed at runtime. */
+export class ReadOnlyTenantStoreError extends Error {
+  constructor(operation: 'add' | 'remove', tenantId: string) {
+    super(
+      `Cannot ${operation === 'add' ? 'register' : 'remove'} tenant '${tenantId}': the tenant store has no ${operation}() ` +
+        `(TenantStores.static is read-only). Use TenantStores.table(Entity) or implement ${operation}() in your store.`,
+    );
+    this.name = 'ReadOnlyTenantStoreError';
+  }
+}
+
+/** A context's migrations were asked for, but MikroORM's migrator is not available. */
+export class MigratorMissingError extends Error {
+  constructor(contextName: string, cause: unknown) {
+    super(
+      `Context '${contextName}' cannot run migrations: ${cause instanceof Error ? cause.message : String(cause)} ` +
+        `Install @mikro-orm/migrations (the same version as @mikro-orm/core) or add \`extensions: [Migrator]\` to its config.`,
+      { cause },
+    );
+    this.name = 'MigratorMissingError';
+  }
+}
+
+/** Migrations, lifecycle or tenant APIs were used on a module configured without `tenancy`. */
+export class TenancyNotConfiguredError extends Error {
+  constructor(usage: string) {
+    super(`${usage} needs a tenant context: add { tenancy } to MikroTenancyModule.forRoot/forRootAsync.`);
+    this.name = 'TenancyNotConfiguredError';
+  }
+}

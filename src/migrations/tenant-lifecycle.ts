@@ -1,0 +1,176 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RequestScope } from '../context/request-scope.js';
+import { ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
+import { DatabaseIsolation } from '../isolation/database-isolation.js';
+import type { SchemaIsolation } from '../isolation/schema-isolation.js';
+import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import type { TenantRuntime } from '../module/tenant-runtime.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents } from './lifecycle-events.js';
+import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
+import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
+import { DatabaseProvisioning, SchemaProvisioning, type TenantProvisioning } from './tenant-provisioning.js';
+
+/** Fills a new tenant with its first data; runs inside the tenant's context (injected tenant EMs work too). */
+export type TenantSeeder<T extends TenantRecord = TenantRecord> = (em: EntityManager, tenant: T) => unknown;
+
+export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
+  /** Overrides `tenancy.seed` for this tenant; `false` skips seeding. */
+  seed?: TenantSeeder<T> | false;
+}
+
+export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
+  tenant: T;
+  /** False when the tenant was already registered (then only pending migrations were applied). */
+  created: boolean;
+  /** Migrations applied by this call. */
+  migrations: string[];
+}
+
+/**
+ * Tenants at runtime: create (provision, migrate, seed, register), drop, and the tenant context's migrations over
+ * one, some or every tenant. Every step names the tenant and what failed.
+ */
+@Injectable()
+export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
+  readonly #logger = new Logger('TenantLifecycle');
+  readonly #events = new LifecycleEmitter<T>(this.#logger);
+  #parts?: { tenants: TenantRuntime<T>; migrations: TenantMigrations<T>; provisioning: TenantProvisioning<T> };
+
+  constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
+
+  /** Subscribes to `created`, `migrated`, `migrationFailed` or `dropped`; returns the unsubscribe function. */
+  on<E extends TenantLifecycleEvent>(event: E, listener: (payload: TenantLifecycleEvents<T>[E]) => unknown): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Creates a tenant: validates the id, creates its schema or database, applies every tenant migration, seeds it,
+   * and registers it in the store, in that order, so it serves requests only once complete. Idempotent: for a
+   * registered tenant it only applies pending migrations. On failure, a schema or database this call created is
+   * removed again, so a retry starts clean.
+   */
+  async create(tenantId: string, data: Partial<T> = {}, options: TenantCreateOptions<T> = {}): Promise<TenantCreateResult<T>> {
+    const { tenants, migrations, provisioning } = this.parts('TenantLifecycle.create');
+    tenants.directory.ids.validate(tenantId);
+    const store = tenants.options.store;
+    if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
+    const registered = await store.find(tenantId);
+    const tenant = { ...registered, ...data, id: tenantId } as T;
+    const where = provisioning.describe(tenant);
+    const existed = await provisioning.exists(tenant);
+    let migrated: TenantMigrationResult | undefined;
+    try {
+      if (!existed) await provisioning.create(tenant);
+      migrated = await migrations.migrateOne(tenant);
+      const seed = options.seed ?? tenants.options.seed;
+      if (!registered && seed) await this.seed(tenants, tenant, seed);
+      if (!registered || Object.keys(data).length) await store.add(tenant);
+    } catch (error) {
+      const cleanup = existed ? `Its existing ${where} was left as it was` : await this.removeAfterFailure(tenants, provisioning, tenant, where);
+      const message = error instanceof Error ? error.message : String(error);
+      await this.#events.emit('migrationFailed', { tenantId, error: message });
+      throw new TenantLifecycleError(tenantId, `Creating tenant '${tenantId}' failed: ${message}. ${cleanup}; it was not registered. Fix the cause and call create again.`, error);
+    }
+    tenants.directory.invalidate(tenantId);
+    const { migrations: applied, durationMs } = migrated;
+    this.#logger.log(`Tenant '${tenantId}' ${registered ? 'was already registered' : 'created'} (${where}, ${applied.length} migration(s) applied)`);
+    if (applied.length) await this.#events.emit('migrated', { tenantId, direction: 'up', migrations: applied, durationMs });
+    if (!registered) await this.#events.emit('created', { tenant, migrations: applied });
+    return { tenant, created: !registered, migrations: applied };
+  }
+
+  /**
+   * Drops a tenant: removes it from the store (new requests get 404), closes its ORM (database mode, after its
+   * in-flight requests), then drops its schema or database. Needs `{ confirm: tenantId }`. Safe to rerun.
+   */
+  async drop(tenantId: string, options: { confirm?: string } = {}): Promise<void> {
+    const { tenants, provisioning } = this.parts('TenantLifecycle.drop');
+    tenants.directory.ids.validate(tenantId);
+    const store = tenants.options.store;
+    const tenant = (await store.find(tenantId)) ?? ({ id: tenantId } as T);
+    const where = provisioning.describe(tenant);
+    if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
+    if (!store.remove) throw new ReadOnlyTenantStoreError('remove', tenantId);
+    await store.remove(tenantId);
+    tenants.directory.invalidate(tenantId);
+    try {
+      await this.dropData(tenants, provisioning, tenant);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new TenantLifecycleError(tenantId, `Tenant '${tenantId}' was removed from the store, but dropping its ${where} failed: ${message}. Call drop again to retry.`, error);
+    }
+    this.#logger.log(`Tenant '${tenantId}' dropped (${where})`);
+    await this.#events.emit('dropped', { tenantId });
+  }
+
+  /** Applies pending tenant migrations to every tenant (or `options.tenants`); see TenantMigrationOptions. */
+  migrate(options: TenantMigrationOptions = {}): Promise<TenantMigrationReport> {
+    return this.fanOut('up', options);
+  }
+
+  /** Reverts the last tenant migration (or down to `options.to`) of every tenant (or `options.tenants`). */
+  rollback(options: TenantMigrationOptions = {}): Promise<TenantMigrationReport> {
+    return this.fanOut('down', options);
+  }
+
+  /** Executed and pending tenant migrations, per tenant. */
+  status(tenantIds?: string[]): Promise<MigrationStatus[]> {
+    return this.parts('TenantLifecycle.status').migrations.status(tenantIds);
+  }
+
+  /** Ids of every registered tenant. */
+  async list(): Promise<T[]> {
+    return this.parts('TenantLifecycle.list').tenants.options.store.list();
+  }
+
+  private async fanOut(direction: MigrationDirection, options: TenantMigrationOptions): Promise<TenantMigrationReport> {
+    const { migrations } = this.parts(`TenantLifecycle.${direction === 'up' ? 'migrate' : 'rollback'}`);
+    const report = await migrations.run(direction, options);
+    for (const result of report.tenants) {
+      if (result.status === 'migrated') await this.#events.emit('migrated', { tenantId: result.tenantId, direction, migrations: result.migrations, durationMs: result.durationMs });
+      if (result.status === 'failed') await this.#events.emit('migrationFailed', { tenantId: result.tenantId, error: result.error ?? 'unknown error' });
+    }
+    return report;
+  }
+
+  private async seed(tenants: TenantRuntime<T>, tenant: T, seed: TenantSeeder<T>): Promise<void> {
+    const active = await tenants.isolation.acquire(tenant);
+    try {
+      await this.runtime.context.run(new RequestScope(this.runtime, active), async () => {
+        await seed(active.em, tenant);
+        await active.em.flush();
+      });
+    } finally {
+      active.release();
+    }
+  }
+
+  /** Database mode closes the tenant's ORM first (after its in-flight requests), so no pool keeps dead connections. */
+  private async dropData(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T): Promise<void> {
+    if (tenants.isolation instanceof DatabaseIsolation) await tenants.isolation.pool.evict(tenant.id);
+    await provisioning.drop(tenant);
+  }
+
+  private async removeAfterFailure(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, where: string): Promise<string> {
+    try {
+      await this.dropData(tenants, provisioning, tenant);
+      return `Its ${where}, made by this call, was removed`;
+    } catch (error) {
+      this.#logger.error(`Removing the ${where} of tenant '${tenant.id}' after a failed create failed: ${String(error)}`);
+      return `Removing its ${where} failed too (${String(error)}); drop it by hand or call create again`;
+    }
+  }
+
+  private parts(usage: string) {
+    if (this.#parts) return this.#parts;
+    const tenants = this.runtime.tenants as TenantRuntime<T> | undefined;
+    if (!tenants) throw new TenancyNotConfiguredError(usage);
+    const isolation = tenants.isolation;
+    const provisioning =
+      isolation instanceof DatabaseIsolation ? new DatabaseProvisioning<T>(isolation, this.#logger) : new SchemaProvisioning<T>(isolation as SchemaIsolation<T>);
+    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning };
+    return this.#parts;
+  }
+}

@@ -1,0 +1,182 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { Logger } from '@nestjs/common';
+import { DatabaseIsolation } from '../isolation/database-isolation.js';
+import { openConnectedOrm } from '../isolation/open-orm.js';
+import { SchemaIsolation } from '../isolation/schema-isolation.js';
+import type { TenantRuntime } from '../module/tenant-runtime.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+import { type TenantWorker, fanOut } from './fan-out.js';
+import { type MigrationDirection, type MigrationStatus, type TenantMigrationReport, type TenantMigrationResult, buildReport } from './migration-report.js';
+import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
+
+export interface TenantMigrationOptions {
+  /** Only these tenants (default: every tenant in the store, suspended ones included). */
+  tenants?: string[];
+  /** Tenants migrated at once, each on its own connection. Default 1. */
+  concurrency?: number;
+  /** Keep going after a tenant fails. Default false: stop starting new tenants, let in-flight ones finish. */
+  continueOnError?: boolean;
+  /** Up: apply up to this migration; down: revert down to it (0 reverts all). Default: all pending / the last one. */
+  to?: string | number;
+  /** Called as each tenant finishes (progress displays). */
+  onResult?: (result: TenantMigrationResult, done: number, total: number) => void;
+}
+
+/** The tenant context's migrations, applied to one tenant or fanned out over many. */
+export class TenantMigrations<T extends TenantRecord = TenantRecord> {
+  constructor(
+    private readonly tenants: TenantRuntime<T>,
+    private readonly logger: Logger,
+  ) {}
+
+  get contextName(): string {
+    return this.tenants.options.contextName;
+  }
+
+  /** Migrates every selected tenant with `concurrency` workers; never throws for a tenant's failure (see `ok`). */
+  async run(direction: MigrationDirection, options: TenantMigrationOptions = {}): Promise<TenantMigrationReport> {
+    const started = performance.now();
+    const { records, unknown } = await this.select(options.tenants);
+    const unknownResults = unknown.map((tenantId): TenantMigrationResult => ({
+      tenantId,
+      status: 'failed',
+      migrations: [],
+      durationMs: 0,
+      error: `unknown tenant '${tenantId}': it is not in the tenant store`,
+    }));
+    const byId = new Map(records.map((record) => [record.id, record]));
+    const results = await fanOut([...byId.keys()], () => this.worker(byId, direction, options.to), {
+      concurrency: options.concurrency ?? 1,
+      continueOnError: options.continueOnError ?? false,
+      onResult: options.onResult,
+    });
+    const report = buildReport(this.contextName, direction, [...unknownResults, ...results], Math.round(performance.now() - started));
+    const { counts } = report;
+    const summary = `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}': ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ${counts.failed} failed, ${counts.skipped} skipped (${report.durationMs} ms)`;
+    if (report.ok) this.logger.log(summary);
+    else this.logger.error(summary);
+    return report;
+  }
+
+  /** Migrates one tenant (lifecycle create): throws when it fails. */
+  async migrateOne(record: T, direction: MigrationDirection = 'up'): Promise<TenantMigrationResult> {
+    const worker = this.worker(new Map([[record.id, record]]), direction);
+    try {
+      const result = await worker.run(record.id);
+      if (result.status === 'failed') throw new Error(result.error);
+      return result;
+    } finally {
+      await worker.close();
+    }
+  }
+
+  /** Executed and pending migrations of each selected tenant. Reading a status never creates anything. */
+  async status(tenantIds?: string[]): Promise<MigrationStatus[]> {
+    const { records, unknown } = await this.select(tenantIds);
+    const statuses: MigrationStatus[] = unknown.map((tenantId) => ({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` }));
+    const shared = this.tenants.isolation instanceof SchemaIsolation ? await this.openOrm(undefined) : undefined;
+    try {
+      for (const record of records) statuses.push(await this.statusOf(record, shared));
+    } finally {
+      await shared?.close();
+    }
+    return statuses;
+  }
+
+  private async statusOf(record: T, shared: MikroORM | undefined): Promise<MigrationStatus> {
+    const isolation = this.tenants.isolation;
+    try {
+      if (isolation instanceof SchemaIsolation) {
+        const schema = isolation.schemaOf(record);
+        const orm = shared as MikroORM;
+        const tables = await orm.em.getConnection().execute(
+          'select 1 from information_schema.tables where table_schema = ? and table_name = ?',
+          [schema, this.trackingTable()],
+        );
+        if (!tables.length) return { tenantId: record.id, executed: [], pending: [], error: `schema "${schema}" has no migration table yet: run migrate up (or tenant create)` };
+        return await this.readStatus(orm, record.id, schema);
+      }
+      const orm = await this.openOrm(record);
+      try {
+        return await this.readStatus(orm, record.id, undefined);
+      } finally {
+        await orm.close();
+      }
+    } catch (error) {
+      return { tenantId: record.id, executed: [], pending: [], error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  private async readStatus(orm: MikroORM, tenantId: string, schema: string | undefined): Promise<MigrationStatus> {
+    const executed = await orm.migrator.getExecuted({ schema });
+    const pending = await orm.migrator.getPending({ schema });
+    return { tenantId, executed: executed.map((m) => m.name), pending: pending.map((m) => m.name) };
+  }
+
+  private trackingTable(): string {
+    const tableName = (this.tenants.options.config.migrations as { tableName?: string } | undefined)?.tableName ?? 'mikro_orm_migrations';
+    return tableName.split('.').pop() as string;
+  }
+
+  /** Records of the selected tenants, and the requested ids the store does not know. */
+  private async select(tenantIds: string[] | undefined): Promise<{ records: T[]; unknown: string[] }> {
+    const { store, ids } = this.tenants.directory;
+    if (!tenantIds) return { records: await store.list(), unknown: [] };
+    const records: T[] = [];
+    const unknown: string[] = [];
+    for (const id of new Set(tenantIds)) {
+      ids.validate(id);
+      const record = await store.find(id);
+      if (record) records.push(record);
+      else unknown.push(id);
+    }
+    return { records, unknown };
+  }
+
+  /**
+   * Schema mode: one ORM per worker, reused for each tenant it takes (the migrator keeps the target schema as
+   * instance state, so workers never share one). Database mode: an ORM per tenant, closed right after.
+   */
+  private worker(records: Map<string, T>, direction: MigrationDirection, to?: string | number): TenantWorker {
+    const schemaMode = this.tenants.isolation instanceof SchemaIsolation ? this.tenants.isolation : undefined;
+    let shared: MikroORM | undefined; // schema mode: opened by the first tenant; a failed open is retried by the next
+    return {
+      run: async (tenantId) => {
+        const started = performance.now();
+        const record = records.get(tenantId) as T;
+        try {
+          const schema = schemaMode?.schemaOf(record);
+          const orm = schemaMode ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
+          try {
+            const target = { lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, schema, to, label: this.describe(record) };
+            const migrations = await migrateTenant(orm, direction, target);
+            return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
+          } finally {
+            if (!schemaMode) await orm.close();
+          }
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          this.logger.error(`Tenant '${tenantId}': ${message}`);
+          return { tenantId, status: 'failed', migrations: [], durationMs: Math.round(performance.now() - started), error: message };
+        }
+      },
+      close: async () => {
+        await shared?.close();
+      },
+    };
+  }
+
+  private describe(record: T): string {
+    const isolation = this.tenants.isolation;
+    if (isolation instanceof SchemaIsolation) return `tenant '${record.id}' (schema "${isolation.schemaOf(record)}")`;
+    return `tenant '${record.id}' (database "${(isolation as DatabaseIsolation<T>).ormOptions(record).dbName}")`;
+  }
+
+  /** A migration ORM: on the shared tenant database (schema mode) or on one tenant's database. */
+  private openOrm(record: T | undefined): Promise<MikroORM> {
+    const isolation = this.tenants.isolation;
+    const base = record && isolation instanceof DatabaseIsolation ? isolation.ormOptions(record) : this.tenants.options.config;
+    const name = `${this.contextName}:migrations${record ? `:${record.id}` : ''}`;
+    return openConnectedOrm(migrationOrmOptions(base, name), this.logger, `the migration connection of '${name}'`);
+  }
+}
