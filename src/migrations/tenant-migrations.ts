@@ -70,37 +70,39 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     }
   }
 
-  /** Executed and pending migrations of each selected tenant. Reading a status never creates anything. */
+  /** Executed and pending migrations of each selected tenant, in order. Reading a status never creates anything. */
   async status(tenantIds?: string[]): Promise<MigrationStatus[]> {
     const { records, unknown } = await this.select(tenantIds);
-    const statuses: MigrationStatus[] = unknown.map((tenantId) => ({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` }));
+    const byId = new Map(records.map((record) => [record.id, record]));
     const shared = this.tenants.isolation instanceof SchemaIsolation ? await this.openOrm(undefined) : undefined;
     try {
-      for (const record of records) statuses.push(await this.statusOf(record, shared));
+      const statuses: MigrationStatus[] = [];
+      for (const tenantId of tenantIds ? new Set(tenantIds) : byId.keys()) {
+        const record = byId.get(tenantId);
+        if (!record || unknown.includes(tenantId)) statuses.push({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` });
+        else statuses.push(await this.statusOf(record, shared));
+      }
+      return statuses;
     } finally {
       await shared?.close();
     }
-    return statuses;
   }
 
   private async statusOf(record: T, shared: MikroORM | undefined): Promise<MigrationStatus> {
-    const isolation = this.tenants.isolation;
+    const schemaMode = this.tenants.isolation instanceof SchemaIsolation ? this.tenants.isolation : undefined;
     try {
-      if (isolation instanceof SchemaIsolation) {
-        const schema = isolation.schemaOf(record);
-        const orm = shared as MikroORM;
-        const tables = await orm.em.getConnection().execute(
-          'select 1 from information_schema.tables where table_schema = ? and table_name = ?',
-          [schema, this.trackingTable()],
-        );
-        if (!tables.length) return { tenantId: record.id, executed: [], pending: [], error: `schema "${schema}" has no migration table yet: run migrate up (or tenant create)` };
-        return await this.readStatus(orm, record.id, schema);
-      }
-      const orm = await this.openOrm(record);
+      const schema = schemaMode?.schemaOf(record);
+      const orm = shared ?? (await this.openOrm(record));
       try {
-        return await this.readStatus(orm, record.id, undefined);
+        // the migrator would create a missing tracking table (and schema): look before asking it
+        const tables = await orm.em.getConnection().execute(
+          'select 1 from information_schema.tables where table_schema = coalesce(?, current_schema()) and table_name = ?',
+          [schema ?? null, this.trackingTable()],
+        );
+        if (!tables.length) return { tenantId: record.id, executed: [], pending: [], error: `${this.describe(record)} has no migration table yet: run migrate up (or tenant create)` };
+        return await this.readStatus(orm, record.id, schema);
       } finally {
-        await orm.close();
+        if (!shared) await orm.close();
       }
     } catch (error) {
       return { tenantId: record.id, executed: [], pending: [], error: error instanceof Error ? error.message : String(error) };
