@@ -1,24 +1,28 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Module } from '@nestjs/common';
 import { MikroTenancyModule, TenantStores } from '../../src/index.js';
-import { sampleConfigs } from './config.js';
+import { databaseUrl, sampleConfigs } from './config.js';
 import { Project } from './entities/project.entity.js';
 import { Tenant } from './entities/tenant.entity.js';
 import { ProjectsController } from './projects/projects.controller.js';
 
-@Module({})
-export class AppModule {
-  static forServer(serverUrl: string): DynamicModule {
-    const configs = sampleConfigs(serverUrl);
-    return {
-      module: AppModule,
-      imports: [
-        MikroTenancyModule.forRoot({
+/** The sample API. Configured from the environment, so the `mikro-tenancy` CLI boots it as it is. */
+@Module({
+  imports: [
+    MikroTenancyModule.forRootAsync({
+      contexts: ['default', 'analytics'],
+      tenancy: {},
+      driver: PostgreSqlDriver,
+      useFactory: () => {
+        const configs = sampleConfigs(databaseUrl());
+        return {
           contexts: { default: configs.hub, analytics: configs.analytics },
           tenancy: { isolation: 'schema', config: configs.tenant, store: TenantStores.table(Tenant) },
-        }),
-        MikroTenancyModule.forFeature([Project], 'tenant'),
-      ],
-      controllers: [ProjectsController],
-    };
-  }
-}
+        };
+      },
+    }),
+    MikroTenancyModule.forFeature([Project], 'tenant'),
+  ],
+  controllers: [ProjectsController],
+})
+export class AppModule {}

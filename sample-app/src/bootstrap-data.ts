@@ -1,37 +1,35 @@
-import { MikroORM } from '@mikro-orm/postgresql';
-import { sampleConfigs } from './config.js';
-import { Tenant } from './entities/tenant.entity.js';
+import type { INestApplicationContext } from '@nestjs/common';
+import pg from 'pg';
+import { ContextMigrations, TenantLifecycle } from '../../src/index.js';
+import type { Tenant } from './entities/tenant.entity.js';
 
 export const DEMO_TENANTS = [
   { id: 'acme', name: 'Acme Corp' },
   { id: 'globex', name: 'Globex' },
 ];
 
-/** Creates the sample databases and tables if missing and seeds two demo tenants (idempotent). */
-export async function prepareSampleData(serverUrl: string): Promise<void> {
-  const configs = sampleConfigs(serverUrl);
-  for (const config of [configs.hub, configs.analytics] as Parameters<typeof MikroORM.init>[0][]) {
-    const orm = await MikroORM.init(config);
-    await orm.schema.ensureDatabase();
-    await orm.schema.update();
-    await orm.close();
-  }
-  const hub = await MikroORM.init(configs.hub);
-  const tenants = await MikroORM.init(configs.tenant);
+const DATABASES = ['sample_hub', 'sample_analytics'];
+
+/** Creates the sample's databases when missing (before the app boots: its contexts connect to them). */
+export async function ensureDatabases(serverUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
   try {
-    const ddl = await tenants.schema.getCreateSchemaSQL();
-    for (const tenant of DEMO_TENANTS) {
-      await hub.em.fork().upsert(Tenant, { ...tenant, suspended: false });
-      const schema = `tenant_${tenant.id}`;
-      const exists = await hub.em.getConnection().execute('select 1 from pg_namespace where nspname = ?', [schema]);
-      if (exists.length) continue;
-      await tenants.em.fork().transactional(async (em) => {
-        await em.execute(`create schema "${schema}"`);
-        await em.execute(`set local search_path to "${schema}"`);
-        await em.execute(ddl);
-      });
+    for (const name of DATABASES) {
+      const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+      if (!found.rowCount) await client.query(`create database "${name}"`);
     }
   } finally {
-    await Promise.all([hub.close(), tenants.close()]);
+    await client.end();
   }
+}
+
+/** Migrates the hub and analytics databases, creates the demo tenants and migrates every tenant (all idempotent). */
+export async function prepareSampleData(app: INestApplicationContext): Promise<void> {
+  const migrations = app.get(ContextMigrations);
+  for (const context of migrations.contextNames) await migrations.up(context);
+  const lifecycle = app.get<TenantLifecycle<Tenant>>(TenantLifecycle);
+  for (const { id, name } of DEMO_TENANTS) await lifecycle.create(id, { name });
+  const report = await lifecycle.migrate({ concurrency: 4 });
+  if (!report.ok) throw new Error(`Migrating the tenants failed: ${report.tenants.filter((t) => t.error).map((t) => `${t.tenantId}: ${t.error}`).join('; ')}`);
 }

@@ -1,8 +1,19 @@
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
+import { fileURLToPath } from 'node:url';
 import { Event } from './entities/event.entity.js';
 import { Project } from './entities/project.entity.js';
 import { Tenant } from './entities/tenant.entity.js';
+
+/** Each context keeps its migrations in a folder of its own (the tenant set is applied to every tenant). */
+const migrationsOf = (context: string) => fileURLToPath(new URL(`./migrations/${context}`, import.meta.url));
+
+/** The server URL: DATABASE_URL, set by `npm start` when it starts the embedded PostgreSQL. */
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: `npm start` sets it (embedded PostgreSQL); for the CLIs, export it (see .env.example).');
+  return url;
+}
 
 /** Connection settings of each of the sample's databases on one PostgreSQL server. */
 export function sampleConfigs(serverUrl: string) {
@@ -12,8 +23,9 @@ export function sampleConfigs(serverUrl: string) {
     return { clientUrl: url.toString(), metadataProvider: ReflectMetadataProvider, pool: { max: 5 } };
   };
   return {
-    hub: defineConfig({ ...on('sample_hub'), entities: [Tenant] }),
-    analytics: defineConfig({ ...on('sample_analytics'), entities: [Event] }),
-    tenant: defineConfig({ ...on('sample_hub'), entities: [Project] }),
+    hub: defineConfig({ ...on('sample_hub'), entities: [Tenant], migrations: { path: migrationsOf('hub'), snapshot: false } }),
+    analytics: defineConfig({ ...on('sample_analytics'), entities: [Event], migrations: { path: migrationsOf('analytics'), snapshot: false } }),
+    // tenant schemas live in the hub database; its migrations are generated from the snapshot, never a database
+    tenant: defineConfig({ ...on('sample_hub'), entities: [Project], migrations: { path: migrationsOf('tenant'), snapshotName: '.snapshot-tenant' } }),
   };
 }

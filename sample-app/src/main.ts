@@ -4,17 +4,19 @@ import { NestFactory } from '@nestjs/core';
 import { fileURLToPath } from 'node:url';
 import { usePostgres } from '../../scripts/embedded-postgres.js';
 import { AppModule } from './app.module.js';
-import { DEMO_TENANTS, prepareSampleData } from './bootstrap-data.js';
+import { DEMO_TENANTS, ensureDatabases, prepareSampleData } from './bootstrap-data.js';
 
 /** `npm start`: PostgreSQL (DATABASE_URL, or an embedded one keeping data in sample-app/.data), data, then the API. */
 async function main(): Promise<void> {
   const logger = new Logger('SampleApp');
   const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
   const postgres = await usePostgres({ dataDir, log: (line) => logger.log(line) });
-  await prepareSampleData(postgres.url);
+  process.env.DATABASE_URL = postgres.url; // what AppModule reads (as the CLIs do)
+  await ensureDatabases(postgres.url);
 
-  const app = await NestFactory.create(AppModule.forServer(postgres.url));
+  const app = await NestFactory.create(AppModule);
   app.enableShutdownHooks();
+  await prepareSampleData(app);
   await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   const [acme, globex] = DEMO_TENANTS.map((t) => t.id);
