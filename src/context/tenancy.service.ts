@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { TenancyNotConfiguredError } from '../errors/lifecycle.errors.js';
 import { NoTenantContextError } from '../errors/tenant.errors.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
@@ -38,7 +39,7 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
       return this.runtime.context.run(new RequestScope(this.runtime), tenantOrFn);
     }
     const tenants = this.runtime.tenants;
-    if (!tenants) throw new Error(`TenancyService.run('${tenantOrFn}', fn) needs { tenancy } in MikroTenancyModule.forRoot`);
+    if (!tenants) throw new TenancyNotConfiguredError(`TenancyService.run('${tenantOrFn}', fn)`);
     const fn = maybeFn as () => R | Promise<R>;
     const tenant = await tenants.enter(tenantOrFn);
     try {
@@ -51,7 +52,7 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
   /** Runs `fn` once per tenant (each inside `run(tenant.id, ...)`); the first failure rejects after in-flight ones end. */
   async forEachTenant(fn: (tenant: T) => unknown, options: ForEachTenantOptions = {}): Promise<void> {
     const tenants = this.runtime.tenants;
-    if (!tenants) throw new Error('TenancyService.forEachTenant needs { tenancy } in MikroTenancyModule.forRoot');
+    if (!tenants) throw new TenancyNotConfiguredError('TenancyService.forEachTenant');
     // suspended tenants are skipped unless named explicitly (then run() reports them)
     const ids = options.tenants ?? (await tenants.options.store.list()).filter((t) => !t.suspended).map((t) => t.id);
     const queue = [...ids];

@@ -58,7 +58,8 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const where = current ? `migration '${current}' failed` : 'migrating failed';
-    throw new Error(`${where} for ${target.label}, nothing of it was applied: ${message}`, { cause: error });
+    const outcome = direction === 'up' ? 'nothing of it was applied' : 'nothing was reverted';
+    throw new Error(`${where} for ${target.label}, ${outcome}: ${message}`, { cause: error });
   } finally {
     migrator.off(direction === 'up' ? 'migrating' : 'reverting', track);
   }
