@@ -1,9 +1,13 @@
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
 import { fileURLToPath } from 'node:url';
+import type { TenantIsolation } from '../../src/index.js';
 import { Event } from './entities/event.entity.js';
+import { Membership } from './entities/membership.entity.js';
 import { Project } from './entities/project.entity.js';
+import { Task } from './entities/task.entity.js';
 import { Tenant } from './entities/tenant.entity.js';
+import { User } from './entities/user.entity.js';
 
 /** Each context keeps its migrations in a folder of its own (the tenant set is applied to every tenant). */
 const migrationsOf = (context: string) => fileURLToPath(new URL(`./migrations/${context}`, import.meta.url));
@@ -15,6 +19,13 @@ export function databaseUrl(): string {
   return url;
 }
 
+/** `TENANT_ISOLATION=database` gives each tenant a database of its own; the default is a schema per tenant. */
+export function tenantIsolation(): TenantIsolation {
+  const value = process.env.TENANT_ISOLATION ?? 'schema';
+  if (value !== 'schema' && value !== 'database') throw new Error(`TENANT_ISOLATION must be 'schema' or 'database', got '${value}'`);
+  return value;
+}
+
 /** Connection settings of each of the sample's databases on one PostgreSQL server. */
 export function sampleConfigs(serverUrl: string) {
   const on = (dbName: string) => {
@@ -23,9 +34,10 @@ export function sampleConfigs(serverUrl: string) {
     return { clientUrl: url.toString(), metadataProvider: ReflectMetadataProvider, pool: { max: 5 } };
   };
   return {
-    hub: defineConfig({ ...on('sample_hub'), entities: [Tenant], migrations: { path: migrationsOf('hub'), snapshot: false } }),
+    hub: defineConfig({ ...on('sample_hub'), entities: [Tenant, User, Membership], migrations: { path: migrationsOf('hub'), snapshot: false } }),
     analytics: defineConfig({ ...on('sample_analytics'), entities: [Event], migrations: { path: migrationsOf('analytics'), snapshot: false } }),
-    // tenant schemas live in the hub database; its migrations are generated from the snapshot, never a database
-    tenant: defineConfig({ ...on('sample_hub'), entities: [Project], migrations: { path: migrationsOf('tenant'), snapshotName: '.snapshot-tenant' } }),
+    // schema mode: tenant schemas live in the hub database; database mode: tenancy.database() picks the dbName.
+    // Tenant migrations are generated from the snapshot, never from a database.
+    tenant: defineConfig({ ...on('sample_hub'), entities: [Project, Task], migrations: { path: migrationsOf('tenant'), snapshotName: '.snapshot-tenant' } }),
   };
 }

@@ -1,31 +1,40 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { fileURLToPath } from 'node:url';
 import { usePostgres } from '../../scripts/embedded-postgres.js';
 import { AppModule } from './app.module.js';
 import { DEMO_TENANTS, ensureDatabases, prepareSampleData } from './bootstrap-data.js';
+import { tenantIsolation } from './config.js';
 
-/** `npm start`: PostgreSQL (DATABASE_URL, or an embedded one keeping data in sample-app/.data), data, then the API. */
+/**
+ * `npm start`: PostgreSQL (DATABASE_URL, or an embedded one keeping its data in sample-app/.data or
+ * SAMPLE_DATA_DIR), migrations and demo tenants, then the API on HOST:PORT (default 127.0.0.1:3000).
+ */
 async function main(): Promise<void> {
   const logger = new Logger('SampleApp');
-  const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
+  const dataDir = process.env.SAMPLE_DATA_DIR ?? fileURLToPath(new URL('../.data', import.meta.url));
   const postgres = await usePostgres({ dataDir, log: (line) => logger.log(line) });
   process.env.DATABASE_URL = postgres.url; // what AppModule reads (as the CLIs do)
   await ensureDatabases(postgres.url);
 
   const app = await NestFactory.create(AppModule);
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   await prepareSampleData(app);
   await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
   const [acme, globex] = DEMO_TENANTS.map((t) => t.id);
-  logger.log(`Sample API on ${url} (${postgres.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}). Try:
+  const json = `-H 'content-type: application/json'`;
+  logger.log(`Sample API listening on ${url} (${postgres.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}, ${tenantIsolation()} isolation). Try:
   curl ${url}/health
-  curl -X POST ${url}/projects -H 'x-tenant-id: ${acme}' -H 'content-type: application/json' -d '{"name":"Rocket"}'
+  curl -X POST ${url}/signup ${json} -d '{"tenantId":"initech","name":"Initech","ownerEmail":"bill@initech.test"}'
+  curl -X POST ${url}/projects -H 'x-tenant-id: ${acme}' ${json} -d '{"name":"Rocket"}'
   curl ${url}/projects -H 'x-tenant-id: ${acme}'
   curl ${url}/projects -H 'x-tenant-id: ${globex}'
-  curl ${url}/analytics/summary
+  curl -X POST ${url}/projects/1/tasks -H 'x-tenant-id: ${acme}' ${json} -d '{"title":"Launch"}'
+  curl ${url.replace('//127.0.0.1', `//${acme}.localhost`).replace('//localhost', `//${acme}.localhost`)}/projects   (subdomain)
+  curl ${url}/analytics/summary -H 'x-tenant-id: ${acme}'
 Ctrl-C stops the app${postgres.embedded ? ' and the embedded PostgreSQL' : ''}.`);
 
   const stop = async (): Promise<void> => {

@@ -31,9 +31,13 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
     return this.em().find(this.entity, {}, { orderBy: { id: 'asc' } as never });
   }
 
+  /** Inserts (through `em.create`, so property initialisers such as `createdAt = new Date()` apply) or updates. */
   async add(record: T): Promise<void> {
     const em = this.em();
-    await em.upsert(this.entity, record);
+    const existing = await em.findOne(this.entity, { id: record.id } as FilterQuery<T>);
+    if (existing) em.assign(existing, record as never);
+    else em.create(this.entity, record as never);
+    await em.flush();
   }
 
   async remove(id: string): Promise<void> {

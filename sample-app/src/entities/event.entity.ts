@@ -1,7 +1,9 @@
-import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import type { Opt } from '@mikro-orm/core';
+import { Entity, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
-/** Product analytics, kept in the analytics database. */
+/** Product analytics, kept in the analytics database: one row per thing that happened in a tenant. */
 @Entity({ tableName: 'event' })
+@Index({ properties: ['tenant', 'name'] })
 export class Event {
   @PrimaryKey()
   id!: number;
@@ -13,5 +15,5 @@ export class Event {
   name!: string;
 
   @Property({ type: 'datetime' })
-  at: Date & {} = new Date();
+  at: Opt<Date> = new Date();
 }

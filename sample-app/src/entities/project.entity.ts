@@ -1,6 +1,7 @@
+import type { Opt } from '@mikro-orm/core';
 import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
-/** Tenant data: one table per tenant schema. */
+/** Tenant data: lives in each tenant's schema (or database). */
 @Entity({ tableName: 'project' })
 export class Project {
   @PrimaryKey()
@@ -8,4 +9,7 @@ export class Project {
 
   @Property({ type: 'string' })
   name!: string;
+
+  @Property({ type: 'datetime' })
+  createdAt: Opt<Date> = new Date();
 }
