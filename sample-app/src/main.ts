@@ -20,7 +20,8 @@ async function main(): Promise<void> {
 
   const app = await NestFactory.create(AppModule);
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-  app.enableShutdownHooks();
+  // no app.enableShutdownHooks(): Nest's hook re-raises the signal after closing the app, which would kill the
+  // process before the embedded PostgreSQL is stopped; the handlers below close both, in order
   await prepareSampleData(app);
   await app.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', 'localhost');
