@@ -1,2 +1,2 @@
 // `nestjs-mikro-tenancy/health`: a separate entry point, so @nestjs/terminus stays an optional peer dependency.
-export { TenancyHealthIndicator } from './tenancy-health.indicator.js';
+export { type PingOptions, TenancyHealthIndicator } from './tenancy-health.indicator.js';

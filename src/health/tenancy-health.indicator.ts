@@ -1,25 +1,32 @@
+import type { MikroORM } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
-import { type HealthIndicatorResult, HealthIndicatorService, MikroOrmHealthIndicator } from '@nestjs/terminus';
+import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseIsolation } from '../isolation/database-isolation.js';
 import { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 
+export interface PingOptions {
+  /** Key of the result in the health report. Default: the context name. */
+  key?: string;
+  /** Down when the database has not answered within this long. Default 1000 ms. */
+  timeoutMs?: number;
+}
+
 /**
- * @nestjs/terminus indicators for MikroTenancyModule: one per context (terminus' own MikroORM ping, pointed at the
- * context's ORM) and one for the tenant side. Add it to the providers of the module that imports TerminusModule.
+ * @nestjs/terminus indicators for MikroTenancyModule: one per context and one for the tenant side. Add it to the
+ * providers of the module that imports TerminusModule.
  */
 @Injectable()
 export class TenancyHealthIndicator {
   constructor(
     @Inject(TenancyRuntime) private readonly runtime: TenancyRuntime,
     private readonly health: HealthIndicatorService,
-    private readonly mikroOrm: MikroOrmHealthIndicator,
   ) {}
 
-  /** Pings a static context's database (`select 1` through its pool), down after `timeoutMs`. */
-  async pingContext(contextName: string, options: { key?: string; timeoutMs?: number } = {}): Promise<HealthIndicatorResult> {
-    const connection = this.runtime.orm(contextName).em.getConnection();
-    return await this.mikroOrm.pingCheck(options.key ?? contextName, { connection, timeout: options.timeoutMs ?? 1000 });
+  /** Runs `select 1` on a static context's database (connecting first if no request has yet). */
+  pingContext(contextName: string, options: PingOptions = {}): Promise<HealthIndicatorResult> {
+    return this.ping(options.key ?? contextName, this.runtime.orm(contextName), options.timeoutMs, {});
   }
 
   /**
@@ -27,17 +34,39 @@ export class TenancyHealthIndicator {
    * (open, closing, opened and evicted since boot, the budget); each tenant's own database is checked by its
    * requests (an unreachable one answers 503 without affecting the others).
    */
-  async tenants(options: { key?: string; timeoutMs?: number } = {}): Promise<HealthIndicatorResult> {
+  async tenants(options: PingOptions = {}): Promise<HealthIndicatorResult> {
     const tenants = this.runtime.tenants;
     const key = options.key ?? tenants?.options.contextName ?? 'tenant';
-    const check = this.health.check(key);
-    if (!tenants) return check.down({ message: 'no tenant context is configured' });
+    if (!tenants) return this.health.check(key).down({ message: 'no tenant context is configured' });
     const isolation = tenants.isolation;
-    if (isolation instanceof SchemaIsolation) {
-      const result = await this.mikroOrm.pingCheck(key, { connection: isolation.orm.em.getConnection(), timeout: options.timeoutMs ?? 1000 });
-      return { [key]: { ...result[key], status: result[key]?.status ?? 'down', isolation: 'schema' } };
+    if (isolation instanceof SchemaIsolation) return this.ping(key, isolation.orm, options.timeoutMs, { isolation: 'schema' });
+    return this.health.check(key).up({ isolation: 'database', ...(isolation as DatabaseIsolation).pool.stats() });
+  }
+
+  private async ping(key: string, orm: MikroORM, timeoutMs = 1000, details: Record<string, unknown>): Promise<HealthIndicatorResult> {
+    const check = this.health.check(key);
+    const started = performance.now();
+    const abort = new AbortController();
+    const timeout = sleep(timeoutMs, 'timeout' as const, { signal: abort.signal }).catch(() => 'cancelled' as const);
+    try {
+      const answer = await Promise.race([this.answer(orm), timeout]);
+      if (answer === 'timeout') return check.down({ ...details, message: `no answer within ${timeoutMs} ms` });
+      if (answer !== true) return check.down({ ...details, message: answer });
+      return check.up({ ...details, responseTime: Math.round(performance.now() - started) });
+    } finally {
+      abort.abort();
     }
-    const stats = (isolation as DatabaseIsolation).pool.stats();
-    return check.up({ isolation: 'database', ...stats });
+  }
+
+  /** True, or why not. MikroORM connects lazily, so a context no request has used yet is connected here first. */
+  private async answer(orm: MikroORM): Promise<true | string> {
+    try {
+      const connection = orm.em.getConnection();
+      await connection.ensureConnection();
+      const result = await connection.checkConnection();
+      return result.ok ? true : result.reason;
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
   }
 }
