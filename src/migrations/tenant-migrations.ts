@@ -24,10 +24,15 @@ export interface TenantMigrationOptions {
 
 /** The tenant context's migrations, applied to one tenant or fanned out over many. */
 export class TenantMigrations<T extends TenantRecord = TenantRecord> {
+  /** Set in schema mode: every tenant is a schema of one database. */
+  readonly #schemaMode?: SchemaIsolation<T>;
+
   constructor(
     private readonly tenants: TenantRuntime<T>,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    if (tenants.isolation instanceof SchemaIsolation) this.#schemaMode = tenants.isolation;
+  }
 
   get contextName(): string {
     return this.tenants.options.contextName;
@@ -72,14 +77,14 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
 
   /** Executed and pending migrations of each selected tenant, in order. Reading a status never creates anything. */
   async status(tenantIds?: string[]): Promise<MigrationStatus[]> {
-    const { records, unknown } = await this.select(tenantIds);
+    const { records } = await this.select(tenantIds);
     const byId = new Map(records.map((record) => [record.id, record]));
-    const shared = this.tenants.isolation instanceof SchemaIsolation ? await this.openOrm(undefined) : undefined;
+    const shared = this.#schemaMode ? await this.openOrm(undefined) : undefined;
     try {
       const statuses: MigrationStatus[] = [];
       for (const tenantId of tenantIds ? new Set(tenantIds) : byId.keys()) {
         const record = byId.get(tenantId);
-        if (!record || unknown.includes(tenantId)) statuses.push({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` });
+        if (!record) statuses.push({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` });
         else statuses.push(await this.statusOf(record, shared));
       }
       return statuses;
@@ -89,9 +94,8 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   }
 
   private async statusOf(record: T, shared: MikroORM | undefined): Promise<MigrationStatus> {
-    const schemaMode = this.tenants.isolation instanceof SchemaIsolation ? this.tenants.isolation : undefined;
     try {
-      const schema = schemaMode?.schemaOf(record);
+      const schema = this.#schemaMode?.schemaOf(record);
       const orm = shared ?? (await this.openOrm(record));
       try {
         // the migrator would create a missing tracking table (and schema): look before asking it
@@ -140,7 +144,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
    * instance state, so workers never share one). Database mode: an ORM per tenant, closed right after.
    */
   private worker(records: Map<string, T>, direction: MigrationDirection, to?: string | number): TenantWorker {
-    const schemaMode = this.tenants.isolation instanceof SchemaIsolation ? this.tenants.isolation : undefined;
+    const schemaMode = this.#schemaMode;
     let shared: MikroORM | undefined; // schema mode: opened by the first tenant; a failed open is retried by the next
     return {
       run: async (tenantId) => {
@@ -169,8 +173,8 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   }
 
   private describe(record: T): string {
+    if (this.#schemaMode) return `tenant '${record.id}' (schema "${this.#schemaMode.schemaOf(record)}")`;
     const isolation = this.tenants.isolation;
-    if (isolation instanceof SchemaIsolation) return `tenant '${record.id}' (schema "${isolation.schemaOf(record)}")`;
     return `tenant '${record.id}' (database "${(isolation as DatabaseIsolation<T>).ormOptions(record).dbName}")`;
   }
 
