@@ -44,7 +44,15 @@ function urlFromPgEnv(): string | undefined {
   return `postgresql://${auth}${PGHOST}:${PGPORT ?? 5432}/${PGDATABASE ?? 'postgres'}`;
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<PostgresServer> {
+/** An embedded cluster that can also be stopped and started again on the same port (outage tests). */
+export interface EmbeddedPostgres extends PostgresServer {
+  /** Stops the server (`pg_ctl stop -m <mode>`), keeping its data, port and socket dir. */
+  pause(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Starts a paused server again. */
+  resume(): Promise<void>;
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => undefined);
   const asRoot = process.getuid?.() === 0;
   const owner = asRoot ? ensurePostgresOsUser() : undefined;
@@ -68,18 +76,31 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   }
   const port = await freePort();
   const settings = `-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -p ${port} -k ${socketDir} -h 127.0.0.1`;
-  log(`starting PostgreSQL on 127.0.0.1:${port}`);
-  run('pg_ctl', ['-D', dataDir, '-o', settings, '-l', join(baseDir, 'postgres.log'), '-w', '-t', '60', 'start']);
+  const start = (): void => {
+    log(`starting PostgreSQL on 127.0.0.1:${port}`);
+    run('pg_ctl', ['-D', dataDir, '-o', settings, '-l', join(baseDir, 'postgres.log'), '-w', '-t', '60', 'start']);
+  };
+  start();
 
   let stopped = false;
+  let paused = false;
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     embedded: true,
+    pause: async (mode = 'fast') => {
+      log(`stopping PostgreSQL (${mode}), keeping its data`);
+      run('pg_ctl', ['-D', dataDir, '-m', mode, '-w', 'stop']);
+      paused = true;
+    },
+    resume: async () => {
+      start();
+      paused = false;
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
       log('stopping PostgreSQL');
-      run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+      if (!paused) run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
       rmSync(socketDir, { recursive: true, force: true });
       if (ephemeral) rmSync(baseDir, { recursive: true, force: true });
     },
