@@ -1,0 +1,59 @@
+import autocannon from 'autocannon';
+import { tenantId } from './scenarios.js';
+import { INSERT_SHARE, SEEDED_ROWS } from './settings.js';
+
+export interface LoadResult {
+  durationS: number;
+  requests: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Connection errors, timeouts and non-2xx responses. */
+  errors: number;
+  non2xx: number;
+}
+
+export interface LoadOptions {
+  port: number;
+  durationS: number;
+  connections: number;
+  /** Tenants to pick from at random per request (0: the header is sent with a fixed value and ignored). */
+  tenants: number;
+}
+
+/**
+ * One bounded autocannon run against 127.0.0.1. Every scenario gets the same mix: (1 - INSERT_SHARE) GET /items/:id
+ * with a random seeded id, INSERT_SHARE POST /items, each with an `x-tenant-id` header of a random tenant.
+ */
+export async function runLoad(options: LoadOptions): Promise<LoadResult> {
+  const pickTenant = (): string => tenantId(options.tenants ? 1 + Math.floor(Math.random() * options.tenants) : 1);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${options.port}`,
+    connections: options.connections,
+    duration: options.durationS,
+    timeout: 10,
+    requests: [
+      {
+        setupRequest: (request) => {
+          const tenant = pickTenant();
+          const headers = { ...request.headers, 'x-tenant-id': tenant };
+          if (Math.random() < INSERT_SHARE) {
+            return { ...request, method: 'POST', path: '/items', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'bench insert', tenant }) };
+          }
+          return { ...request, method: 'GET', path: `/items/${1 + Math.floor(Math.random() * SEEDED_ROWS)}`, headers, body: undefined };
+        },
+      },
+    ],
+  });
+  const requests = result.requests.total;
+  const durationS = result.duration;
+  return {
+    durationS,
+    requests,
+    reqPerSec: durationS > 0 ? requests / durationS : 0,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: result.errors + result.timeouts + result.non2xx,
+    non2xx: result.non2xx,
+  };
+}

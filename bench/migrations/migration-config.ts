@@ -1,0 +1,20 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { fileURLToPath } from 'node:url';
+import type { ContextConfig } from '../../src/index.js';
+import { ormConfig } from '../servers/orm-config.js';
+
+/** The bench's 3-migration tenant set (an `item` table, then a column + index, then another column). */
+export const TENANT_MIGRATIONS_PATH = fileURLToPath(new URL('./tenant', import.meta.url));
+export const MIGRATION_SET_SIZE = 3;
+
+/**
+ * The tenant config of the migration benchmark, used both by the library's fan-out and, through
+ * mikro-orm.config.ts, by MikroORM's own CLI: same entity, same migrations folder, no snapshot rewrites.
+ */
+export function migrationConfig(clientUrl: string): ContextConfig {
+  return {
+    ...ormConfig(clientUrl, 2),
+    extensions: [Migrator],
+    migrations: { path: TENANT_MIGRATIONS_PATH, pathTs: TENANT_MIGRATIONS_PATH, snapshot: false, snapshotOnMigrate: false, silent: true },
+  };
+}
