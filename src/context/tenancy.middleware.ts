@@ -2,6 +2,7 @@ import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 import type { TenantRequest } from '../resolution/tenant-resolver.js';
+import { DatabaseUnavailableMapper } from './database-unavailable.js';
 import { RequestScope } from './request-scope.js';
 import { setRequestTenant } from './request-tenant.js';
 
@@ -11,7 +12,10 @@ import { setRequestTenant } from './request-tenant.js';
  */
 @Injectable()
 export class TenancyMiddleware implements NestMiddleware {
-  constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
+  constructor(
+    @Inject(TenancyRuntime) private readonly runtime: TenancyRuntime,
+    @Inject(DatabaseUnavailableMapper) private readonly unavailable: DatabaseUnavailableMapper,
+  ) {}
 
   async use(request: TenantRequest & object, response: ServerResponse, next: (error?: unknown) => void): Promise<void> {
     const tenants = this.runtime.tenants;
@@ -20,8 +24,17 @@ export class TenancyMiddleware implements NestMiddleware {
       this.runtime.context.run(new RequestScope(this.runtime), next);
       return;
     }
-    const tenant = await tenants.enter(tenantId);
-    // 'close' fires after the response is sent and also when the client goes away first
+    // the lookup may query the hub database (TenantStores.table): an outage there is a 503 too
+    const tenant = await tenants.enter(tenantId).catch((error: unknown) => {
+      throw this.unavailable.map(error, tenantId);
+    });
+    // 'close' fires after the response is sent and also when the client goes away first; if it went away while the
+    // tenant was being opened, 'close' has already fired: give the tenant back now (a leaked lease would pin a pool
+    // slot forever) and skip the handler, whose answer nobody would read
+    if (response.closed) {
+      tenant.release();
+      return;
+    }
     response.once('close', () => tenant.release());
     setRequestTenant(request, tenant.record);
     this.runtime.context.run(new RequestScope(this.runtime, tenant), next);

@@ -2,3 +2,4 @@ export * from './tenancy.error.js';
 export * from './tenant.errors.js';
 export * from './options.errors.js';
 export * from './lifecycle.errors.js';
+export * from './database-unavailable.error.js';

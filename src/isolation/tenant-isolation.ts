@@ -1,6 +1,7 @@
 import type { ActiveTenant } from '../context/active-tenant.js';
-import type { TenantIsolation } from '../module/tenancy-options.js';
+import type { ContextConfig, TenantIsolation } from '../module/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
+import { withPgPoolGuards } from './pg-pool-guards.js';
 
 /** How a tenant's data is reached: a schema of one shared ORM, or an ORM of its own. */
 export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> {
@@ -13,8 +14,10 @@ export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> 
 
 /**
  * Adds what every tenant ORM needs over the user's template: its name, no global-EM fallback, and no implicit
- * `create database` on connect (MikroORM's default), so an unknown database is an error, never a new database.
+ * `create database` on connect (MikroORM's default), so an unknown database is an error, never a new database;
+ * and, on PostgreSQL, the pool guards (bounded wait for a connection, dead connections dropped).
  */
 export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
-  return { ...template, ...overrides, contextName, allowGlobalContext: false, ensureDatabase: false } as O;
+  const options = { ...template, ...overrides, contextName, allowGlobalContext: false, ensureDatabase: false };
+  return withPgPoolGuards(options as ContextConfig) as O;
 }

@@ -1,6 +1,7 @@
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { DatabaseUnavailableInterceptor, DatabaseUnavailableMapper } from '../context/database-unavailable.js';
 import { RequireTenantGuard } from '../context/require-tenant.js';
 import { TenancyService } from '../context/tenancy.service.js';
 import { TenancyMiddleware } from '../context/tenancy.middleware.js';
@@ -93,7 +94,9 @@ function core(
     TenantLifecycle,
     ContextMigrations,
     TenancyMiddleware,
+    DatabaseUnavailableMapper,
     { provide: APP_GUARD, useClass: RequireTenantGuard },
+    { provide: APP_INTERCEPTOR, useClass: DatabaseUnavailableInterceptor },
   ];
   return {
     module: MikroTenancyCoreModule,

@@ -6,6 +6,7 @@ import type { StaticContexts } from '../tenants/tenant-store.js';
 import { type NormalizedOptions, normalizeOptions } from './options-validation.js';
 import type { MikroTenancyAsyncDeclaration, MikroTenancyModuleOptions } from './tenancy-options.js';
 import { TenantRuntime } from './tenant-runtime.js';
+import { withPgPoolGuards } from '../isolation/pg-pool-guards.js';
 
 /**
  * Everything one MikroTenancyModule instance owns: the static ORMs, the tenant runtime and the request context.
@@ -68,7 +69,7 @@ export class TenancyRuntime implements StaticContexts {
     const started = await Promise.allSettled(
       [...this.options.contexts].map(async ([name, config]) => {
         const orm = await MikroORM.init({
-          ...config,
+          ...withPgPoolGuards(config),
           logger: config.logger ?? ((message: string) => mikroLogger.log(message)),
           contextName: name,
           context: this.context.resolverFor(name, this),

@@ -1,0 +1,67 @@
+import { ConnectionException } from '@mikro-orm/core';
+import { HttpStatus } from '@nestjs/common';
+import { TenancyError } from './tenancy.error.js';
+
+/**
+ * A database a request used could not be reached in time: the server is down or restarting, the connection was
+ * lost, or every pooled connection stayed busy for the whole connection timeout. The request was not completed;
+ * it is safe to retry. The original driver error is `cause` (and is logged), never sent to the client.
+ */
+export class DatabaseUnavailableError extends TenancyError {
+  constructor(readonly reason: string, readonly tenantId: string | undefined, cause: unknown) {
+    super(
+      `The database is unavailable: ${reason}${tenantId === undefined ? '' : ` (tenant '${tenantId}')`}. ` +
+        `The request was not completed; retry later. If this persists, check that PostgreSQL is up and that the ` +
+        `pool size (pool.max) and driverOptions.connectionTimeoutMillis fit the load.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+    this.cause = cause;
+  }
+}
+
+// Socket errors (Node) and SQLSTATEs (PostgreSQL) that mean "no usable connection", not "bad query".
+const REASON_BY_CODE: Record<string, string> = {
+  ECONNREFUSED: 'the server refused the connection',
+  ECONNRESET: 'the connection was reset',
+  EPIPE: 'the connection was lost',
+  ETIMEDOUT: 'the server did not answer in time',
+  EHOSTUNREACH: 'the server is unreachable',
+  ENETUNREACH: 'the server is unreachable',
+  ENOTFOUND: 'the server host name does not resolve',
+  EAI_AGAIN: 'the server host name does not resolve',
+  '57P01': 'the server is shutting down',
+  '57P02': 'the server crashed',
+  '57P03': 'the server is starting up or shutting down',
+  '53300': 'the server has too many connections',
+};
+
+// pg and pg-pool report these without a code
+const REASON_BY_MESSAGE: [RegExp, string][] = [
+  [/timeout exceeded when trying to connect/i, 'no pooled connection became free within the connection timeout'],
+  [/connection terminated/i, 'the connection was lost'],
+  [/not queryable/i, 'the connection was lost'],
+  [/connection timeout/i, 'the server did not answer in time'],
+];
+
+/** Why `error` means the database is unavailable, or undefined for any other error (bad SQL, constraints, bugs). */
+export function databaseUnavailableReason(error: unknown): string | undefined {
+  // duck-typed, not `instanceof Error`: socket errors come from Node's own realm (a different Error under Jest's vm)
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 4; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (typeof code === 'string') {
+      if (REASON_BY_CODE[code]) return REASON_BY_CODE[code];
+      if (code.startsWith('08')) return 'the connection failed'; // SQLSTATE class 08: connection exception
+    }
+    if (typeof message === 'string') for (const [pattern, reason] of REASON_BY_MESSAGE) if (pattern.test(message)) return reason;
+    if (current instanceof ConnectionException) return 'the connection failed';
+    current = cause;
+  }
+  return undefined;
+}
+
+/** An error's message, whatever realm or type it comes from. */
+export function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
+}

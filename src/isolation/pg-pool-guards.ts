@@ -1,0 +1,73 @@
+import type { ContextConfig } from '../module/tenancy-options.js';
+
+/** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
+
+/** The parts of node-postgres' Pool and Client this file relies on. */
+interface PgClient {
+  release(error?: Error): void;
+  once(event: 'end', listener: () => void): unknown;
+}
+interface PgPool {
+  on(event: 'connect' | 'acquire', listener: (client: PgClient) => void): unknown;
+  on(event: 'release', listener: (error: Error | undefined, client: PgClient) => void): unknown;
+}
+
+/**
+ * Two guards for every PostgreSQL pool the module creates (static contexts and tenant ORMs), added through
+ * MikroORM's `driverOptions` and only where the user has not decided otherwise:
+ *
+ * - A bounded wait for a pooled connection (`connectionTimeoutMillis`): node-postgres otherwise waits forever, so
+ *   a slow-query storm would hang every request. The wait then fails with "timeout exceeded when trying to
+ *   connect", which requests answer with a 503 (DatabaseUnavailableError).
+ * - Dead connections go back to the pool (see releaseEndedClients).
+ *
+ * driverOptions that are not a plain object (a Kysely dialect or instance) are left alone.
+ */
+export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs = DEFAULT_CONNECTION_TIMEOUT_MS): C {
+  if (!config.driver?.name.includes('PostgreSql')) return config;
+  const driverOptions = (config.driverOptions ?? {}) as Record<string, unknown>;
+  if (Object.getPrototypeOf(driverOptions) !== Object.prototype) return config;
+  const userOnPoolCreated = driverOptions.onPoolCreated as ((pool: PgPool) => unknown) | undefined;
+  return {
+    ...config,
+    driverOptions: {
+      connectionTimeoutMillis: timeoutMs,
+      ...driverOptions,
+      onPoolCreated: (pool: PgPool) => {
+        releaseEndedClients(pool);
+        return userOnPoolCreated?.(pool);
+      },
+    },
+  };
+}
+
+/**
+ * Kysely (0.29, under MikroORM 7) releases a transaction's connection only after a *successful* begin, commit or
+ * rollback. When the server goes away mid-transaction none of them succeeds, so that pool slot is lost for good:
+ * after a database restart the pool stays full of dead connections, every query waits for the pool timeout, and
+ * `orm.close()` never resolves. So a checked-out client whose connection ended is released, as broken, which makes
+ * the pool drop it; a later release of the same client by its holder is ignored instead of throwing.
+ */
+export function releaseEndedClients(pool: PgPool): void {
+  const checkedOut = new WeakSet<PgClient>();
+  pool.on('release', (_error, client) => checkedOut.delete(client));
+  pool.on('acquire', (client) => {
+    checkedOut.add(client);
+    // pg-pool assigns this checkout's release() right after emitting 'acquire'
+    queueMicrotask(() => {
+      const release = client.release.bind(client);
+      let released = false;
+      client.release = (error?: Error) => {
+        if (released) return;
+        released = true;
+        release(error);
+      };
+    });
+  });
+  pool.on('connect', (client) => {
+    client.once('end', () => {
+      if (checkedOut.has(client)) client.release(new Error('the connection to PostgreSQL ended while checked out'));
+    });
+  });
+}
