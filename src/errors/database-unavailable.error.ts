@@ -34,6 +34,9 @@ const REASON_BY_CODE: Record<string, string> = {
   '57P02': 'the server crashed',
   '57P03': 'the server is starting up or shutting down',
   '53300': 'the server has too many connections',
+  '3D000': 'the database does not exist',
+  '28000': 'the server rejected the credentials',
+  '28P01': 'the server rejected the credentials',
 };
 
 // pg and pg-pool report these without a code

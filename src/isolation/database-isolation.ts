@@ -10,6 +10,7 @@ import type { TenantIsolationStrategy } from './tenant-isolation.js';
 import { tenantOrmOptions } from './tenant-isolation.js';
 import { openConnectedOrm } from './open-orm.js';
 import { TenantOrmPool } from './tenant-orm-pool.js';
+import { ThrottledWarnings } from '../module/throttled-warnings.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;
@@ -23,7 +24,9 @@ export interface DatabaseIsolationSettings<T extends TenantRecord> {
 export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'database' as const;
   readonly pool: TenantOrmPool;
+  readonly #openFailures: ThrottledWarnings;
   constructor(private readonly settings: DatabaseIsolationSettings<T>) {
+    this.#openFailures = new ThrottledWarnings(settings.logger);
     this.pool = new TenantOrmPool(settings.pool, settings.logger);
   }
 
@@ -56,7 +59,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
       return await openConnectedOrm(options, this.settings.logger, `tenant '${tenantId}'`);
     } catch (error) {
       if (error instanceof TenancyError) throw error;
-      this.settings.logger.warn(`Tenant '${tenantId}' database could not be opened: ${String(error)}`);
+      this.#openFailures.warn(tenantId, `Tenant '${tenantId}' database could not be opened: ${String(error)}; answered 503`);
       throw new TenantUnavailableError(tenantId, error);
     }
   }

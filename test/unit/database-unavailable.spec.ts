@@ -10,6 +10,8 @@ describe('databaseUnavailableReason', () => {
     [withCode('the database system is starting up', '57P03'), 'the server is starting up or shutting down'],
     [withCode('sorry, too many clients already', '53300'), 'the server has too many connections'],
     [withCode('connection failure', '08006'), 'the connection failed'],
+    [withCode('database "tenant_gone" does not exist', '3D000'), 'the database does not exist'],
+    [withCode('password authentication failed for user "app"', '28P01'), 'the server rejected the credentials'],
     [new Error('timeout exceeded when trying to connect'), 'no pooled connection became free within the connection timeout'],
     [new Error('Connection terminated unexpectedly'), 'the connection was lost'],
     [new Error('Client has encountered a connection error and is not queryable'), 'the connection was lost'],
