@@ -1,6 +1,6 @@
 import { HttpException, Inject, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { catchError, type Observable, throwError } from 'rxjs';
-import { DatabaseUnavailableError, databaseUnavailableReason, messageOf } from '../errors/database-unavailable.error.js';
+import { DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import { ThrottledWarnings } from '../module/throttled-warnings.js';
 import { getRequestTenant } from './request-tenant.js';
 
@@ -21,6 +21,12 @@ export class DatabaseUnavailableMapper {
     this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(error)}; answered 503`);
     return new DatabaseUnavailableError(reason, tenantId, error);
   }
+}
+
+/** An error's message, whatever realm or type it comes from. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(error);
 }
 
 /** Registered globally by the module: maps errors thrown by HTTP handlers (see DatabaseUnavailableMapper). */

@@ -62,9 +62,3 @@ export function databaseUnavailableReason(error: unknown): string | undefined {
   }
   return undefined;
 }
-
-/** An error's message, whatever realm or type it comes from. */
-export function messageOf(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : String(error);
-}
