@@ -1,4 +1,5 @@
 import { HttpStatus } from '@nestjs/common';
+import { databaseUnavailableReason } from './database-unavailable.error.js';
 import { TenancyError } from './tenancy.error.js';
 
 /** The tenant id broke a rule (pattern, length, reserved name); nothing was looked up or touched. */
@@ -40,15 +41,19 @@ export class NoTenantContextError extends TenancyError {
   }
 }
 
-/** The tenant's database could not be opened (unreachable, missing, bad credentials). Other tenants are unaffected. */
+/**
+ * The tenant's database could not be opened (unreachable, missing, bad credentials). Other tenants are unaffected.
+ * The message names the kind of failure only; the driver's message (host, port, database name) is `cause`.
+ */
 export class TenantUnavailableError extends TenancyError {
   constructor(readonly tenantId: string, cause: unknown) {
     super(
-      `The database of tenant '${tenantId}' is unavailable: ${cause instanceof Error ? cause.message : String(cause)}. ` +
+      `The database of tenant '${tenantId}' is unavailable: ${databaseUnavailableReason(cause) ?? 'it could not be opened'}. ` +
         `Check its connection options; other tenants are not affected.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
     );
+    this.cause = cause;
   }
 }
 
