@@ -157,8 +157,8 @@ describe.each<TenantIsolation>(['schema', 'database'])('lifecycle faults: SIGKIL
     const { appName, process: run } = cli(['migrate', 'up', '--all-tenants', '--concurrency', '2']);
     await run.waitFor(() => progressLines(run.stderr).length >= killAfter, `${killAfter} progress lines`, 60_000);
     // then kill while a tenant's migration transaction is sleeping: the kill lands mid-migration, not between tenants
-    expect(await pollUntil(async () => (await sessionsOf(appName, '%pg_sleep(0.2)%')) > 0, 10_000, 2)).toBe(true);
-    const inFlight = await sessionsOf(appName, '%pg_sleep(0.2)%');
+    let inFlight = 0;
+    expect(await pollUntil(async () => (inFlight = await sessionsOf(appName, '%pg_sleep(0.2)%')) > 0, 10_000, 2)).toBe(true);
     const killedAt = run.elapsedMs;
     run.kill('SIGKILL');
     const exit = await run.exited;
