@@ -84,12 +84,13 @@ export function selectScenarios(filter: string[] | undefined): Scenario[] {
 }
 
 /**
- * Repetition r runs the scenarios rotated by r (and reversed on odd r), so no scenario always runs first, last, or
- * right after the same neighbour: slow drifts of a shared machine spread over all of them.
+ * Repetition r runs the scenarios forwards on even r and backwards on odd r, each time rotated by a further step, so
+ * no scenario always runs first, last, or right after the same neighbour: slow drifts of a shared machine spread
+ * over all of them.
  */
 export function orderForRepetition<T>(items: T[], rep: number): T[] {
   if (!items.length) return [];
-  const shift = (rep * Math.max(1, Math.floor(items.length / 3))) % items.length;
-  const rotated = [...items.slice(shift), ...items.slice(0, shift)];
-  return rep % 2 === 1 ? rotated.reverse() : rotated;
+  const base = rep % 2 === 1 ? [...items].reverse() : items;
+  const shift = (Math.floor(rep / 2) * Math.max(1, Math.floor(items.length / 3))) % items.length;
+  return [...base.slice(shift), ...base.slice(0, shift)];
 }
