@@ -15,6 +15,7 @@ import { startLoadLoop } from './support/load-loop.js';
 
 const WAIT_MS = 300;
 const POOL_MAX = 2;
+const HUB_POOL_MAX = 3; // test/fixtures/lifecycle-app.ts
 
 async function boot(options: MikroTenancyModuleOptions): Promise<RunningApp> {
   return startApp({
@@ -28,7 +29,7 @@ async function boot(options: MikroTenancyModuleOptions): Promise<RunningApp> {
 async function appConnections(datnamePrefix: string): Promise<{ total: number; active: number }> {
   const [row] = await sql<{ total: string; active: string }>(
     'postgres',
-    `select count(*) as total, count(*) filter (where state = 'active') as active from pg_stat_activity
+    `select count(*) as total, count(*) filter (where state <> 'idle') as active from pg_stat_activity
       where datname like $1 and pid <> pg_backend_pid()`,
     [`${datnamePrefix}%`],
   );
@@ -94,16 +95,23 @@ describe.each<TenantIsolation>(['schema', 'database'])('pool exhaustion and slow
     // recovery, and every connection back where it was
     const after = await app.request('/notes', { headers: { 'x-tenant-id': 'p1' } });
     expect(after.status).toBe(200);
-    await sleep(100);
+    await sleep(300);
     const settled = await appConnections(datnames);
+    // nothing running or left in a transaction, and no more sessions than the pools may keep open
     expect(settled.active).toBe(0);
-    expect(settled.total).toBeLessThanOrEqual(baseline.total);
+    expect(settled.total).toBeLessThanOrEqual(Math.max(baseline.total, HUB_POOL_MAX + POOL_MAX));
   }, 30_000);
 
   it('closes every connection on app.close()', async () => {
     const datnames = isolation === 'schema' ? `${process.env.TEST_RUN_PREFIX}_pehub` : prefix;
     await app.close();
-    expect((await appConnections(datnames)).total).toBe(0);
+    // a backend leaves pg_stat_activity a moment after its client said goodbye
+    let left = await appConnections(datnames);
+    for (let i = 0; i < 30 && left.total > 0; i++) {
+      await sleep(100);
+      left = await appConnections(datnames);
+    }
+    expect(left.total).toBe(0);
     app = undefined as unknown as RunningApp;
   });
 });
