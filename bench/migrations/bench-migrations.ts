@@ -1,5 +1,6 @@
 import { execFile, fork } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { recreateDatabase, withClient, withDatabase } from '../databases.js';
@@ -60,7 +61,8 @@ async function runCliLoop(adminUrl: string, url: string, schemas: number, log: (
   const names = ids('c', schemas).map(tenantSchemaName);
   // the CLI does not create the schema; made up front, so this loop is timed on migrating alone
   await withClient(url, (client) => client.query(names.map((s) => `create schema "${s}";`).join(' ')));
-  const cli = createRequire(import.meta.url).resolve('@mikro-orm/cli/cli.js');
+  // the package exports only its index: cli.js (its bin) sits next to it
+  const cli = join(dirname(createRequire(import.meta.url).resolve('@mikro-orm/cli')), 'cli.js');
   const run = promisify(execFile);
   const perSchemaMs: number[] = [];
   const started = performance.now();
