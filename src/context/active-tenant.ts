@@ -7,7 +7,9 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
  */
 export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   #em?: EntityManager;
-  #released = false;
+  /** The request or run() that entered the tenant holds it, and so does a running handler (see hold()). */
+  #holds = 1;
+  #entryHeld = true;
 
   constructor(
     readonly record: T,
@@ -25,10 +27,31 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
     return this.#em;
   }
 
-  /** Gives the tenant's connection slot back (database mode); safe to call more than once. */
+  /** Ends the entering request's (or run's) hold; safe to call more than once. */
   release(): void {
-    if (this.#released) return;
-    this.#released = true;
-    this.onRelease?.();
+    if (!this.#entryHeld) return;
+    this.#entryHeld = false;
+    this.drop();
+  }
+
+  /**
+   * One more holder, e.g. a handler that keeps running after its client disconnected: the tenant's connection
+   * slot (database mode) goes back only when every holder is done, so the pool never closes an ORM in use.
+   * Returns this holder's release (idempotent), or undefined when the tenant was already given back.
+   */
+  hold(): (() => void) | undefined {
+    if (this.#holds === 0) return undefined;
+    this.#holds++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.drop();
+    };
+  }
+
+  private drop(): void {
+    this.#holds--;
+    if (this.#holds === 0) this.onRelease?.();
   }
 }

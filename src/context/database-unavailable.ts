@@ -1,8 +1,6 @@
-import { HttpException, Inject, Injectable, Logger, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { catchError, type Observable, throwError } from 'rxjs';
+import { HttpException, Injectable, Logger } from '@nestjs/common';
 import { DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import { ThrottledWarnings } from '../module/throttled-warnings.js';
-import { getRequestTenant } from './request-tenant.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
@@ -27,20 +25,4 @@ export class DatabaseUnavailableMapper {
 function messageOf(error: unknown): string {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(error);
-}
-
-/** Registered globally by the module: maps errors thrown by HTTP handlers (see DatabaseUnavailableMapper). */
-@Injectable()
-export class DatabaseUnavailableInterceptor implements NestInterceptor {
-  constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {}
-
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
-    return next.handle().pipe(
-      catchError((error: unknown) => {
-        const tenantId = getRequestTenant(context.switchToHttp().getRequest<object>())?.id;
-        return throwError(() => this.mapper.map(error, tenantId));
-      }),
-    );
-  }
 }

@@ -2,6 +2,12 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { TenantPoolExhaustedError } from '../errors/tenant.errors.js';
 
+/**
+ * An evicted or idle ORM that has not closed by then gets its slot back anyway (logged as an error): one stuck
+ * close (a driver never returning a connection) must not block every tenant that waits for a slot.
+ */
+const CLOSE_TIMEOUT_MS = 10_000;
+
 export interface TenantOrmPoolOptions {
   maxOpenTenants: number;
   idleTimeoutMs: number;
@@ -163,7 +169,7 @@ export class TenantOrmPool {
     const closing = (waitForLeases ? this.drained(entry) : Promise.resolve())
       .then(() => entry.ready)
       .then(
-        (orm) => orm.close(),
+        (orm) => this.closeWithin(tenantId, orm, CLOSE_TIMEOUT_MS),
         () => undefined, // an ORM that failed to open holds no connection; its error went to the requests that waited
       )
       .catch((error: unknown) => this.logger.error(`Closing the ORM of tenant '${tenantId}' failed: ${String(error)}`))
@@ -173,6 +179,21 @@ export class TenantOrmPool {
       });
     this.#closings.add(closing);
     return closing;
+  }
+
+  private closeWithin(tenantId: string, orm: MikroORM, timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.logger.error(
+          `The ORM of tenant '${tenantId}' did not close within ${timeoutMs} ms; its slot is given back anyway, ` +
+            `and PostgreSQL ends its connections when they go idle or the server's timeouts fire.`,
+        );
+        resolve();
+      }, timeoutMs);
+      timer.unref(); // never keeps the process alive on its own
+    });
+    return Promise.race([orm.close(), timeout]).finally(() => clearTimeout(timer));
   }
 
   private async drained(entry: PoolEntry): Promise<void> {

@@ -1,7 +1,8 @@
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
-import { DatabaseUnavailableInterceptor, DatabaseUnavailableMapper } from '../context/database-unavailable.js';
+import { DatabaseUnavailableMapper } from '../context/database-unavailable.js';
+import { TenancyInterceptor } from '../context/tenancy.interceptor.js';
 import { RequireTenantGuard } from '../context/require-tenant.js';
 import { TenancyService } from '../context/tenancy.service.js';
 import { TenancyMiddleware } from '../context/tenancy.middleware.js';
@@ -96,7 +97,7 @@ function core(
     TenancyMiddleware,
     DatabaseUnavailableMapper,
     { provide: APP_GUARD, useClass: RequireTenantGuard },
-    { provide: APP_INTERCEPTOR, useClass: DatabaseUnavailableInterceptor },
+    { provide: APP_INTERCEPTOR, useClass: TenancyInterceptor },
   ];
   return {
     module: MikroTenancyCoreModule,
