@@ -1,6 +1,8 @@
-import { HttpException, Injectable, Logger } from '@nestjs/common';
-import { DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
+import { type ArgumentsHost, Catch, HttpException, Inject, Injectable, Logger } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
+import { DatabaseConnectionFailure, DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import { ThrottledWarnings } from '../module/throttled-warnings.js';
+import { getRequestTenant } from './request-tenant.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
@@ -16,8 +18,26 @@ export class DatabaseUnavailableMapper {
     const reason = databaseUnavailableReason(error);
     if (reason === undefined) return error;
     const where = tenantId === undefined ? '' : ` (tenant '${tenantId}')`;
-    this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(error)}; answered 503`);
+    const driverError = error instanceof DatabaseConnectionFailure ? error.cause : error;
+    this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(driverError)}; answered 503`);
     return new DatabaseUnavailableError(reason, tenantId, error);
+  }
+}
+
+/**
+ * Registered globally by the module. It catches only DatabaseConnectionFailure (what the module's pools throw for
+ * an unavailable database), so your own filters keep every other error, and successful requests pay nothing.
+ */
+@Catch(DatabaseConnectionFailure)
+export class DatabaseUnavailableFilter extends BaseExceptionFilter {
+  constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {
+    super();
+  }
+
+  override catch(exception: DatabaseConnectionFailure, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception; // RPC and WebSocket contexts keep their own handling
+    const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
+    super.catch(this.mapper.map(exception, tenantId), host);
   }
 }
 

@@ -20,6 +20,18 @@ export class DatabaseUnavailableError extends TenancyError {
   }
 }
 
+/**
+ * What the module's PostgreSQL pools throw in place of a driver error that means "database unavailable". It is a
+ * MikroORM ConnectionException, so MikroORM passes it through unchanged, and the module's exception filter answers
+ * it with a 503 DatabaseUnavailableError, at no cost for requests that do not fail. `cause` is the driver's error.
+ */
+export class DatabaseConnectionFailure extends ConnectionException {
+  constructor(readonly reason: string, cause: unknown) {
+    super(Object.assign(new Error(`The database is unavailable: ${reason}`), { code: (cause as { code?: unknown } | null)?.code }));
+    this.cause = cause;
+  }
+}
+
 // Socket errors (Node) and SQLSTATEs (PostgreSQL) that mean "no usable connection", not "bad query".
 const REASON_BY_CODE: Record<string, string> = {
   ECONNREFUSED: 'the server refused the connection',
@@ -51,6 +63,7 @@ const REASON_BY_MESSAGE: [RegExp, string][] = [
 export function databaseUnavailableReason(error: unknown): string | undefined {
   // duck-typed, not `instanceof Error`: socket errors come from Node's own realm (a different Error under Jest's vm)
   for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 4; depth++) {
+    if (current instanceof DatabaseConnectionFailure) return current.reason;
     const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
     if (typeof code === 'string') {
       if (REASON_BY_CODE[code]) return REASON_BY_CODE[code];

@@ -1,3 +1,4 @@
+import { DatabaseConnectionFailure, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import type { ContextConfig } from '../module/tenancy-options.js';
 
 /** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
@@ -7,10 +8,12 @@ export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
 interface PgClient {
   release(error?: Error): void;
   once(event: 'end', listener: () => void): unknown;
+  query(...args: unknown[]): unknown;
 }
 interface PgPool {
   on(event: 'connect' | 'acquire', listener: (client: PgClient) => void): unknown;
   on(event: 'release', listener: (error: Error | undefined, client: PgClient) => void): unknown;
+  connect(...args: unknown[]): unknown;
 }
 
 /**
@@ -21,6 +24,7 @@ interface PgPool {
  *   a slow-query storm would hang every request. The wait then fails with "timeout exceeded when trying to
  *   connect", which requests answer with a 503 (DatabaseUnavailableError).
  * - Dead connections go back to the pool (see releaseEndedClients).
+ * - "Database unavailable" errors become DatabaseConnectionFailure (see convertUnavailableErrors).
  *
  * driverOptions that are not a plain object (a Kysely dialect or instance) are left alone.
  */
@@ -36,6 +40,7 @@ export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs =
       ...driverOptions,
       onPoolCreated: (pool: PgPool) => {
         releaseEndedClients(pool);
+        convertUnavailableErrors(pool);
         return userOnPoolCreated?.(pool);
       },
     },
@@ -69,5 +74,27 @@ export function releaseEndedClients(pool: PgPool): void {
     client.once('end', () => {
       if (checkedOut.has(client)) client.release(new Error('the connection to PostgreSQL ended while checked out'));
     });
+  });
+}
+
+/**
+ * Rejections of the pool's `connect()` and of every client's `query()` that mean "database unavailable" (refused,
+ * lost, timed out, shutting down...) become a DatabaseConnectionFailure, which the module's exception filter answers
+ * with a 503. Doing it here rather than in a global interceptor keeps successful requests free of any cost.
+ */
+export function convertUnavailableErrors(pool: PgPool): void {
+  const connect = pool.connect.bind(pool);
+  pool.connect = (...args: unknown[]) => (args.length ? connect(...args) : convertRejection(connect()));
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client);
+    client.query = (...args: unknown[]) => convertRejection(query(...args));
+  });
+}
+
+function convertRejection(result: unknown): unknown {
+  if (typeof (result as Promise<unknown> | undefined)?.catch !== 'function') return result; // callback style, or a cursor
+  return (result as Promise<unknown>).catch((error: unknown) => {
+    const reason = databaseUnavailableReason(error);
+    throw reason === undefined ? error : new DatabaseConnectionFailure(reason, error);
   });
 }

@@ -1,8 +1,8 @@
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
-import { DatabaseUnavailableMapper } from '../context/database-unavailable.js';
-import { TenancyInterceptor } from '../context/tenancy.interceptor.js';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { DatabaseUnavailableFilter, DatabaseUnavailableMapper } from '../context/database-unavailable.js';
+import { TenantLeaseInterceptor } from '../context/tenant-lease.interceptor.js';
 import { RequireTenantGuard } from '../context/require-tenant.js';
 import { TenancyService } from '../context/tenancy.service.js';
 import { TenancyMiddleware } from '../context/tenancy.middleware.js';
@@ -97,7 +97,9 @@ function core(
     TenancyMiddleware,
     DatabaseUnavailableMapper,
     { provide: APP_GUARD, useClass: RequireTenantGuard },
-    { provide: APP_INTERCEPTOR, useClass: TenancyInterceptor },
+    { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
+    // database mode only (or undeclared in forRootAsync): see TenantLeaseInterceptor for why not always
+    ...(declared.tenancy && declared.tenancy.isolation !== 'schema' ? [{ provide: APP_INTERCEPTOR, useClass: TenantLeaseInterceptor }] : []),
   ];
   return {
     module: MikroTenancyCoreModule,

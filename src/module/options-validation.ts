@@ -42,7 +42,7 @@ const CONTEXT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 export function declarationOf(options: MikroTenancyModuleOptions): MikroTenancyAsyncDeclaration {
   return {
     contexts: Object.keys(options.contexts ?? {}),
-    tenancy: options.tenancy && { contextName: options.tenancy.contextName, injection: options.tenancy.injection },
+    tenancy: options.tenancy && { contextName: options.tenancy.contextName, injection: options.tenancy.injection, isolation: options.tenancy.isolation },
     forRoutes: options.forRoutes,
   };
 }
@@ -70,6 +70,10 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
     const declaredInjection = declared.tenancy.injection ?? 'context';
     const injection = options.tenancy.injection ?? 'context';
     if (declaredInjection !== injection) problems.push(`tenant context '${tenantName}': forRootAsync declares injection '${declaredInjection}' but the factory returned '${injection}'`);
+    const declaredIsolation = declared.tenancy.isolation;
+    if (declaredIsolation !== undefined && declaredIsolation !== options.tenancy.isolation) {
+      problems.push(`tenant context '${tenantName}': forRootAsync declares isolation '${declaredIsolation}' but the factory returned '${String(options.tenancy.isolation)}'`);
+    }
   }
   if (contexts.size === 0 && !options.tenancy) problems.push('no contexts: give at least one in { contexts: { default: defineConfig({...}) } } or configure { tenancy }');
 

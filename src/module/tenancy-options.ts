@@ -83,8 +83,11 @@ export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord
 export interface MikroTenancyAsyncDeclaration {
   /** Names of the static contexts the factory will return (tokens must exist before it runs). */
   contexts: string[];
-  /** Present when the factory returns `tenancy`: its context name and injection mode. */
-  tenancy?: { contextName?: string; injection?: TenantInjection };
+  /**
+   * Present when the factory returns `tenancy`: its context name and injection mode, and optionally its isolation.
+   * Declaring `isolation: 'schema'` skips the interceptor that database mode needs (see README, Performance).
+   */
+  tenancy?: { contextName?: string; injection?: TenantInjection; isolation?: TenantIsolation };
   forRoutes?: string[];
   /**
    * The default context's driver class (e.g. `PostgreSqlDriver`), so its own EntityManager/MikroORM classes are

@@ -167,6 +167,13 @@ describe('normalizeOptions: forRootAsync declarations', () => {
     expect(error.problems).toEqual(["forRootAsync declares { tenancy } but the factory returned no 'tenancy' options"]);
   });
 
+  it('rejects a declared isolation the factory did not return', () => {
+    const error = optionsError(() =>
+      normalizeOptions({ contexts: { default: userConfig() }, tenancy: tenancy() }, { contexts: ['default'], tenancy: { isolation: 'database' } }),
+    );
+    expect(error.problems).toEqual(["tenant context 'tenant': forRootAsync declares isolation 'database' but the factory returned 'schema'"]);
+  });
+
   it('accepts a factory result that matches its declaration', () => {
     const normalized = normalizeOptions(
       { contexts: { default: userConfig(), analytics: userConfig() }, tenancy: tenancy() },
@@ -185,7 +192,7 @@ describe('declarationOf', () => {
         tenancy: tenancy({ contextName: 'shop', injection: 'request' }),
         forRoutes: ['api/{*rest}'],
       }),
-    ).toEqual({ contexts: ['default', 'analytics'], tenancy: { contextName: 'shop', injection: 'request' }, forRoutes: ['api/{*rest}'] });
+    ).toEqual({ contexts: ['default', 'analytics'], tenancy: { contextName: 'shop', injection: 'request', isolation: 'schema' }, forRoutes: ['api/{*rest}'] });
   });
 
   it('declares no tenancy and no contexts when there are none', () => {
