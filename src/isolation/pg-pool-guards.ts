@@ -17,7 +17,7 @@ interface PgPool {
 }
 
 /**
- * Two guards for every PostgreSQL pool the module creates (static contexts and tenant ORMs), added through
+ * Three guards for every PostgreSQL pool the module creates (static contexts and tenant ORMs), added through
  * MikroORM's `driverOptions` and only where the user has not decided otherwise:
  *
  * - A bounded wait for a pooled connection (`connectionTimeoutMillis`): node-postgres otherwise waits forever, so
