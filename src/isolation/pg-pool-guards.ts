@@ -2,7 +2,7 @@ import { DatabaseConnectionFailure, databaseUnavailableReason } from '../errors/
 import type { ContextConfig } from '../module/tenancy-options.js';
 
 /** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
 
 /** The parts of node-postgres' Pool and Client this file relies on. */
 interface PgClient {
@@ -11,8 +11,7 @@ interface PgClient {
   query(...args: unknown[]): unknown;
 }
 interface PgPool {
-  on(event: 'connect' | 'acquire', listener: (client: PgClient) => void): unknown;
-  on(event: 'release', listener: (error: Error | undefined, client: PgClient) => void): unknown;
+  on(event: 'connect', listener: (client: PgClient) => void): unknown;
   connect(...args: unknown[]): unknown;
 }
 
@@ -51,29 +50,26 @@ export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs =
  * Kysely (0.29, under MikroORM 7) releases a transaction's connection only after a *successful* begin, commit or
  * rollback. When the server goes away mid-transaction none of them succeeds, so that pool slot is lost for good:
  * after a database restart the pool stays full of dead connections, every query waits for the pool timeout, and
- * `orm.close()` never resolves. So a checked-out client whose connection ended is released, as broken, which makes
+ * `orm.close()` never resolves. So a checked-out client whose connection ends is released, as broken, which makes
  * the pool drop it; a later release of the same client by its holder is ignored instead of throwing.
+ *
+ * pg-pool assigns a fresh `client.release` on every checkout; an accessor keeps it and hands out one idempotent
+ * release per client, so a checkout costs no extra allocation or event.
  */
-export function releaseEndedClients(pool: PgPool): void {
-  const checkedOut = new WeakSet<PgClient>();
-  pool.on('release', (_error, client) => checkedOut.delete(client));
-  pool.on('acquire', (client) => {
-    checkedOut.add(client);
-    // pg-pool assigns this checkout's release() right after emitting 'acquire'
-    queueMicrotask(() => {
-      const release = client.release.bind(client);
-      let released = false;
-      client.release = (error?: Error) => {
-        if (released) return;
-        released = true;
-        release(error);
-      };
-    });
-  });
+function releaseEndedClients(pool: PgPool): void {
   pool.on('connect', (client) => {
-    client.once('end', () => {
-      if (checkedOut.has(client)) client.release(new Error('the connection to PostgreSQL ended while checked out'));
+    let checkoutRelease: ((error?: Error) => void) | undefined; // set while the client is checked out
+    const release = (error?: Error): void => {
+      const current = checkoutRelease;
+      checkoutRelease = undefined;
+      current?.(error);
+    };
+    Object.defineProperty(client, 'release', {
+      configurable: true,
+      get: () => release,
+      set: (fromPool: (error?: Error) => void) => void (checkoutRelease = fromPool),
     });
+    client.once('end', () => release(new Error('the connection to PostgreSQL ended while checked out')));
   });
 }
 
@@ -82,7 +78,7 @@ export function releaseEndedClients(pool: PgPool): void {
  * lost, timed out, shutting down...) become a DatabaseConnectionFailure, which the module's exception filter answers
  * with a 503. Doing it here rather than in a global interceptor keeps successful requests free of any cost.
  */
-export function convertUnavailableErrors(pool: PgPool): void {
+function convertUnavailableErrors(pool: PgPool): void {
   const connect = pool.connect.bind(pool);
   pool.connect = (...args: unknown[]) => (args.length ? connect(...args) : convertRejection(connect()));
   pool.on('connect', (client) => {
