@@ -66,9 +66,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenant lifecycle and mig
 
   afterAll(async () => {
     await app?.close();
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${databasePrefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(databasePrefix);
   });
 
   it('creates a tenant at runtime (provisioned, migrated, seeded, registered) and serves it over HTTP', async () => {

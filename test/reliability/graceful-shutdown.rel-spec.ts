@@ -42,9 +42,7 @@ describe.each<[TenantIsolation, Platform]>([
   });
 
   afterAll(async () => {
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${databasePrefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(databasePrefix);
   });
 
   it('SIGTERM: in-flight requests complete, the process exits by itself with code 0, no PostgreSQL session is left', async () => {

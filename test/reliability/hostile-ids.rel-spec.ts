@@ -79,9 +79,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('hostile tenant ids (%s i
 
   afterAll(async () => {
     await app?.close();
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${databasePrefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(databasePrefix);
   });
 
   it('answers every hostile id with 400 or 404, runs no SQL with it, creates nothing and stays up', async () => {

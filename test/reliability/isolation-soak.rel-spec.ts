@@ -78,9 +78,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('isolation soak (%s isola
   }, 120_000);
 
   afterAll(async () => {
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${databasePrefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(databasePrefix);
   });
 
   it(`serves ${TENANT_COUNT} tenants under a randomized, aborting workload with zero leaks and zero lost acknowledged writes`, async () => {

@@ -8,7 +8,7 @@ import { ContextMigrations, MikroTenancyModule, TenantLifecycle } from '../../sr
 import { Note } from '../fixtures/entities/note.entity.js';
 import { lifecycleOptions } from '../fixtures/lifecycle-app.js';
 import { NotesController, NotesService } from '../fixtures/tenant-app.js';
-import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
+import { TestDatabases, uniqueName } from '../support/test-databases.js';
 import { type SoakApp, startSoakApp } from './support/soak.js';
 
 describe('tenant lease when the client disconnects mid-request (database isolation)', () => {
@@ -31,9 +31,7 @@ describe('tenant lease when the client disconnects mid-request (database isolati
 
   afterAll(async () => {
     await app?.close();
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${prefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(prefix);
   });
 
   it('keeps the tenant until its handler finishes, then serves the next tenant', async () => {

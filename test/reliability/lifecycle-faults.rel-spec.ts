@@ -88,9 +88,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('lifecycle faults: SIGKIL
   });
 
   afterAll(async () => {
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${databasePrefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(databasePrefix);
   });
 
   it('a create killed at any point leaves no half-made tenant; rerunning create completes it and it serves requests', async () => {

@@ -58,9 +58,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('pool exhaustion and slow
 
   afterAll(async () => {
     await app?.close();
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${prefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(prefix);
   });
 
   it('answers the overflow with a bounded 503, recovers, and leaks no connection', async () => {
@@ -139,9 +137,7 @@ describe('one tenant database missing or its server down (database isolation)', 
 
   afterAll(async () => {
     await app?.close();
-    const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where datname like $1', [`${prefix}%`]);
-    for (const { datname } of made) databases.track(datname);
-    await databases.dropAll();
+    await databases.dropAll(prefix);
   });
 
   it('fails only that tenant, with 503, and never re-creates its database', async () => {

@@ -57,7 +57,15 @@ export class TestDatabases {
     this.#created.push(name);
   }
 
-  async dropAll(): Promise<void> {
+  /**
+   * Drops every database this file made: those from create() and track(), and those whose name starts with one of
+   * `prefixes` (tenant databases made by the code under test).
+   */
+  async dropAll(...prefixes: string[]): Promise<void> {
+    for (const prefix of prefixes) {
+      const made = await sql<{ datname: string }>('postgres', 'select datname from pg_database where starts_with(datname, $1)', [prefix]);
+      for (const { datname } of made) this.track(datname);
+    }
     for (const name of this.#created.splice(0)) {
       await sql('postgres', `drop database if exists "${name}" with (force)`);
     }
