@@ -7,16 +7,19 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
  */
 export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   #em?: EntityManager;
-  /** The request or run() that entered the tenant holds it, and so does a running handler (see hold()). */
+  /** Holders: the request or run() that entered the tenant, and a handler still running (see hold()). */
   #holds = 1;
-  #entryHeld = true;
+  /** Ends the entering request's (or run's) hold; safe to call more than once. */
+  readonly release: () => void;
 
   constructor(
     readonly record: T,
     private readonly root: EntityManager,
     private readonly schema: string | undefined,
     private readonly onRelease?: () => void,
-  ) {}
+  ) {
+    this.release = this.holdRelease();
+  }
 
   get id(): string {
     return this.record.id;
@@ -27,13 +30,6 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
     return this.#em;
   }
 
-  /** Ends the entering request's (or run's) hold; safe to call more than once. */
-  release(): void {
-    if (!this.#entryHeld) return;
-    this.#entryHeld = false;
-    this.drop();
-  }
-
   /**
    * One more holder, e.g. a handler that keeps running after its client disconnected: the tenant's connection
    * slot (database mode) goes back only when every holder is done, so the pool never closes an ORM in use.
@@ -42,16 +38,17 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   hold(): (() => void) | undefined {
     if (this.#holds === 0) return undefined;
     this.#holds++;
+    return this.holdRelease();
+  }
+
+  /** The release of one hold already counted: idempotent; the last one gives the tenant back. */
+  private holdRelease(): () => void {
     let held = true;
     return () => {
       if (!held) return;
       held = false;
-      this.drop();
+      this.#holds--;
+      if (this.#holds === 0) this.onRelease?.();
     };
-  }
-
-  private drop(): void {
-    this.#holds--;
-    if (this.#holds === 0) this.onRelease?.();
   }
 }
