@@ -3,3 +3,4 @@ export * from './tenant.errors.js';
 export * from './options.errors.js';
 export * from './lifecycle.errors.js';
 export * from './database-unavailable.error.js';
+export * from './isolation.errors.js';

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { ActiveTenant } from '../context/active-tenant.js';
+import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';
 import { TenancyError } from '../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../errors/tenant.errors.js';
 import type { ContextConfig, TenantPoolOptions } from '../module/tenancy-options.js';
@@ -11,41 +12,66 @@ import { tenantOrmOptions } from './tenant-isolation.js';
 import { openConnectedOrm } from './open-orm.js';
 import { TenantOrmPool } from './tenant-orm-pool.js';
 import { ThrottledWarnings } from '../module/throttled-warnings.js';
+import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from './storage-owner.js';
+import { resolveTenantConnection } from './tenant-connection.js';
+import { tenantEntityManagerClass } from './tenant-entity-manager.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;
   template: ContextConfig;
   database: (tenant: T) => Partial<ContextConfig>;
   pool: Required<TenantPoolOptions>;
+  /** Databases no tenant may use: the static contexts'. */
+  reservedDatabases: readonly string[];
   logger: Logger;
 }
 
-/** One MikroORM per tenant database, kept in a bounded pool (see TenantOrmPool). */
+/**
+ * One MikroORM per tenant database, kept in a bounded pool (see TenantOrmPool). A tenant's connection options are
+ * computed and checked here (tenant-connection.ts), and each opened ORM is checked to really be in the tenant's
+ * database, and that database to be this tenant's (storage-owner.ts), before it serves anything.
+ */
 export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'database' as const;
   readonly pool: TenantOrmPool;
   readonly #openFailures: ThrottledWarnings;
+  readonly #claims = new StorageClaims();
+  readonly #entityManagerOf: (tenantId: string) => ContextConfig['entityManager'];
+
   constructor(private readonly settings: DatabaseIsolationSettings<T>) {
     this.#openFailures = new ThrottledWarnings(settings.logger);
     this.pool = new TenantOrmPool(settings.pool, settings.logger);
+    this.#entityManagerOf = (tenantId) => tenantEntityManagerClass(settings.template, () => `tenant:${tenantId}`);
   }
 
-  /** Connection options of a tenant (template + `database(tenant)`), validated. */
-  ormOptions(record: T): ContextConfig {
-    const overrides = this.settings.database(record);
-    if (overrides.dbName !== undefined) validateDerivedIdentifier('database', overrides.dbName, record.id);
+  /** Connection options of a tenant (template + `database(tenant)`), validated: see resolveTenantConnection. */
+  ormOptions(record: T): ContextConfig & { dbName: string } {
     const { template, pool, contextName } = this.settings;
-    return tenantOrmOptions(template, `${contextName}:${record.id}`, {
-      ...overrides,
+    const overrides = this.settings.database(record);
+    const { options, dbName } = resolveTenantConnection(record.id, template, overrides, this.settings.reservedDatabases);
+    validateDerivedIdentifier('database', dbName, record.id, this.settings.reservedDatabases);
+    const tenantOptions = tenantOrmOptions(options, `${contextName}:${record.id}`, {
       pool: { ...template.pool, ...overrides.pool, max: pool.connectionsPerTenant },
       // waiting for a pooled connection is bounded too (pg's own pool would otherwise queue without limit)
       driverOptions: { connectionTimeoutMillis: pool.acquireTimeoutMs, ...template.driverOptions, ...overrides.driverOptions },
     });
+    return { ...tenantOptions, dbName };
+  }
+
+  describe(record: T): string {
+    return `database "${this.ormOptions(record).dbName}"`;
   }
 
   async acquire(record: T): Promise<ActiveTenant<T>> {
     const lease = await this.pool.acquire(record.id, () => this.open(record));
     return new ActiveTenant(record, lease.orm.em, undefined, lease.release);
+  }
+
+  /** Closes the tenant's ORM once its requests are done and forgets its claim (drop). */
+  async forget(record: T): Promise<void> {
+    await this.pool.evict(record.id);
+    const dbName = this.ormOptions(record).dbName;
+    this.#claims.release(dbName, record.id);
   }
 
   close(): Promise<void> {
@@ -54,13 +80,48 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   private async open(record: T): Promise<MikroORM> {
     const tenantId = record.id;
-    const options = this.ormOptions(record);
+    const options = { ...this.ormOptions(record), entityManager: this.#entityManagerOf(tenantId) };
+    const taken = this.#claims.claim(options.dbName, tenantId);
+    if (taken !== undefined) throw this.conflict(record, options.dbName, taken);
+    let orm: MikroORM;
     try {
-      return await openConnectedOrm(options, this.settings.logger, `tenant '${tenantId}'`);
+      orm = await openConnectedOrm(options, this.settings.logger, `tenant '${tenantId}'`);
     } catch (error) {
+      this.#claims.release(options.dbName, tenantId);
       if (error instanceof TenancyError) throw error;
       this.#openFailures.warn(tenantId, `Tenant '${tenantId}' database could not be opened: ${String(error)}; answered 503`);
       throw new TenantUnavailableError(tenantId, error);
     }
+    try {
+      await this.checkLandedIn(orm, record, options.dbName);
+      return orm;
+    } catch (error) {
+      this.#claims.release(options.dbName, tenantId);
+      await orm.close().catch((closeError: unknown) => this.settings.logger.warn(`Closing tenant '${tenantId}' after a failed check: ${String(closeError)}`));
+      throw error;
+    }
+  }
+
+  /** The opened connection is in the tenant's database, and that database is not marked as another tenant's. */
+  private async checkLandedIn(orm: MikroORM, record: T, dbName: string): Promise<void> {
+    const [row] = await orm.em.getConnection().execute<{ db: string; mark: string | null }[]>(DATABASE_OWNER_SQL);
+    if (row?.db !== dbName) {
+      const problem =
+        `its connection options lead to another database than the one derived for it ("${dbName}"). ` +
+        `Check tenancy.database() and tenancy.config (clientUrl, dbName, driverOptions).`;
+      this.settings.logger.error(`Tenant '${record.id}': connected to database "${String(row?.db)}" instead of "${dbName}": refused.`);
+      throw new TenantConnectionMismatchError(record.id, problem);
+    }
+    const owner = ownerFromComment(row.mark);
+    if (owner !== undefined && owner !== record.id) throw this.conflict(record, dbName, owner);
+  }
+
+  private conflict(record: T, dbName: string, otherTenantId: string): TenantStorageConflictError {
+    this.#openFailures.warn(
+      `conflict:${record.id}`,
+      `Tenant '${record.id}' derives database "${dbName}", which belongs to tenant '${otherTenantId}': refused. ` +
+        `Fix tenancy.database() so that every tenant derives its own database.`,
+    );
+    return new TenantStorageConflictError(record.id, `database "${dbName}"`, otherTenantId, 'open');
   }
 }

@@ -1,33 +1,170 @@
-import type { MikroORM } from '@mikro-orm/core';
+import { type EntityMetadata, MikroORM, type Platform } from '@mikro-orm/core';
+import type { Logger } from '@nestjs/common';
 import { ActiveTenant } from '../context/active-tenant.js';
+import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../errors/isolation.errors.js';
+import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
+import type { ContextConfig } from '../module/tenancy-options.js';
 import { validateDerivedIdentifier } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
+import { acceptsStartupOptions, parseSearchPath, renderSearchPath, withSearchPath } from './search-path.js';
+import { SCHEMA_OWNER_SQL, StorageClaims, type StorageOwner, storageOwnerOf } from './storage-owner.js';
+import { tenantEntityManagerClass } from './tenant-entity-manager.js';
 import type { TenantIsolationStrategy } from './tenant-isolation.js';
+import { tenantOrmOptions } from './tenant-isolation.js';
+import { ThrottledWarnings } from '../module/throttled-warnings.js';
+
+export interface SchemaIsolationSettings<T extends TenantRecord> {
+  contextName: string;
+  template: ContextConfig;
+  schemaName: (tenant: T) => string;
+  /** Schemas kept on every tenant connection's search_path (extensions); never a tenant's. */
+  searchPath: readonly string[];
+  /** Schemas no tenant may derive: `public`, static contexts' schemas, the search path's. */
+  reservedSchemas: readonly string[];
+  logger: Logger;
+}
 
 /**
- * One ORM and one connection pool for every tenant; each request's fork is pinned to the tenant's schema
- * (`em.fork({ schema })` schema-qualifies every table, so no `search_path` is ever shared between requests).
+ * One ORM and one connection pool for every tenant; each request's fork is pinned to the tenant's schema. Three
+ * layers keep a tenant in its schema:
+ * 1. every tenant entity is made wildcard-schema at discovery, so MikroORM qualifies every table of a query with
+ *    the fork's schema: joins, pivot tables, populate, QueryBuilder (see schemaModeOrmOptions);
+ * 2. Kysely and the result cache are scoped by the tenant EntityManager class (tenant-entity-manager.ts);
+ * 3. connections run with a search_path that holds no tenant table (search-path.ts): what is left unqualified fails.
+ * Before a tenant is first served, its schema is checked to exist and to be its own (storage-owner.ts).
  */
 export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'schema' as const;
+  /** Tenants whose schema was checked, and the schema that was checked. */
+  readonly #verified = new Map<string, string>();
+  readonly #verifying = new Map<string, Promise<void>>();
+  readonly #claims = new StorageClaims();
+  readonly #warnings: ThrottledWarnings;
+  #searchPathChecked?: Promise<void>;
 
-  constructor(
+  private constructor(
     readonly orm: MikroORM,
-    private readonly schemaNameOf: (tenant: T) => string,
-  ) {}
+    private readonly settings: SchemaIsolationSettings<T>,
+  ) {
+    this.#warnings = new ThrottledWarnings(settings.logger);
+  }
 
-  /** The validated schema of a tenant (400 when the derived name is unsafe or would be truncated). */
+  static async open<T extends TenantRecord>(settings: SchemaIsolationSettings<T>): Promise<SchemaIsolation<T>> {
+    const orm = await MikroORM.init(schemaModeOrmOptions(settings));
+    return new SchemaIsolation(orm, settings);
+  }
+
+  /** The validated schema of a tenant (400 when the derived name is unsafe, would be truncated, or is reserved). */
   schemaOf(record: T): string {
-    const schema = this.schemaNameOf(record);
-    validateDerivedIdentifier('schema', schema, record.id);
+    const schema = this.settings.schemaName(record);
+    validateDerivedIdentifier('schema', schema, record.id, this.settings.reservedSchemas);
     return schema;
   }
 
-  acquire(record: T): ActiveTenant<T> {
-    return new ActiveTenant(record, this.orm.em, this.schemaOf(record));
+  describe(record: T): string {
+    return `schema "${this.schemaOf(record)}"`;
+  }
+
+  acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>> {
+    const schema = this.schemaOf(record);
+    if (this.#verified.get(record.id) === schema) return new ActiveTenant(record, this.orm.em, schema);
+    return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, schema));
+  }
+
+  /** Whether the tenant's schema exists, and whose mark it carries. */
+  async ownerOf(record: T): Promise<StorageOwner> {
+    const rows = await this.orm.em.getConnection().execute<{ mark: string | null }[]>(SCHEMA_OWNER_SQL, [this.schemaOf(record)]);
+    return storageOwnerOf(rows);
+  }
+
+  /** Forgets what was checked for a tenant (dropped, or re-created). */
+  forget(record: T): void {
+    const schema = this.#verified.get(record.id);
+    this.#verified.delete(record.id);
+    if (schema !== undefined) this.#claims.release(schema, record.id);
   }
 
   async close(): Promise<void> {
     await this.orm.close();
   }
+
+  /** Once per tenant and process (concurrent first requests share it); a failure is not remembered. */
+  private verify(record: T, schema: string): Promise<void> {
+    const key = `${record.id}\u0000${schema}`;
+    let verifying = this.#verifying.get(key);
+    if (!verifying) {
+      verifying = this.check(record, schema).finally(() => this.#verifying.delete(key));
+      this.#verifying.set(key, verifying);
+    }
+    return verifying;
+  }
+
+  private async check(record: T, schema: string): Promise<void> {
+    await (this.#searchPathChecked ??= this.checkSearchPath().catch((error: unknown) => {
+      this.#searchPathChecked = undefined;
+      throw error;
+    }));
+    const taken = this.#claims.claim(schema, record.id);
+    if (taken !== undefined) throw this.conflict(record, schema, taken);
+    const owner = await this.ownerOf(record);
+    if (!owner.exists) {
+      this.#claims.release(schema, record.id);
+      throw new TenantStorageMissingError(record.id, 'schema');
+    }
+    if (owner.owner !== undefined && owner.owner !== record.id) {
+      this.#claims.release(schema, record.id);
+      throw this.conflict(record, schema, owner.owner);
+    }
+    this.#verified.set(record.id, schema);
+  }
+
+  private conflict(record: T, schema: string, otherTenantId: string): TenantStorageConflictError {
+    this.#warnings.warn(
+      `conflict:${record.id}`,
+      `Tenant '${record.id}' derives schema "${schema}", which belongs to tenant '${otherTenantId}': refused. ` +
+        `Fix tenancy.schemaName so that every tenant derives its own schema.`,
+    );
+    return new TenantStorageConflictError(record.id, `schema "${schema}"`, otherTenantId, 'open');
+  }
+
+  private async checkSearchPath(): Promise<void> {
+    const [row] = await this.orm.em.getConnection().execute<{ path: string }[]>(`select current_setting('search_path') as path`);
+    const actual = parseSearchPath(row?.path ?? '');
+    const expected = [...this.settings.searchPath];
+    if (actual.join(',') !== expected.join(',')) {
+      const error = new TenantSearchPathError(this.settings.contextName, actual.join(', '), renderSearchPath(expected));
+      this.#warnings.warn('search_path', error.message);
+      throw error;
+    }
+  }
+}
+
+/** The tenant ORM of schema mode: see SchemaIsolation for the three layers set up here. */
+export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIsolationSettings<T>): ContextConfig {
+  const { template, contextName, searchPath } = settings;
+  if (!acceptsStartupOptions(template.driverOptions)) {
+    throw new InvalidTenancyOptionsError([
+      `tenant context '${contextName}': schema isolation sets the connections' search_path through driverOptions, but ` +
+        `tenancy.config.driverOptions is not a plain object (a Kysely dialect or pool instance); pass pg options instead`,
+    ]);
+  }
+  const userOnMetadata = template.discovery?.onMetadata;
+  return tenantOrmOptions(template, contextName, {
+    discovery: {
+      ...template.discovery,
+      onMetadata: async (meta: EntityMetadata, platform: Platform) => {
+        await userOnMetadata?.(meta, platform);
+        if (meta.schema && meta.schema !== '*') {
+          throw new InvalidTenancyOptionsError([
+            `tenant context '${contextName}': entity ${meta.className} names the schema '${meta.schema}'. Tenant entities ` +
+              `live in each tenant's schema: remove \`schema\` from its @Entity() (the library qualifies every table with ` +
+              `the tenant's schema), or move the entity to a static context`,
+          ]);
+        }
+        meta.schema = '*';
+      },
+    },
+    driverOptions: withSearchPath(template.driverOptions, searchPath),
+    entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
+  });
 }

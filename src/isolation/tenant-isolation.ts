@@ -6,8 +6,12 @@ import { withPgPoolGuards } from './pg-pool-guards.js';
 /** How a tenant's data is reached: a schema of one shared ORM, or an ORM of its own. */
 export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> {
   readonly kind: TenantIsolation;
+  /** Where the tenant's data lives, for messages: `schema "tenant_acme"`, `database "tenant_acme"`. */
+  describe(record: T): string;
   /** The tenant made active; release it when the request or `run()` ends. */
   acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>>;
+  /** Forgets what was opened or checked for the tenant (it is being dropped or re-created). */
+  forget(record: T): void | Promise<void>;
   /** Closes every ORM this strategy opened; failures are logged, the others still close. */
   close(): Promise<void>;
 }

@@ -1,7 +1,9 @@
-import type { MikroORM, MigrationInfo } from '@mikro-orm/core';
+import type { MikroORM, MigrationInfo, Transaction } from '@mikro-orm/core';
 import type { ContextConfig } from '../module/tenancy-options.js';
 import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
 import type { MigrationDirection } from './migration-report.js';
+import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';
+import { DATABASE_OWNER_SQL, SCHEMA_OWNER_SQL, ownerFromComment, ownerMark } from '../isolation/storage-owner.js';
 
 /**
  * Options of an ORM that runs tenant migrations: a small pool of its own, every tenant's migrations in one
@@ -25,8 +27,11 @@ export function migrationOrmOptions(base: ContextConfig, name: string): ContextC
 }
 
 export interface TenantMigrationTarget {
+  tenantId: string;
   /** Key of the advisory lock: the same for every runner that migrates this tenant, in any process. */
   lockKey: string;
+  /** Database mode: the tenant's database (checked to be the connection's, then marked as the tenant's). */
+  database?: string;
   /** Schema mode: the tenant's schema (created when missing, when migrating up). */
   schema?: string;
   /** Describes the tenant for error messages. */
@@ -51,6 +56,7 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
       if (target.schema && direction === 'up') {
         await connection.execute(`create schema if not exists ${orm.em.getPlatform().quoteIdentifier(target.schema)}`, [], 'run', trx);
       }
+      await claimStorage(orm, target, direction, trx);
       const options = { schema: target.schema, transaction: trx };
       return direction === 'up' ? migrator.up({ ...options, to: target.to }) : migrator.down({ ...options, to: target.to });
     });
@@ -62,5 +68,38 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     throw new Error(`${where} for ${target.label}, ${outcome}: ${message}`, { cause: error });
   } finally {
     migrator.off(direction === 'up' ? 'migrating' : 'reverting', track);
+  }
+}
+
+/**
+ * Inside the migration transaction: the schema or database must be this tenant's (a mark naming another tenant
+ * stops the migration, 409), and one without a mark gets this tenant's when migrating up (see storage-owner.ts).
+ * Database mode also checks the connection is in the tenant's database.
+ */
+async function claimStorage(orm: MikroORM, target: TenantMigrationTarget, direction: MigrationDirection, trx: Transaction): Promise<void> {
+  const connection = orm.em.getConnection();
+  const platform = orm.em.getPlatform();
+  let mark: string | null | undefined;
+  let object: string;
+  let where: string;
+  if (target.schema) {
+    where = `schema "${target.schema}"`;
+    const rows = await connection.execute<{ mark: string | null }[]>(SCHEMA_OWNER_SQL, [target.schema], 'all', trx);
+    if (!rows.length) return; // down on a schema that does not exist: the migrator reports it
+    mark = rows[0]?.mark;
+    object = `schema ${platform.quoteIdentifier(target.schema)}`;
+  } else {
+    const [row] = await connection.execute<{ db: string; mark: string | null }[]>(DATABASE_OWNER_SQL, [], 'all', trx);
+    if (row?.db !== target.database) {
+      throw new TenantConnectionMismatchError(target.tenantId, `its migration connection is not in the database derived for it ("${String(target.database)}").`);
+    }
+    mark = row.mark;
+    where = `database "${row.db}"`;
+    object = `database ${platform.quoteIdentifier(row.db)}`;
+  }
+  const owner = ownerFromComment(mark);
+  if (owner !== undefined && owner !== target.tenantId) throw new TenantStorageConflictError(target.tenantId, where, owner, 'migrate');
+  if (owner === undefined && direction === 'up') {
+    await connection.execute(`comment on ${object} is ${platform.quoteValue(ownerMark(target.tenantId))}`, [], 'run', trx);
   }
 }

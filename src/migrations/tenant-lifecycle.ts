@@ -7,6 +7,9 @@ import type { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 import type { TenantRuntime } from '../module/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
+import { TenantStorageConflictError } from '../errors/isolation.errors.js';
+import { TenancyError } from '../errors/tenancy.error.js';
+import type { StorageOwner } from '../isolation/storage-owner.js';
 import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents } from './lifecycle-events.js';
 import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
@@ -59,7 +62,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const registered = await store.find(tenantId);
     const tenant = { ...registered, ...data, id: tenantId } as T;
     const where = provisioning.describe(tenant);
-    const existed = await provisioning.exists(tenant);
+    const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'create');
+    const existed = storage.exists;
     let migrated: TenantMigrationResult | undefined;
     try {
       if (!existed) await provisioning.create(tenant);
@@ -93,6 +97,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const where = provisioning.describe(tenant);
     if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
     if (!store.remove) throw new ReadOnlyTenantStoreError('remove', tenantId);
+    await this.refuseForeignStorage(tenants, provisioning, tenant, 'drop');
     await store.remove(tenantId);
     tenants.directory.invalidate(tenantId);
     try {
@@ -148,9 +153,27 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
   }
 
   /** Database mode closes the tenant's ORM first (after its in-flight requests), so no pool keeps dead connections. */
-  private async dropData(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T): Promise<void> {
-    if (tenants.isolation instanceof DatabaseIsolation) await tenants.isolation.pool.evict(tenant.id);
+  private async dropData(_tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T): Promise<void> {
     await provisioning.drop(tenant);
+  }
+
+  /**
+   * 409 when the tenant's schema or database is marked as another tenant's, or when another registered tenant
+   * derives the same name: creating or dropping it would hand one tenant's data to another, or delete it.
+   */
+  private async refuseForeignStorage(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, phase: 'create' | 'drop'): Promise<StorageOwner> {
+    const where = provisioning.describe(tenant);
+    const storage = await provisioning.ownerOf(tenant);
+    if (storage.exists && storage.owner !== undefined && storage.owner !== tenant.id) {
+      throw new TenantStorageConflictError(tenant.id, where, storage.owner, phase);
+    }
+    const name = provisioning.nameOf(tenant);
+    for (const other of await tenants.options.store.list()) {
+      // records with an invalid id or derived name are never provisioned or served, so they cannot share anything
+      if (other.id === tenant.id || tenants.directory.ids.problemOf(other.id) || nameOrUndefined(provisioning, other) !== name) continue;
+      throw new TenantStorageConflictError(tenant.id, where, other.id, phase);
+    }
+    return storage;
   }
 
   private async removeAfterFailure(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, where: string): Promise<string> {
@@ -172,5 +195,15 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       isolation instanceof DatabaseIsolation ? new DatabaseProvisioning<T>(isolation, this.#logger) : new SchemaProvisioning<T>(isolation as SchemaIsolation<T>);
     this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning };
     return this.#parts;
+  }
+}
+
+
+function nameOrUndefined<T extends TenantRecord>(provisioning: TenantProvisioning<T>, record: T): string | undefined {
+  try {
+    return provisioning.nameOf(record);
+  } catch (error) {
+    if (error instanceof TenancyError) return undefined;
+    throw error;
   }
 }

@@ -5,6 +5,7 @@ import { openConnectedOrm } from '../isolation/open-orm.js';
 import { SchemaIsolation } from '../isolation/schema-isolation.js';
 import type { TenantRuntime } from '../module/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
+import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import { type TenantWorker, fanOut } from './fan-out.js';
 import { type MigrationDirection, type MigrationStatus, type TenantMigrationReport, type TenantMigrationResult, buildReport } from './migration-report.js';
 import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
@@ -41,7 +42,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   /** Migrates every selected tenant with `concurrency` workers; never throws for a tenant's failure (see `ok`). */
   async run(direction: MigrationDirection, options: TenantMigrationOptions = {}): Promise<TenantMigrationReport> {
     const started = performance.now();
-    const { records, unknown } = await this.select(options.tenants);
+    const { records, unknown, invalid } = await this.select(options.tenants);
     const unknownResults = unknown.map((tenantId): TenantMigrationResult => ({
       tenantId,
       status: 'failed',
@@ -55,7 +56,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       continueOnError: options.continueOnError ?? false,
       onResult: options.onResult,
     });
-    const report = buildReport(this.contextName, direction, [...unknownResults, ...results], Math.round(performance.now() - started));
+    const report = buildReport(this.contextName, direction, [...invalid, ...unknownResults, ...results], Math.round(performance.now() - started));
     const { counts } = report;
     const summary = `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}': ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ${counts.failed} failed, ${counts.skipped} skipped (${report.durationMs} ms)`;
     if (report.ok) this.logger.log(summary);
@@ -124,10 +125,27 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     return tableName.split('.').pop() as string;
   }
 
-  /** Records of the selected tenants, and the requested ids the store does not know. */
-  private async select(tenantIds: string[] | undefined): Promise<{ records: T[]; unknown: string[] }> {
+  /**
+   * Records of the selected tenants, the requested ids the store does not know, and the store's records whose id
+   * breaks the id rules (never migrated, never used in SQL, shown escaped).
+   */
+  private async select(tenantIds: string[] | undefined): Promise<{ records: T[]; unknown: string[]; invalid: TenantMigrationResult[] }> {
     const { store, ids } = this.tenants.directory;
-    if (!tenantIds) return { records: await store.list(), unknown: [] };
+    if (!tenantIds) {
+      const records: T[] = [];
+      const invalid: TenantMigrationResult[] = [];
+      for (const record of await store.list()) {
+        const problem = ids.problemOf(record.id);
+        if (!problem) {
+          records.push(record);
+          continue;
+        }
+        const shown = printableTenantId(record.id, ids);
+        this.logger.error(`The tenant store lists ${shown}: ${problem.message} It is skipped; fix or remove it in the store.`);
+        invalid.push({ tenantId: shown, status: 'failed', migrations: [], durationMs: 0, error: `${problem.message} (tenant ${shown} in the store)` });
+      }
+      return { records, unknown: [], invalid };
+    }
     const records: T[] = [];
     const unknown: string[] = [];
     for (const id of new Set(tenantIds)) {
@@ -136,7 +154,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       if (record) records.push(record);
       else unknown.push(id);
     }
-    return { records, unknown };
+    return { records, unknown, invalid: [] };
   }
 
   /**
@@ -154,7 +172,8 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
           const schema = schemaMode?.schemaOf(record);
           const orm = schemaMode ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
           try {
-            const target = { lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, schema, to, label: this.describe(record) };
+            const database = schemaMode ? undefined : (this.tenants.isolation as DatabaseIsolation<T>).ormOptions(record).dbName;
+            const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, schema, database, to, label: this.describe(record) };
             const migrations = await migrateTenant(orm, direction, target);
             return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
           } finally {
@@ -173,9 +192,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   }
 
   private describe(record: T): string {
-    if (this.#schemaMode) return `tenant '${record.id}' (schema "${this.#schemaMode.schemaOf(record)}")`;
-    const isolation = this.tenants.isolation;
-    return `tenant '${record.id}' (database "${(isolation as DatabaseIsolation<T>).ormOptions(record).dbName}")`;
+    return `tenant '${record.id}' (${this.tenants.isolation.describe(record)})`;
   }
 
   /** A migration ORM: on the shared tenant database (schema mode) or on one tenant's database. */

@@ -3,13 +3,17 @@ import type { Logger } from '@nestjs/common';
 import type { DatabaseIsolation } from '../isolation/database-isolation.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import type { SchemaIsolation } from '../isolation/schema-isolation.js';
+import { NAMED_DATABASE_OWNER_SQL, type StorageOwner, ownerMark, storageOwnerOf } from '../isolation/storage-owner.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 
 /** Where a tenant's data lives, and how to check, create and remove it. Identifiers are validated, then quoted. */
 export interface TenantProvisioning<T extends TenantRecord = TenantRecord> {
   /** `schema "tenant_acme"` or `database "tenant_acme"`, for messages. */
   describe(record: T): string;
-  exists(record: T): Promise<boolean>;
+  /** The name of its schema or database (two tenants must never derive the same one). */
+  nameOf(record: T): string;
+  /** Whether it exists, and which tenant's owner mark it carries. */
+  ownerOf(record: T): Promise<StorageOwner>;
   /** Creates what holds the tenant's data. Schema mode creates the schema inside the migration transaction instead. */
   create(record: T): Promise<void>;
   drop(record: T): Promise<void>;
@@ -20,12 +24,15 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
   constructor(private readonly isolation: SchemaIsolation<T>) {}
 
   describe(record: T): string {
-    return `schema "${this.isolation.schemaOf(record)}"`;
+    return this.isolation.describe(record);
   }
 
-  async exists(record: T): Promise<boolean> {
-    const rows = await this.connection().execute('select 1 from information_schema.schemata where schema_name = ?', [this.isolation.schemaOf(record)]);
-    return rows.length > 0;
+  nameOf(record: T): string {
+    return this.isolation.schemaOf(record);
+  }
+
+  ownerOf(record: T): Promise<StorageOwner> {
+    return this.isolation.ownerOf(record);
   }
 
   async create(): Promise<void> {
@@ -33,15 +40,10 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
   }
 
   async drop(record: T): Promise<void> {
-    await this.connection().execute(`drop schema if exists ${this.quote(this.isolation.schemaOf(record))} cascade`);
-  }
-
-  private connection() {
-    return this.isolation.orm.em.getConnection();
-  }
-
-  private quote(identifier: string): string {
-    return this.isolation.orm.em.getPlatform().quoteIdentifier(identifier);
+    this.isolation.forget(record);
+    const connection = this.isolation.orm.em.getConnection();
+    const quoted = this.isolation.orm.em.getPlatform().quoteIdentifier(this.isolation.schemaOf(record));
+    await connection.execute(`drop schema if exists ${quoted} cascade`);
   }
 }
 
@@ -56,33 +58,34 @@ export class DatabaseProvisioning<T extends TenantRecord> implements TenantProvi
   ) {}
 
   describe(record: T): string {
-    return `database "${this.dbName(record)}"`;
+    return this.isolation.describe(record);
   }
 
-  exists(record: T): Promise<boolean> {
-    return this.onServerOf(record, async (orm) => {
-      const rows = await orm.em.getConnection().execute('select 1 from pg_database where datname = ?', [this.dbName(record)]);
-      return rows.length > 0;
-    });
+  nameOf(record: T): string {
+    return this.isolation.ormOptions(record).dbName;
   }
 
+  ownerOf(record: T): Promise<StorageOwner> {
+    return this.onServerOf(record, async (orm) =>
+      storageOwnerOf(await orm.em.getConnection().execute<{ mark: string | null }[]>(NAMED_DATABASE_OWNER_SQL, [this.nameOf(record)])),
+    );
+  }
+
+  /** Creates the database and marks it as the tenant's at once (see storage-owner.ts). */
   create(record: T): Promise<void> {
     return this.onServerOf(record, async (orm) => {
-      await orm.em.getConnection().execute(`create database ${orm.em.getPlatform().quoteIdentifier(this.dbName(record))}`);
+      const quoted = orm.em.getPlatform().quoteIdentifier(this.nameOf(record));
+      await orm.em.getConnection().execute(`create database ${quoted}`);
+      await orm.em.getConnection().execute(`comment on database ${quoted} is ${orm.em.getPlatform().quoteValue(ownerMark(record.id))}`);
     });
   }
 
-  drop(record: T): Promise<void> {
+  async drop(record: T): Promise<void> {
+    await this.isolation.forget(record);
     // `with (force)` ends other sessions still connected to it (other app instances): the tenant is being removed
-    return this.onServerOf(record, async (orm) => {
-      await orm.em.getConnection().execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(this.dbName(record))} with (force)`);
+    await this.onServerOf(record, async (orm) => {
+      await orm.em.getConnection().execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(this.nameOf(record))} with (force)`);
     });
-  }
-
-  private dbName(record: T): string {
-    const dbName = this.isolation.ormOptions(record).dbName;
-    if (!dbName) throw new Error(`tenancy.database(tenant) gave no dbName for tenant '${record.id}': lifecycle needs one to create or drop it.`);
-    return dbName;
   }
 
   private async onServerOf<R>(record: T, fn: (orm: MikroORM) => Promise<R>): Promise<R> {

@@ -23,6 +23,11 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   resolvers: TenantResolver[];
   schemaName: (tenant: T) => string;
   database: (tenant: T) => Partial<ContextConfig>;
+  searchPath: string[];
+  /** Schemas no tenant may derive: static contexts' and the search path's. */
+  reservedSchemas: string[];
+  /** Databases no tenant may use: static contexts'. */
+  reservedDatabases: string[];
   pool: Required<TenantPoolOptions>;
   ids: TenantIdValidator;
   cacheTtlMs: number;
@@ -117,6 +122,10 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (!Number.isInteger(value) || value < (key === 'idleTimeoutMs' || key === 'acquireTimeoutMs' ? 0 : 1)) problems.push(`${label}: pool.${key} must be a positive integer`);
   }
   if (tenancy.injection && tenancy.injection !== 'context' && tenancy.injection !== 'request') problems.push(`${label}: injection must be 'context' or 'request'`);
+  for (const schema of tenancy.searchPath ?? []) {
+    if (typeof schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) problems.push(`${label}: searchPath entries must be plain schema names (letters, digits, '_')`);
+  }
+  if (tenancy.searchPath?.length && tenancy.isolation !== 'schema') problems.push(`${label}: searchPath applies to schema isolation only`);
   if (tenancy.resolve && tenancy.resolve.length === 0) problems.push(`${label}: 'resolve' is empty; give at least one resolver or leave it out for the x-tenant-id header`);
   return problems;
 }
@@ -124,6 +133,8 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
 function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts: ReadonlyMap<string, ContextConfig>): NormalizedTenancy {
   // a tenant must never be named after a schema a static context lives in
   const staticSchemas = [...contexts.values()].map((c) => c.schema).filter((s): s is string => typeof s === 'string');
+  const staticDatabases = [...contexts.values()].map(databaseOf).filter((d): d is string => d !== undefined);
+  const searchPath = tenancy.searchPath ?? [];
   return {
     contextName,
     isolation: tenancy.isolation,
@@ -132,6 +143,9 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     resolvers: tenancy.resolve ?? [TenantResolvers.header()],
     schemaName: tenancy.schemaName ?? ((t) => `tenant_${t.id}`),
     database: tenancy.database ?? ((t) => ({ dbName: `tenant_${t.id}` })),
+    searchPath,
+    reservedSchemas: [...staticSchemas, ...searchPath],
+    reservedDatabases: staticDatabases,
     pool: {
       maxOpenTenants: tenancy.pool?.maxOpenTenants ?? 50,
       idleTimeoutMs: tenancy.pool?.idleTimeoutMs ?? 300_000,
@@ -143,4 +157,16 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
   };
+}
+
+/** The database a context config connects to (explicit `dbName` wins over the URL's, as in MikroORM). */
+function databaseOf(config: ContextConfig): string | undefined {
+  if (config.dbName) return config.dbName;
+  if (!config.clientUrl) return undefined;
+  try {
+    return decodeURIComponent(new URL(config.clientUrl).pathname).replace(/^\//, '') || undefined;
+  } catch (error) {
+    if (error instanceof TypeError) return undefined; // an invalid URL: MikroORM reports it when the context starts
+    throw error;
+  }
 }

@@ -54,7 +54,17 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   resolve?: TenantResolver[];
   /** Schema mode: the schema of a tenant. Default `tenant_${id}`. Must be a safe identifier of at most 63 bytes. */
   schemaName?: (tenant: T) => string;
-  /** Database mode: connection options of a tenant, merged over `config`. Default `{ dbName: 'tenant_' + id }`. */
+  /**
+   * Schema mode: schemas kept on the search_path of tenant connections, for extensions' types and functions
+   * (e.g. `['extensions']` after `create extension citext schema extensions`). Default `[]`: no schema, so an
+   * unqualified table name in hand-written SQL fails instead of reading `public`. Never put a schema with tables here.
+   */
+  searchPath?: string[];
+  /**
+   * Database mode: connection options of a tenant, merged over `config`. Default `{ dbName: 'tenant_' + id }`.
+   * Must name the tenant's database (`dbName`, or a `clientUrl` with a database); options that would let the
+   * template's `dbName`, host, port or user win over the tenant's `clientUrl` are refused.
+   */
   database?: (tenant: T) => Partial<ContextConfig>;
   pool?: TenantPoolOptions;
   ids?: TenantIdRules;

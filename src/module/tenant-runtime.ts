@@ -1,9 +1,9 @@
-import { Configuration, EntityManager, MikroORM } from '@mikro-orm/core';
+import { Configuration, EntityManager } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import type { ActiveTenant } from '../context/active-tenant.js';
 import { DatabaseIsolation } from '../isolation/database-isolation.js';
 import { SchemaIsolation } from '../isolation/schema-isolation.js';
-import { type TenantIsolationStrategy, tenantOrmOptions } from '../isolation/tenant-isolation.js';
+import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
@@ -26,14 +26,22 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
 
   static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger): Promise<TenantRuntime<T>> {
     if (options.isolation === 'schema') {
-      const orm = await MikroORM.init(tenantOrmOptions(options.config, options.contextName));
-      return new TenantRuntime(options, new SchemaIsolation(orm, options.schemaName), Object.getPrototypeOf(orm.em) as object);
+      const isolation = await SchemaIsolation.open<T>({
+        contextName: options.contextName,
+        template: options.config,
+        schemaName: options.schemaName,
+        searchPath: options.searchPath,
+        reservedSchemas: options.reservedSchemas,
+        logger,
+      });
+      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object);
     }
     const isolation = new DatabaseIsolation<T>({
       contextName: options.contextName,
       template: options.config,
       database: options.database,
       pool: options.pool,
+      reservedDatabases: options.reservedDatabases,
       logger,
     });
     return new TenantRuntime(options, isolation, driverEntityManagerPrototype(options));

@@ -20,6 +20,17 @@ export class TenantIdValidator {
     this.#reserved = new Set([...ALWAYS_RESERVED, ...(rules.reserved ?? []), ...extraReserved]);
   }
 
+  /** The broken rule, or undefined when the id is valid. */
+  problemOf(id: string): InvalidTenantIdError | undefined {
+    try {
+      this.validate(id);
+      return undefined;
+    } catch (error) {
+      if (error instanceof InvalidTenantIdError) return error;
+      throw error;
+    }
+  }
+
   /** Throws InvalidTenantIdError naming the broken rule; the raw value is never echoed (it may be hostile). */
   validate(id: string): void {
     if (id.length === 0) throw new InvalidTenantIdError('it is empty');
@@ -34,8 +45,17 @@ export class TenantIdValidator {
   }
 }
 
-/** Checks a schema or database name derived from a tenant: a plain identifier PostgreSQL will not truncate. */
-export function validateDerivedIdentifier(kind: 'schema' | 'database', name: string, tenantId: string): void {
+/** Names PostgreSQL itself uses: never a tenant's schema or database. */
+const SYSTEM_NAMES: Record<'schema' | 'database', readonly string[]> = {
+  schema: ['public', 'information_schema'],
+  database: ['postgres', 'template0', 'template1'],
+};
+
+/**
+ * Checks a schema or database name derived from a tenant: a plain identifier PostgreSQL will not truncate, and not a
+ * name that holds something else (`public`, a static context's schema or database, the tenant template's database).
+ */
+export function validateDerivedIdentifier(kind: 'schema' | 'database', name: string, tenantId: string, reserved: readonly string[] = []): void {
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_IDENTIFIER_BYTES) {
     throw new InvalidTenantIdError(
@@ -46,4 +66,17 @@ export function validateDerivedIdentifier(kind: 'schema' | 'database', name: str
   if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name) || name.startsWith('pg_')) {
     throw new InvalidTenantIdError(`the ${kind} name derived for tenant '${tenantId}' is not a safe identifier`);
   }
+  if (SYSTEM_NAMES[kind].includes(name) || reserved.includes(name)) {
+    throw new InvalidTenantIdError(`the ${kind} name derived for tenant '${tenantId}' is reserved: it holds data that is not a tenant's`);
+  }
+}
+
+/** A tenant id for a log line or message: as is when it passes the id rules, otherwise escaped (never raw). */
+export function printableTenantId(id: unknown, validator: TenantIdValidator): string {
+  if (typeof id === 'string' && validator.problemOf(id) === undefined) return `'${id}'`;
+  const text = String(id);
+  const shown = text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  // JSON escapes quotes and control characters; the rest of non-ASCII (bidi overrides...) is escaped too
+  const escaped = JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `${escaped} (an invalid tenant id, shown escaped)`;
 }

@@ -1,0 +1,59 @@
+import { Configuration, type EntityManager, type EntityName } from '@mikro-orm/core';
+import type { ContextConfig } from '../module/tenancy-options.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type EntityManagerClass = new (...args: any[]) => EntityManager;
+/** The two result-cache methods of MikroORM's EntityManager this file extends (see tenantEntityManagerClass). */
+type CacheConfig = boolean | number | [string, number] | undefined;
+interface KyselyLike {
+  withSchema(schema: string): unknown;
+}
+
+/**
+ * The EntityManager class of a tenant ORM: the config's own (or the driver's) with two things scoped to the tenant,
+ * which MikroORM leaves to the user:
+ *
+ * - `getKysely()`: Kysely ignores the fork's schema; here it gets `withSchema(schema)`, so every unqualified table
+ *   of a Kysely query (joins included) is the tenant's.
+ * - The result cache (`cache` on find/findOne/count/QueryBuilder): cache keys get the tenant's scope, named keys
+ *   (`cache: ['key', ttl]`) included, so a result cached by one tenant is never served to another, even with one
+ *   cache adapter (Redis...) shared by every tenant ORM.
+ *
+ * `tryCache` and `clearCache` are MikroORM internals (present in 7.x); test/unit/tenant-entity-manager.spec.ts
+ * breaks if they change.
+ */
+export function tenantEntityManagerClass(config: ContextConfig, scopeOf: (em: EntityManager) => string | undefined): EntityManagerClass {
+  const Base = (config.entityManager as EntityManagerClass | undefined) ?? driverEntityManagerClass(config);
+  class TenantEntityManager extends (Base as EntityManagerClass) {
+    getKysely(options?: unknown): unknown {
+      const kysely = (Base.prototype as unknown as { getKysely(options?: unknown): KyselyLike }).getKysely.call(this, options);
+      const schema = this.schema;
+      return schema ? kysely.withSchema(schema) : kysely;
+    }
+
+    override async tryCache<T extends object, R>(
+      entityName: EntityName<T>,
+      config: CacheConfig,
+      key: unknown,
+      refresh?: boolean,
+      merge?: boolean,
+    ): Promise<{ data?: R | null; key: string } | undefined> {
+      const effective = config ?? this.config.get('resultCache').global;
+      const scope = scopeOf(this);
+      if (!effective || scope === undefined) return super.tryCache<T, R>(entityName, config, key, refresh, merge);
+      if (Array.isArray(effective)) return super.tryCache<T, R>(entityName, [`${scope}|${effective[0]}`, effective[1]], key, refresh, merge);
+      return super.tryCache<T, R>(entityName, effective, [scope, key], refresh, merge);
+    }
+
+    override async clearCache(cacheKey: string): Promise<void> {
+      const scope = scopeOf(this);
+      await super.clearCache(scope === undefined ? cacheKey : `${scope}|${cacheKey}`);
+    }
+  }
+  return TenantEntityManager;
+}
+
+/** The driver's EntityManager class, learnt by instantiating the driver (no connection is made). */
+function driverEntityManagerClass(config: ContextConfig): EntityManagerClass {
+  return new Configuration(config, false).getDriver().createEntityManager().constructor as EntityManagerClass;
+}
