@@ -75,8 +75,8 @@ export function validateDerivedIdentifier(kind: 'schema' | 'database', name: str
 export function printableTenantId(id: unknown, validator: TenantIdValidator): string {
   if (typeof id === 'string' && validator.problemOf(id) === undefined) return `'${id}'`;
   const text = String(id);
-  const shown = text.length > 80 ? `${text.slice(0, 80)}...` : text;
-  // JSON escapes quotes and control characters; the rest of non-ASCII (bidi overrides...) is escaped too
-  const escaped = JSON.stringify(shown).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const shown = text.length > 80 ? text.slice(0, 80) : text;
+  // every character outside letters, digits, '_' and '-' is escaped: no quote, control or bidi character reaches a log
+  const escaped = `"${shown.replace(/[^A-Za-z0-9_-]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}${text.length > 80 ? '...' : ''}"`;
   return `${escaped} (an invalid tenant id, shown escaped)`;
 }
