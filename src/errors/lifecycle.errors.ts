@@ -54,3 +54,16 @@ export class TenancyNotConfiguredError extends Error {
     this.name = 'TenancyNotConfiguredError';
   }
 }
+
+/** A new tenant would get no tables: the tenant context has no migrations to apply. */
+export class NoTenantMigrationsError extends Error {
+  constructor(contextName: string, config: { migrations?: { path?: string; pathTs?: string } }) {
+    const where = config.migrations?.path ?? config.migrations?.pathTs;
+    super(
+      `the tenant context '${contextName}' has no migrations${where ? ` in ${where}` : ' (tenancy.config.migrations.path is not set)'}, ` +
+        `so the tenant would have no tables. Generate them with \`mikro-tenancy migrate create --context ${contextName}\` ` +
+        `(or ContextMigrations.create('${contextName}')), compile them if the path is in dist/, then create the tenant.`,
+    );
+    this.name = 'NoTenantMigrationsError';
+  }
+}

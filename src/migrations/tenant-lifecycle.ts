@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RequestScope } from '../context/request-scope.js';
-import { ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
+import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
 import { DatabaseIsolation } from '../isolation/database-isolation.js';
 import type { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
@@ -68,6 +68,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     try {
       if (!existed) await provisioning.create(tenant);
       migrated = await migrations.migrateOne(tenant);
+      if (!existed && migrated.migrations.length === 0) throw new NoTenantMigrationsError(tenants.options.contextName, tenants.options.config);
       const seed = options.seed ?? tenants.options.seed;
       if (!registered && seed) await this.seed(tenants, tenant, seed);
       if (!registered || Object.keys(data).length) await store.add(tenant);
