@@ -13,7 +13,7 @@ export class Jobs {
   constructor(
     private readonly tenancy: TenancyService,
     private readonly em: EntityManager, // 'default'
-    private readonly notes: NotesService, // uses the tenant context (see Tenancy below)
+    private readonly notes: NotesService, // uses the tenant context (see tenancy.md)
   ) {}
 
   nightly() {
