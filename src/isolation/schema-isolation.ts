@@ -9,6 +9,7 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
 import { acceptsStartupOptions, parseSearchPath, renderSearchPath, withSearchPath } from './search-path.js';
 import { SCHEMA_OWNER_SQL, StorageClaims, type StorageOwner, storageOwnerOf } from './storage-owner.js';
 import { tenantEntityManagerClass } from './tenant-entity-manager.js';
+import { tenantSchemaDriverClass } from './tenant-schema-driver.js';
 import type { TenantIsolationStrategy } from './tenant-isolation.js';
 import { tenantOrmOptions } from './tenant-isolation.js';
 import { ThrottledWarnings } from '../module/throttled-warnings.js';
@@ -21,6 +22,8 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
   searchPath: readonly string[];
   /** Schemas no tenant may derive: `public`, static contexts' schemas, the search path's. */
   reservedSchemas: readonly string[];
+  /** The tenant of the current unit of work, to name it in errors. */
+  currentTenantId: () => string | undefined;
   logger: Logger;
 }
 
@@ -82,6 +85,16 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     const schema = this.#verified.get(record.id);
     this.#verified.delete(record.id);
     if (schema !== undefined) this.#claims.release(schema, record.id);
+  }
+
+  /**
+   * MikroORM decorates entity prototypes (their metadata, factory, config) at every `MikroORM.init`, and the last
+   * ORM initialised on a class wins. Any other ORM the library opens on the tenant entities in this process (the
+   * migration generator, migration runners) calls this afterwards, so the serving ORM's wildcard metadata is back on
+   * the prototypes. Migration runners use wildcard metadata too (tenantDiscovery), so nothing differs meanwhile.
+   */
+  reclaimEntityPrototypes(): void {
+    this.orm.getMetadata().decorate(this.orm.em);
   }
 
   async close(): Promise<void> {
@@ -148,23 +161,32 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
         `tenancy.config.driverOptions is not a plain object (a Kysely dialect or pool instance); pass pg options instead`,
     ]);
   }
-  const userOnMetadata = template.discovery?.onMetadata;
   return tenantOrmOptions(template, contextName, {
-    discovery: {
-      ...template.discovery,
-      onMetadata: async (meta: EntityMetadata, platform: Platform) => {
-        await userOnMetadata?.(meta, platform);
-        if (meta.schema && meta.schema !== '*') {
-          throw new InvalidTenancyOptionsError([
-            `tenant context '${contextName}': entity ${meta.className} names the schema '${meta.schema}'. Tenant entities ` +
-              `live in each tenant's schema: remove \`schema\` from its @Entity() (the library qualifies every table with ` +
-              `the tenant's schema), or move the entity to a static context`,
-          ]);
-        }
-        meta.schema = '*';
-      },
-    },
+    discovery: tenantDiscovery(template, contextName),
     driverOptions: withSearchPath(template.driverOptions, searchPath),
     entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
+    driver: tenantSchemaDriverClass(template, settings.currentTenantId),
   });
+}
+
+/**
+ * Makes every tenant entity wildcard-schema (`schema: '*'`) at discovery, so MikroORM qualifies each of its tables
+ * with the fork's schema. An entity that names a schema of its own is refused: it would be shared by every tenant.
+ */
+export function tenantDiscovery(template: ContextConfig, contextName: string): ContextConfig['discovery'] {
+  const userOnMetadata = template.discovery?.onMetadata;
+  return {
+    ...template.discovery,
+    onMetadata: async (meta: EntityMetadata, platform: Platform) => {
+      await userOnMetadata?.(meta, platform);
+      if (meta.schema && meta.schema !== '*') {
+        throw new InvalidTenancyOptionsError([
+          `tenant context '${contextName}': entity ${meta.className} names the schema '${meta.schema}'. Tenant entities ` +
+            `live in each tenant's schema: remove \`schema\` from its @Entity() (the library qualifies every table with ` +
+            `the tenant's schema), or move the entity to a static context`,
+        ]);
+      }
+      meta.schema = '*';
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type { IMigrator } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { MigratorMissingError } from '../errors/lifecycle.errors.js';
+import { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 import { type CreateMigrationOptions, type CreatedMigration, createTenantMigration } from './create-tenant-migration.js';
 import type { MigrationStatus } from './migration-report.js';
@@ -38,7 +39,14 @@ export class ContextMigrations {
    */
   async create(contextName: string, options: CreateMigrationOptions = {}): Promise<CreatedMigration> {
     const tenancy = this.runtime.tenants?.options;
-    if (tenancy && tenancy.contextName === contextName) return createTenantMigration(contextName, tenancy.config, options);
+    const tenants = this.runtime.tenants;
+    if (tenancy && tenants && tenancy.contextName === contextName) {
+      // the generator reads plain (not wildcard) metadata: the diff is against the unqualified snapshot
+      const isolation = tenants.isolation;
+      return createTenantMigration(contextName, tenancy.config, options, () => {
+        if (isolation instanceof SchemaIsolation) isolation.reclaimEntityPrototypes();
+      });
+    }
     const result = await this.migrator(contextName).create(undefined, options.blank ?? false, false, options.name);
     return { fileName: result.fileName, code: result.code };
   }

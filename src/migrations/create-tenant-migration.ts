@@ -26,7 +26,13 @@ const EMPTY_SNAPSHOT = { namespaces: [], tables: [], nativeEnums: {} };
  * The first time (no migration, no snapshot) the diff starts from an empty snapshot, which yields the full
  * `create table` set. Needs `migrations.path` in the tenant config (a folder of its own).
  */
-export async function createTenantMigration(contextName: string, template: ContextConfig, options: CreateMigrationOptions): Promise<CreatedMigration> {
+export async function createTenantMigration(
+  contextName: string,
+  template: ContextConfig,
+  options: CreateMigrationOptions,
+  /** Called right after the generator ORM is initialised (schema mode gives the entity prototypes back). */
+  afterInit: () => void = () => undefined,
+): Promise<CreatedMigration> {
   const migrations = { ...template.migrations, snapshot: true, snapshotOnMigrate: false, silent: true };
   if (!migrations.path && !migrations.pathTs) {
     throw new Error(
@@ -37,6 +43,7 @@ export async function createTenantMigration(contextName: string, template: Conte
   // database mode templates may leave dbName to tenancy.database(); the generator never connects anyway
   const dbName = template.dbName ?? (template.clientUrl ? undefined : contextName);
   const orm = await MikroORM.init(tenantOrmOptions(template, `${contextName}:generator`, { migrations, ...(dbName ? { dbName } : {}) }));
+  afterInit();
   try {
     ensureSnapshot(contextName, orm);
     const result = await orm.migrator.create(undefined, options.blank ?? false, false, options.name);

@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { DatabaseIsolation } from '../isolation/database-isolation.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
-import { SchemaIsolation } from '../isolation/schema-isolation.js';
+import { SchemaIsolation, tenantDiscovery } from '../isolation/schema-isolation.js';
 import type { TenantRuntime } from '../module/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { printableTenantId } from '../tenants/tenant-id-rules.js';
@@ -195,11 +195,20 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     return `tenant '${record.id}' (${this.tenants.isolation.describe(record)})`;
   }
 
-  /** A migration ORM: on the shared tenant database (schema mode) or on one tenant's database. */
-  private openOrm(record: T | undefined): Promise<MikroORM> {
+  /**
+   * A migration ORM: on the shared tenant database (schema mode: with the same wildcard metadata as the serving ORM,
+   * whose entity prototypes are given back right after, see SchemaIsolation.reclaimEntityPrototypes) or on one
+   * tenant's database.
+   */
+  private async openOrm(record: T | undefined): Promise<MikroORM> {
     const isolation = this.tenants.isolation;
-    const base = record && isolation instanceof DatabaseIsolation ? isolation.ormOptions(record) : this.tenants.options.config;
+    const config = this.tenants.options.config;
+    const base = record && isolation instanceof DatabaseIsolation ? isolation.ormOptions(record) : config;
     const name = `${this.contextName}:migrations${record ? `:${record.id}` : ''}`;
-    return openConnectedOrm(migrationOrmOptions(base, name), this.logger, `the migration connection of '${name}'`);
+    const schemaMode = this.#schemaMode;
+    const options = schemaMode ? { ...base, discovery: tenantDiscovery(config, this.contextName) } : base;
+    const orm = await openConnectedOrm(migrationOrmOptions(options, name), this.logger, `the migration connection of '${name}'`);
+    schemaMode?.reclaimEntityPrototypes();
+    return orm;
   }
 }

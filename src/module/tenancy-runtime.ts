@@ -81,7 +81,7 @@ export class TenancyRuntime implements StaticContexts {
     if (failed) throw failed.reason;
     if (this.options.tenancy) {
       await this.options.tenancy.store.attach?.(this);
-      this.#tenants = await TenantRuntime.create(this.options.tenancy, this.#logger);
+      this.#tenants = await TenantRuntime.create(this.options.tenancy, this.#logger, () => this.context.currentTenant()?.id);
     }
   }
 }

@@ -24,7 +24,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     this.directory = new TenantDirectory(options.store, options.ids, options.cacheTtlMs);
   }
 
-  static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger): Promise<TenantRuntime<T>> {
+  static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger, currentTenantId: () => string | undefined): Promise<TenantRuntime<T>> {
     if (options.isolation === 'schema') {
       const isolation = await SchemaIsolation.open<T>({
         contextName: options.contextName,
@@ -32,6 +32,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
         schemaName: options.schemaName,
         searchPath: options.searchPath,
         reservedSchemas: options.reservedSchemas,
+        currentTenantId,
         logger,
       });
       return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object);

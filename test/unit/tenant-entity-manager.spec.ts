@@ -1,14 +1,15 @@
 import { type CacheAdapter, EntityManager, MikroORM } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
-import { NodeSqliteDialect, SqliteDriver } from '@mikro-orm/sql';
+import { NodeSqliteDialect, type SqlEntityManager, SqliteDriver } from '@mikro-orm/sql';
 import { tenantEntityManagerClass } from '../../src/isolation/tenant-entity-manager.js';
+import type { ContextConfig } from '../../src/module/tenancy-options.js';
 import { AnalyticsEvent } from '../fixtures/entities/analytics-event.entity.js';
 
 /** One cache shared by every ORM of a test, as a Redis adapter configured in the tenant template would be. */
 class SharedCache implements CacheAdapter {
   constructor(private readonly options: { store: Map<string, unknown> }) {}
-  get(name: string): unknown {
-    return this.options.store.get(name);
+  get<T>(name: string): T | undefined {
+    return this.options.store.get(name) as T | undefined;
   }
   set(name: string, data: unknown): void {
     this.options.store.set(name, data);
@@ -31,7 +32,8 @@ async function tenantOrm(tenantId: string, store: Map<string, unknown>): Promise
     metadataProvider: ReflectMetadataProvider,
     resultCache: { adapter: SharedCache, options: { store } },
   };
-  const orm = await MikroORM.init({ ...base, entityManager: tenantEntityManagerClass(base, () => `tenant:${tenantId}`) });
+  const config = base as ContextConfig;
+  const orm = await MikroORM.init({ ...config, entityManager: tenantEntityManagerClass(config, () => `tenant:${tenantId}`) });
   await orm.schema.create();
   const em = orm.em.fork();
   em.create(AnalyticsEvent, { name: `event of ${tenantId}`, subject: tenantId });
@@ -61,7 +63,7 @@ describe('tenant EntityManager class', () => {
       expect(await count(a)).toBe(1);
       expect(await count(b)).toBe(0);
       const qb = async (orm: MikroORM) =>
-        ((await orm.em.fork().createQueryBuilder(AnalyticsEvent).select('*').cache(['qb', 60_000]).getResultList()) as AnalyticsEvent[]).map((e) => e.subject);
+        ((await (orm.em.fork() as SqlEntityManager).createQueryBuilder(AnalyticsEvent).select('*').cache(['qb', 60_000]).getResultList()) as AnalyticsEvent[]).map((e) => e.subject);
       expect(await qb(a)).toEqual(['a']);
       expect(await qb(b)).toEqual(['b']);
       expect([...store.keys()].every((key) => key.includes('tenant:a') || key.includes('tenant:b'))).toBe(true);
