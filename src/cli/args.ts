@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { TenancyUsageError } from '../errors/options.errors.js';
 
 export const HELP = `Usage: mikro-tenancy <command> [options]
 
@@ -49,7 +50,8 @@ export interface CliArgs {
 }
 
 /** A mistake in how the CLI was called: printed with the help, exit code 2. */
-export class UsageError extends Error {}
+/** Wrong CLI arguments; the CLI prints the message and its usage. */
+export class UsageError extends TenancyUsageError {}
 
 export function parseCliArgs(argv: string[]): CliArgs {
   const { values, positionals } = parseArgs({

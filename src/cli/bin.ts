@@ -7,6 +7,7 @@ import { loadAppModule } from './app-module-loader.js';
 import { runCommand } from './commands.js';
 import { CliOutput } from './output.js';
 import { StderrLogger } from './stderr-logger.js';
+import { messageOf } from '../errors/message-of.js';
 
 /** `mikro-tenancy`: boots the app's module as an application context (no HTTP server) and runs one command. */
 async function main(argv: string[]): Promise<number> {
@@ -28,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     const logger = new StderrLogger();
     logger.setLogLevels(['error', 'warn']); // boot chatter would drown the result; failures still show
     app = await NestFactory.createApplicationContext(module, { logger, abortOnError: false }).catch((error: unknown) => {
-      throw new UsageError(`Booting ${source} failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new UsageError(`Booting ${source} failed: ${messageOf(error)}`);
     });
     return await runCommand(app, args, out);
   } catch (error) {
@@ -36,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
       out.error(`mikro-tenancy: ${error.message}\nRun mikro-tenancy --help for usage.`);
       return 2;
     }
-    out.error(`mikro-tenancy: ${error instanceof Error ? error.message : String(error)}`);
+    out.error(`mikro-tenancy: ${messageOf(error)}`);
     return 1;
   } finally {
     await app?.close().catch((error: unknown) => new Logger('mikro-tenancy').error(`Closing the app failed: ${String(error)}`));

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseIsolation } from '../isolation/database-isolation.js';
 import { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { messageOf } from '../errors/message-of.js';
 
 export interface PingOptions {
   /** Key of the result in the health report. Default: the context name. */
@@ -66,7 +67,7 @@ export class TenancyHealthIndicator {
       const result = await connection.checkConnection();
       return result.ok ? true : result.reason;
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return messageOf(error);
     }
   }
 }

@@ -5,6 +5,7 @@ import { SchemaIsolation } from '../isolation/schema-isolation.js';
 import { TenancyRuntime } from '../module/tenancy-runtime.js';
 import { type CreateMigrationOptions, type CreatedMigration, createTenantMigration } from './create-tenant-migration.js';
 import type { MigrationStatus } from './migration-report.js';
+import { TenancyUsageError } from '../errors/options.errors.js';
 
 /**
  * Migrations of the static contexts (hub, analytics...), on MikroORM's own migrator, plus generating migrations for
@@ -59,7 +60,7 @@ export class ContextMigrations {
   private migrator(contextName: string): IMigrator {
     const tenancy = this.runtime.tenants?.options;
     if (tenancy && tenancy.contextName === contextName) {
-      throw new Error(`'${contextName}' is the tenant context: apply its migrations with TenantLifecycle.migrate() (CLI: migrate up --context ${contextName}).`);
+      throw new TenancyUsageError(`'${contextName}' is the tenant context: apply its migrations with TenantLifecycle.migrate() (CLI: migrate up --context ${contextName}).`);
     }
     const orm = this.runtime.orm(contextName);
     try {

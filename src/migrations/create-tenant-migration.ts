@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ContextConfig } from '../module/tenancy-options.js';
 import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
+import { MigrationSetupError } from '../errors/lifecycle.errors.js';
 
 export interface CreateMigrationOptions {
   /** File/class name suffix (MikroORM's `migration:create --name`). */
@@ -35,7 +36,7 @@ export async function createTenantMigration(
 ): Promise<CreatedMigration> {
   const migrations = { ...template.migrations, snapshot: true, snapshotOnMigrate: false, silent: true };
   if (!migrations.path && !migrations.pathTs) {
-    throw new Error(
+    throw new MigrationSetupError(
       `Context '${contextName}' has no migrations.path: tenant migrations need a folder of their own, e.g. ` +
         `migrations: { path: 'dist/migrations/tenant', pathTs: 'src/migrations/tenant' } in tenancy.config.`,
     );
@@ -65,7 +66,7 @@ function ensureSnapshot(contextName: string, orm: MikroORM): void {
   mkdirSync(directory, { recursive: true });
   const existing = readdirSync(directory).filter((file) => /\.(ts|js|cjs|mjs)$/.test(file) && !file.endsWith('.d.ts'));
   if (existing.length) {
-    throw new Error(
+    throw new MigrationSetupError(
       `Context '${contextName}' has migrations in ${directory} but no snapshot (${snapshot}). Tenant migrations are ` +
         `generated from the snapshot, never from a database; restore it from version control (or regenerate the set).`,
     );

@@ -4,6 +4,8 @@ import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
 import type { MigrationDirection } from './migration-report.js';
 import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';
 import { DATABASE_OWNER_SQL, SCHEMA_OWNER_SQL, ownerFromComment, ownerMark } from '../isolation/storage-owner.js';
+import { messageOf } from '../errors/message-of.js';
+import { TenantMigrationError } from '../errors/lifecycle.errors.js';
 
 /**
  * Options of an ORM that runs tenant migrations: a small pool of its own, every tenant's migrations in one
@@ -62,10 +64,10 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     });
     return ran.map((migration) => migration.name);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = messageOf(error);
     const where = current ? `migration '${current}' failed` : 'migrating failed';
     const outcome = direction === 'up' ? 'nothing of it was applied' : 'nothing was reverted';
-    throw new Error(`${where} for ${target.label}, ${outcome}: ${message}`, { cause: error });
+    throw new TenantMigrationError(target.tenantId, `${where} for ${target.label}, ${outcome}: ${message}`, error);
   } finally {
     migrator.off(direction === 'up' ? 'migrating' : 'reverting', track);
   }

@@ -14,6 +14,7 @@ import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents
 import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
 import { DatabaseProvisioning, SchemaProvisioning, type TenantProvisioning } from './tenant-provisioning.js';
+import { messageOf } from '../errors/message-of.js';
 
 /** Fills a new tenant with its first data; runs inside the tenant's context (injected tenant EMs work too). */
 export type TenantSeeder<T extends TenantRecord = TenantRecord> = (em: EntityManager, tenant: T) => unknown;
@@ -74,7 +75,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       if (!registered || Object.keys(data).length) await store.add(tenant);
     } catch (error) {
       const cleanup = existed ? `Its existing ${where} was left as it was` : await this.removeAfterFailure(tenants, provisioning, tenant, where);
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       await this.#events.emit('migrationFailed', { tenantId, error: message });
       throw new TenantLifecycleError(tenantId, `Creating tenant '${tenantId}' failed: ${message}. ${cleanup}; it was not registered. Fix the cause and call create again.`, error);
     }
@@ -104,7 +105,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     try {
       await this.dropData(tenants, provisioning, tenant);
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
+      const message = messageOf(error);
       throw new TenantLifecycleError(tenantId, `Tenant '${tenantId}' was removed from the store, but dropping its ${where} failed: ${message}. Call drop again to retry.`, error);
     }
     this.#logger.log(`Tenant '${tenantId}' dropped (${where})`);

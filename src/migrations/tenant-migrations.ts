@@ -9,6 +9,8 @@ import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import { type TenantWorker, fanOut } from './fan-out.js';
 import { type MigrationDirection, type MigrationStatus, type TenantMigrationReport, type TenantMigrationResult, buildReport } from './migration-report.js';
 import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
+import { messageOf } from '../errors/message-of.js';
+import { TenantMigrationError } from '../errors/lifecycle.errors.js';
 
 export interface TenantMigrationOptions {
   /** Only these tenants (default: every tenant in the store, suspended ones included). */
@@ -69,7 +71,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     const worker = this.worker(new Map([[record.id, record]]), direction);
     try {
       const result = await worker.run(record.id);
-      if (result.status === 'failed') throw new Error(result.error);
+      if (result.status === 'failed') throw new TenantMigrationError(record.id, result.error ?? `migrating tenant '${record.id}' failed`);
       return result;
     } finally {
       await worker.close();
@@ -110,7 +112,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         if (!shared) await orm.close();
       }
     } catch (error) {
-      return { tenantId: record.id, executed: [], pending: [], error: error instanceof Error ? error.message : String(error) };
+      return { tenantId: record.id, executed: [], pending: [], error: messageOf(error) };
     }
   }
 
@@ -180,7 +182,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
             if (!schemaMode) await orm.close();
           }
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
+          const message = messageOf(error);
           this.logger.error(`Tenant '${tenantId}': ${message}`);
           return { tenantId, status: 'failed', migrations: [], durationMs: Math.round(performance.now() - started), error: message };
         }

@@ -1,17 +1,18 @@
-import type { EntityName } from '@mikro-orm/core';
-import { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mikro-orm/nestjs';
+import { getEntityManagerToken, getMikroORMToken } from '@mikro-orm/nestjs';
 import { Inject } from '@nestjs/common';
 import { DEFAULT_CONTEXT } from './tokens.js';
 
-/**
- * @mikro-orm/nestjs's decorators, with one difference: given no name they mean the `default` context
- * (theirs would ask for `undefined_EntityManager`). With a name they are the same tokens.
+/*
+ * The decorators to use with this package: one import for everything. They inject @mikro-orm/nestjs's own tokens,
+ * so its decorators work too when given a context name. Two differ on purpose: given no name,
+ * `InjectEntityManager()` and `InjectMikroORM()` mean the `default` context, where @mikro-orm/nestjs's would ask
+ * for `undefined_EntityManager`. `InjectRepository` is @mikro-orm/nestjs's own, re-exported.
  */
+
+export { InjectRepository } from '@mikro-orm/nestjs';
+
 export const InjectEntityManager = (contextName: string = DEFAULT_CONTEXT): PropertyDecorator & ParameterDecorator =>
   Inject(getEntityManagerToken(contextName));
 
 export const InjectMikroORM = (contextName: string = DEFAULT_CONTEXT): PropertyDecorator & ParameterDecorator =>
   Inject(getMikroORMToken(contextName));
-
-export const InjectRepository = (entity: EntityName<object>, contextName?: string): PropertyDecorator & ParameterDecorator =>
-  Inject(getRepositoryToken(entity, contextName));

@@ -15,7 +15,6 @@ import {
   staticContextProviders,
   tenantContextProviders,
 } from './context-providers.js';
-import { placeholderClassProviders } from './default-context-check.js';
 import { MikroTenancyCoreModule } from './mikro-tenancy-core.module.js';
 import { declarationOf } from './options-validation.js';
 import { repositoryProviders } from './repository-providers.js';
@@ -28,10 +27,12 @@ import type {
 } from './tenancy-options.js';
 import { TenancyRuntime } from './tenancy-runtime.js';
 import { DEFAULT_CONTEXT, MIKRO_TENANCY_DECLARATION, MIKRO_TENANCY_OPTIONS } from './tokens.js';
+import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 
 /**
- * Registers named MikroORM contexts (and optionally a tenant context) for a Nest app. Inject them with
- * @mikro-orm/nestjs's own decorators: `@InjectEntityManager('analytics')`, `@InjectRepository(Project, 'tenant')`.
+ * Registers named MikroORM contexts (and optionally a tenant context) for a Nest app. Inject them with this
+ * package's decorators: `@InjectEntityManager('analytics')`, `@InjectRepository(Project, 'tenant')` (the tokens are
+ * @mikro-orm/nestjs's, so its decorators work too when given a context name).
  */
 @Module({})
 export class MikroTenancyModule {
@@ -59,7 +60,7 @@ export class MikroTenancyModule {
         inject: [factoryClass],
       });
     } else {
-      throw new Error('MikroTenancyModule.forRootAsync needs one of useFactory, useClass or useExisting.');
+      throw new InvalidTenancyOptionsError(['MikroTenancyModule.forRootAsync needs one of useFactory, useClass or useExisting']);
     }
     const driverClasses = declared.driver ? driverClassesOf({ driver: declared.driver } as ContextConfig) : [];
     return core(declared, providers, imports, driverClasses);
@@ -79,7 +80,8 @@ function core(
   driverClasses: ReturnType<typeof driverClassesOf>,
 ): DynamicModule {
   const hasDefault = declared.contexts.includes(DEFAULT_CONTEXT);
-  const classProviders = hasDefault ? defaultClassProviders(driverClasses) : placeholderClassProviders();
+  // without a default context, nothing provides EntityManager/MikroORM by class: Nest names the class that asks
+  const classProviders = hasDefault ? defaultClassProviders(driverClasses) : [];
   const providers: Provider[] = [
     ...optionProviders,
     { provide: MIKRO_TENANCY_DECLARATION, useValue: declared },

@@ -1,5 +1,6 @@
 import type { EntityClass, EntityManager, FilterQuery } from '@mikro-orm/core';
 import type { StaticContexts, TenantRecord, TenantStore } from './tenant-store.js';
+import { TenancyUsageError } from '../errors/options.errors.js';
 
 export interface TableTenantStoreOptions {
   /** The static context whose database holds the tenant table. Default `'default'`. */
@@ -48,7 +49,7 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
   private em(): EntityManager {
     const contextName = this.options.context ?? 'default';
     if (!this.#contexts) {
-      throw new Error(`TableTenantStore(${this.entity.name}) is not attached: pass it as tenancy.store to MikroTenancyModule.`);
+      throw new TenancyUsageError(`TableTenantStore(${this.entity.name}) is not attached: pass it as tenancy.store to MikroTenancyModule.`);
     }
     return this.#contexts.orm(contextName).em.fork({ disableContextResolution: true });
   }
