@@ -11,15 +11,16 @@ export type {
   TenantInjection,
   TenantIsolation,
   TenantPoolOptions,
-} from './module/tenancy-options.js';
-export { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './module/tokens.js';
+  TenantSeeder,
+} from './options/tenancy-options.js';
+export { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './options/tokens.js';
 export { InjectEntityManager, InjectMikroORM, InjectRepository } from './module/inject.decorators.js';
 export { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mikro-orm/nestjs';
 
 // Request context and tenants
-export { TenancyService, type ForEachTenantOptions } from './context/tenancy.service.js';
-export { RequireTenant } from './context/require-tenant.js';
-export { CurrentTenant } from './context/current-tenant.decorator.js';
+export { TenancyService, type ForEachTenantOptions } from './runtime/tenancy.service.js';
+export { RequireTenant } from './http/require-tenant.js';
+export { CurrentTenant } from './http/current-tenant.decorator.js';
 export { TenantResolvers, type PathResolverOptions, type SubdomainResolverOptions } from './resolution/tenant-resolvers.js';
 export type { TenantRequest, TenantResolver } from './resolution/tenant-resolver.js';
 export type { StaticContexts, TenantRecord, TenantStore } from './tenants/tenant-store.js';
@@ -28,18 +29,18 @@ export { StaticTenantStore } from './tenants/static-tenant-store.js';
 export { TableTenantStore, type TableTenantStoreOptions } from './tenants/table-tenant-store.js';
 
 // Lifecycle and migrations
-export { TenantLifecycle, type TenantCreateOptions, type TenantCreateResult, type TenantSeeder } from './migrations/tenant-lifecycle.js';
-export { ContextMigrations } from './migrations/context-migrations.js';
-export type { TenantMigrationOptions } from './migrations/tenant-migrations.js';
-export type { CreateMigrationOptions, CreatedMigration } from './migrations/create-tenant-migration.js';
-export type { TenantLifecycleEvent, TenantLifecycleEvents } from './migrations/lifecycle-events.js';
+export { TenantLifecycle, type TenantCreateOptions, type TenantCreateResult } from './lifecycle/tenant-lifecycle.js';
+export { ContextMigrations } from './lifecycle/context-migrations.js';
+export type { TenantMigrationOptions } from './lifecycle/tenant-migrations.js';
+export type { CreateMigrationOptions, CreatedMigration } from './lifecycle/create-tenant-migration.js';
+export type { TenantLifecycleEvent, TenantLifecycleEvents } from './lifecycle/lifecycle-events.js';
 export type {
   MigrationDirection,
   MigrationStatus,
   TenantMigrationReport,
   TenantMigrationResult,
   TenantMigrationStatus,
-} from './migrations/migration-report.js';
+} from './lifecycle/migration-report.js';
 
 // Errors
 export * from './errors/index.js';

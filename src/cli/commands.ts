@@ -1,8 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import { ContextMigrations } from '../migrations/context-migrations.js';
-import type { MigrationStatus, TenantMigrationReport } from '../migrations/migration-report.js';
-import { TenantLifecycle } from '../migrations/tenant-lifecycle.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { ContextMigrations } from '../lifecycle/context-migrations.js';
+import type { MigrationStatus, TenantMigrationReport } from '../lifecycle/migration-report.js';
+import { TenantLifecycle } from '../lifecycle/tenant-lifecycle.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { type CliArgs, UsageError } from './args.js';
 import type { CliOutput } from './output.js';
 

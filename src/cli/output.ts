@@ -1,4 +1,4 @@
-import type { MigrationStatus, TenantMigrationReport, TenantMigrationResult } from '../migrations/migration-report.js';
+import type { MigrationStatus, TenantMigrationReport, TenantMigrationResult } from '../lifecycle/migration-report.js';
 
 /** Where the CLI writes: results to stdout, progress to stderr; on a TTY progress redraws one line. */
 export class CliOutput {

@@ -2,9 +2,9 @@ import type { MikroORM } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DatabaseIsolation } from '../isolation/database-isolation.js';
-import { SchemaIsolation } from '../isolation/schema-isolation.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
+import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { messageOf } from '../errors/message-of.js';
 
 export interface PingOptions {

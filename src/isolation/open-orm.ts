@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 
 /**
  * `MikroORM.init` does not connect; this does, and checks the connection, so a missing database or bad credentials

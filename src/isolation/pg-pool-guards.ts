@@ -1,5 +1,5 @@
 import { DatabaseConnectionFailure, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 
 /** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
 const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;

@@ -1,5 +1,5 @@
 import { Configuration, type EntityManager, type EntityName } from '@mikro-orm/core';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type EntityManagerClass = new (...args: any[]) => EntityManager;

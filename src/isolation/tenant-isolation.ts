@@ -1,5 +1,5 @@
-import type { ActiveTenant } from '../context/active-tenant.js';
-import type { ContextConfig, TenantIsolation } from '../module/tenancy-options.js';
+import type { ActiveTenant } from '../scope/active-tenant.js';
+import type { ContextConfig, TenantIsolation } from '../options/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withPgPoolGuards } from './pg-pool-guards.js';
 

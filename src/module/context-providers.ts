@@ -1,10 +1,10 @@
 import { Configuration, EntityManager, MikroORM } from '@mikro-orm/core';
 import { getEntityManagerToken, getMikroORMToken } from '@mikro-orm/nestjs';
 import { type Provider, Scope } from '@nestjs/common';
-import { createTenantEntityManager } from '../context/tenant-proxies.js';
-import type { ContextConfig, MikroTenancyAsyncDeclaration } from './tenancy-options.js';
-import { TenancyRuntime } from './tenancy-runtime.js';
-import { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './tokens.js';
+import { createTenantEntityManager } from '../scope/tenant-proxies.js';
+import type { ContextConfig, MikroTenancyAsyncDeclaration } from '../options/tenancy-options.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from '../options/tokens.js';
 
 /** `<name>_MikroORM` and `<name>_EntityManager`, the tokens @mikro-orm/nestjs's decorators inject. */
 export function staticContextProviders(name: string): Provider[] {

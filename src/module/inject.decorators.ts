@@ -1,6 +1,6 @@
 import { getEntityManagerToken, getMikroORMToken } from '@mikro-orm/nestjs';
 import { Inject } from '@nestjs/common';
-import { DEFAULT_CONTEXT } from './tokens.js';
+import { DEFAULT_CONTEXT } from '../options/tokens.js';
 
 /*
  * The decorators to use with this package: one import for everything. They inject @mikro-orm/nestjs's own tokens,

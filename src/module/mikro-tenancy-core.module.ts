@@ -1,8 +1,8 @@
 import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type OnApplicationShutdown, RequestMethod } from '@nestjs/common';
-import { TenancyMiddleware } from '../context/tenancy.middleware.js';
-import type { MikroTenancyAsyncDeclaration } from './tenancy-options.js';
-import { TenancyRuntime } from './tenancy-runtime.js';
-import { MIKRO_TENANCY_DECLARATION } from './tokens.js';
+import { TenancyMiddleware } from '../http/tenancy.middleware.js';
+import type { MikroTenancyAsyncDeclaration } from '../options/tenancy-options.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { MIKRO_TENANCY_DECLARATION } from '../options/tokens.js';
 
 /** The internal global module behind MikroTenancyModule.forRoot/forRootAsync: owns the runtime and the middleware. */
 @Global()

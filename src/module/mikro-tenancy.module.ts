@@ -1,13 +1,13 @@
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
-import { DatabaseUnavailableFilter, DatabaseUnavailableMapper } from '../context/database-unavailable.js';
-import { TenantLeaseInterceptor } from '../context/tenant-lease.interceptor.js';
-import { RequireTenantGuard } from '../context/require-tenant.js';
-import { TenancyService } from '../context/tenancy.service.js';
-import { TenancyMiddleware } from '../context/tenancy.middleware.js';
-import { ContextMigrations } from '../migrations/context-migrations.js';
-import { TenantLifecycle } from '../migrations/tenant-lifecycle.js';
+import { DatabaseUnavailableFilter, DatabaseUnavailableMapper } from '../http/database-unavailable.js';
+import { TenantLeaseInterceptor } from '../http/tenant-lease.interceptor.js';
+import { RequireTenantGuard } from '../http/require-tenant.js';
+import { TenancyService } from '../runtime/tenancy.service.js';
+import { TenancyMiddleware } from '../http/tenancy.middleware.js';
+import { ContextMigrations } from '../lifecycle/context-migrations.js';
+import { TenantLifecycle } from '../lifecycle/tenant-lifecycle.js';
 import {
   defaultClassProviders,
   driverClassesOf,
@@ -16,7 +16,7 @@ import {
   tenantContextProviders,
 } from './context-providers.js';
 import { MikroTenancyCoreModule } from './mikro-tenancy-core.module.js';
-import { declarationOf } from './options-validation.js';
+import { declarationOf } from '../options/options-validation.js';
 import { repositoryProviders } from './repository-providers.js';
 import type {
   ContextConfig,
@@ -24,9 +24,9 @@ import type {
   MikroTenancyModuleAsyncOptions,
   MikroTenancyModuleOptions,
   MikroTenancyOptionsFactory,
-} from './tenancy-options.js';
-import { TenancyRuntime } from './tenancy-runtime.js';
-import { DEFAULT_CONTEXT, MIKRO_TENANCY_DECLARATION, MIKRO_TENANCY_OPTIONS } from './tokens.js';
+} from '../options/tenancy-options.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { DEFAULT_CONTEXT, MIKRO_TENANCY_DECLARATION, MIKRO_TENANCY_OPTIONS } from '../options/tokens.js';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 
 /**

@@ -2,10 +2,10 @@ import { EntityRepository, EntitySchema, type EntityName, MetadataStorage } from
 import { getEntityManagerToken, getRepositoryToken } from '@mikro-orm/nestjs';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Provider } from '@nestjs/common';
-import { createTenantRepository } from '../context/tenant-proxies.js';
+import { createTenantRepository } from '../scope/tenant-proxies.js';
 import { UnknownContextError } from '../errors/options.errors.js';
-import { TenancyRuntime } from './tenancy-runtime.js';
-import { DEFAULT_CONTEXT } from './tokens.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { DEFAULT_CONTEXT } from '../options/tokens.js';
 
 type RepositoryClass = abstract new (...args: never[]) => object;
 

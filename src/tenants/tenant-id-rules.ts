@@ -1,5 +1,13 @@
 import { InvalidTenantIdError } from '../errors/tenant.errors.js';
-import type { TenantIdRules } from '../module/tenancy-options.js';
+
+export interface TenantIdRules {
+  /** Allowed ids. Default: lowercase letters, digits, `_` and `-`, starting with a letter or digit, 1-63 chars. */
+  pattern?: RegExp;
+  /** Human-readable description of `pattern`, used in 400 messages. */
+  patternDescription?: string;
+  /** Ids that are never tenants. `public`, `information_schema` and ids starting with `pg_` always are. */
+  reserved?: string[];
+}
 
 const DEFAULT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const DEFAULT_PATTERN_DESCRIPTION = 'lowercase letters, digits, "_" and "-", starting with a letter or digit';

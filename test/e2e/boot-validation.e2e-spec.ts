@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { Controller, Get, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository, InvalidTenancyOptionsError, MikroTenancyModule } from '../../src/index.js';
-import { TenancyRuntime } from '../../src/module/tenancy-runtime.js';
+import { TenancyRuntime } from '../../src/runtime/tenancy-runtime.js';
 import { analyticsPgConfig, primaryConfig } from '../fixtures/configs.js';
 import { AnalyticsEvent } from '../fixtures/entities/analytics-event.entity.js';
 import { User } from '../fixtures/entities/user.entity.js';

@@ -1,8 +1,8 @@
 import { MikroORM } from '@mikro-orm/core';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MikroTenancyModule, TenantStores, type MikroTenancyModuleOptions, type TenantPoolOptions } from '../../src/index.js';
-import { TenancyRuntime } from '../../src/module/tenancy-runtime.js';
-import type { DatabaseIsolation } from '../../src/isolation/database-isolation.js';
+import { TenancyRuntime } from '../../src/runtime/tenancy-runtime.js';
+import type { DatabaseIsolation } from '../../src/isolation/database/database-isolation.js';
 import { hubConfig, tenantTemplate } from '../fixtures/configs.js';
 import { Note } from '../fixtures/entities/note.entity.js';
 import { NotesController, NotesService } from '../fixtures/tenant-app.js';

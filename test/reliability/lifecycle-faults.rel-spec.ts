@@ -3,7 +3,7 @@
  * fan-out (`migrate up --all-tenants --concurrency 2`), in both isolation modes. The tenant migrations are the
  * committed set with a 200 ms `pg_sleep` in the second one, so kills land inside migration transactions on purpose.
  *
- * What the library guarantees (src/migrations/tenant-lifecycle.ts, migrate-tenant.ts):
+ * What the library guarantees (src/lifecycle/tenant-lifecycle.ts, migrate-tenant.ts):
  * - a tenant is registered only as the last step of create, so a registered tenant is always complete;
  * - each tenant's migrations run in one transaction (all or nothing); schema mode creates the schema inside it;
  * - database mode creates the database before migrating, so a killed create can leave an unregistered database

@@ -1,13 +1,13 @@
 import { defineConfig } from '@mikro-orm/postgresql';
 import { InvalidTenancyOptionsError } from '../../src/errors/options.errors.js';
 import { InvalidTenantIdError } from '../../src/errors/tenant.errors.js';
-import { declarationOf, normalizeOptions } from '../../src/module/options-validation.js';
+import { declarationOf, normalizeOptions } from '../../src/options/options-validation.js';
 import type {
   ContextConfig,
   MikroTenancyAsyncDeclaration,
   MikroTenancyModuleOptions,
   TenancyOptions,
-} from '../../src/module/tenancy-options.js';
+} from '../../src/options/tenancy-options.js';
 import { TenantResolvers } from '../../src/resolution/tenant-resolvers.js';
 import { StaticTenantStore } from '../../src/tenants/static-tenant-store.js';
 import { AnalyticsEvent } from '../fixtures/entities/analytics-event.entity.js';

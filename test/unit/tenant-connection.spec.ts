@@ -1,7 +1,7 @@
 import { defineConfig } from '@mikro-orm/postgresql';
 import { TenantConnectionMismatchError } from '../../src/errors/isolation.errors.js';
-import { resolveTenantConnection } from '../../src/isolation/tenant-connection.js';
-import { parseSearchPath, withSearchPath } from '../../src/isolation/search-path.js';
+import { resolveTenantConnection } from '../../src/isolation/database/tenant-connection.js';
+import { parseSearchPath, withSearchPath } from '../../src/isolation/schema/search-path.js';
 import { printableTenantId, TenantIdValidator, validateDerivedIdentifier } from '../../src/tenants/tenant-id-rules.js';
 
 const template = defineConfig({ dbName: 'app_template', host: 'db1', port: 5432, user: 'app', entities: [] as never[] });

@@ -2,7 +2,7 @@ import { type CacheAdapter, EntityManager, MikroORM } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { NodeSqliteDialect, type SqlEntityManager, SqliteDriver } from '@mikro-orm/sql';
 import { tenantEntityManagerClass } from '../../src/isolation/tenant-entity-manager.js';
-import type { ContextConfig } from '../../src/module/tenancy-options.js';
+import type { ContextConfig } from '../../src/options/tenancy-options.js';
 import { AnalyticsEvent } from '../fixtures/entities/analytics-event.entity.js';
 
 /** One cache shared by every ORM of a test, as a Redis adapter configured in the tenant template would be. */

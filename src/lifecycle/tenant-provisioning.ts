@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import type { DatabaseIsolation } from '../isolation/database-isolation.js';
+import type { DatabaseIsolation } from '../isolation/database/database-isolation.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
-import type { SchemaIsolation } from '../isolation/schema-isolation.js';
+import type { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import { NAMED_DATABASE_OWNER_SQL, type StorageOwner, ownerMark, storageOwnerOf } from '../isolation/storage-owner.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 

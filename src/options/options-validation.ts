@@ -11,8 +11,8 @@ import type {
   TenantInjection,
   TenantIsolation,
   TenantPoolOptions,
+  TenantSeeder,
 } from './tenancy-options.js';
-import type { TenantSeeder } from '../migrations/tenant-lifecycle.js';
 import { DEFAULT_TENANT_CONTEXT } from './tokens.js';
 
 export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {

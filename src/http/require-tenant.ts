@@ -1,7 +1,7 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { TenantRequiredError } from '../errors/tenant.errors.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 
 const REQUIRE_TENANT = 'nestjs-mikro-tenancy:require-tenant';
 

@@ -1,5 +1,5 @@
-import { TenantConnectionMismatchError } from '../errors/isolation.errors.js';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import { TenantConnectionMismatchError } from '../../errors/isolation.errors.js';
+import type { ContextConfig } from '../../options/tenancy-options.js';
 
 /** The options that decide where a connection lands. MikroORM prefers each of them over the same part of `clientUrl`. */
 const WHERE_OPTIONS = ['dbName', 'host', 'port', 'user'] as const;

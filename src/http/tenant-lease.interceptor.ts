@@ -1,6 +1,6 @@
 import { HttpException, Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { finalize, type Observable, throwError } from 'rxjs';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 
 /** Answered (to nobody) when the client left before its handler started and the tenant was already given back. */
 const CLIENT_CLOSED_REQUEST = 499;

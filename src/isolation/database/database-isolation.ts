@@ -1,20 +1,20 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { ActiveTenant } from '../context/active-tenant.js';
-import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';
-import { TenancyError } from '../errors/tenancy.error.js';
-import { TenantUnavailableError } from '../errors/tenant.errors.js';
-import type { ContextConfig, TenantPoolOptions } from '../module/tenancy-options.js';
-import { validateDerivedIdentifier } from '../tenants/tenant-id-rules.js';
-import type { TenantRecord } from '../tenants/tenant-store.js';
-import type { TenantIsolationStrategy } from './tenant-isolation.js';
-import { tenantOrmOptions } from './tenant-isolation.js';
-import { openConnectedOrm } from './open-orm.js';
-import { TenantOrmPool } from './tenant-orm-pool.js';
-import { ThrottledWarnings } from '../module/throttled-warnings.js';
-import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from './storage-owner.js';
+import { ActiveTenant } from '../../scope/active-tenant.js';
+import { TenantConnectionMismatchError, TenantStorageConflictError } from '../../errors/isolation.errors.js';
+import { TenancyError } from '../../errors/tenancy.error.js';
+import { TenantUnavailableError } from '../../errors/tenant.errors.js';
+import type { ContextConfig, TenantPoolOptions } from '../../options/tenancy-options.js';
+import { validateDerivedIdentifier } from '../../tenants/tenant-id-rules.js';
+import type { TenantRecord } from '../../tenants/tenant-store.js';
+import type { TenantIsolationStrategy } from '../tenant-isolation.js';
+import { tenantOrmOptions } from '../tenant-isolation.js';
+import { openConnectedOrm } from '../open-orm.js';
+import { TenantOrmPool } from '../tenant-orm-pool.js';
+import { ThrottledWarnings } from '../throttled-warnings.js';
+import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from '../storage-owner.js';
 import { resolveTenantConnection } from './tenant-connection.js';
-import { tenantEntityManagerClass } from './tenant-entity-manager.js';
+import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;

@@ -1,9 +1,9 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { DatabaseIsolation } from '../isolation/database-isolation.js';
+import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
-import { SchemaIsolation, tenantDiscovery } from '../isolation/schema-isolation.js';
-import type { TenantRuntime } from '../module/tenant-runtime.js';
+import { SchemaIsolation, tenantDiscovery } from '../isolation/schema/schema-isolation.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import { type TenantWorker, fanOut } from './fan-out.js';

@@ -1,12 +1,12 @@
-import type { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { RequestScope } from '../context/request-scope.js';
+import { RequestScope } from '../scope/request-scope.js';
 import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
-import { DatabaseIsolation } from '../isolation/database-isolation.js';
-import type { SchemaIsolation } from '../isolation/schema-isolation.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
-import type { TenantRuntime } from '../module/tenant-runtime.js';
+import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
+import type { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
+import type { TenantSeeder } from '../options/tenancy-options.js';
 import { TenantStorageConflictError } from '../errors/isolation.errors.js';
 import { TenancyError } from '../errors/tenancy.error.js';
 import type { StorageOwner } from '../isolation/storage-owner.js';
@@ -16,8 +16,6 @@ import { type TenantMigrationOptions, TenantMigrations } from './tenant-migratio
 import { DatabaseProvisioning, SchemaProvisioning, type TenantProvisioning } from './tenant-provisioning.js';
 import { messageOf } from '../errors/message-of.js';
 
-/** Fills a new tenant with its first data; runs inside the tenant's context (injected tenant EMs work too). */
-export type TenantSeeder<T extends TenantRecord = TenantRecord> = (em: EntityManager, tenant: T) => unknown;
 
 export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
   /** Overrides `tenancy.seed` for this tenant; `false` skips seeding. */

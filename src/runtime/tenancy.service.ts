@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TenancyNotConfiguredError } from '../errors/lifecycle.errors.js';
 import { NoTenantContextError } from '../errors/tenant.errors.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { TenancyRuntime } from './tenancy-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
-import { RequestScope } from './request-scope.js';
+import { RequestScope } from '../scope/request-scope.js';
 
 export interface ForEachTenantOptions {
   /** Tenants handled at once. Default 1. */

@@ -1,12 +1,17 @@
-import type { IDatabaseDriver, Options } from '@mikro-orm/core';
+import type { EntityManager, IDatabaseDriver, Options } from '@mikro-orm/core';
 import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { TenantResolver } from '../resolution/tenant-resolver.js';
-import type { TenantSeeder } from '../migrations/tenant-lifecycle.js';
+import type { TenantIdRules } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 
 /** A MikroORM configuration, as returned by any driver's `defineConfig()`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type ContextConfig = Partial<Options<IDatabaseDriver, any, any>>;
+
+/** Fills a new tenant with its first data; runs inside the tenant's context (injected tenant EMs work too). */
+export type TenantSeeder<T extends TenantRecord = TenantRecord> = (em: EntityManager, tenant: T) => unknown;
+
+export type { TenantIdRules };
 
 /** How tenant data is isolated. */
 export type TenantIsolation = 'schema' | 'database';
@@ -33,14 +38,6 @@ export interface TenantPoolOptions {
   connectionsPerTenant?: number;
 }
 
-export interface TenantIdRules {
-  /** Allowed ids. Default: lowercase letters, digits, `_` and `-`, starting with a letter or digit, 1-63 chars. */
-  pattern?: RegExp;
-  /** Human-readable description of `pattern`, used in 400 messages. */
-  patternDescription?: string;
-  /** Ids that are never tenants. `public`, `information_schema` and ids starting with `pg_` always are. */
-  reserved?: string[];
-}
 
 export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   /** Context name used by `@InjectEntityManager(name)` / `@InjectRepository(E, name)`. Default `'tenant'`. */

@@ -1,18 +1,18 @@
 import { type EntityMetadata, MikroORM, type Platform } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { ActiveTenant } from '../context/active-tenant.js';
-import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../errors/isolation.errors.js';
-import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
-import type { ContextConfig } from '../module/tenancy-options.js';
-import { validateDerivedIdentifier } from '../tenants/tenant-id-rules.js';
-import type { TenantRecord } from '../tenants/tenant-store.js';
+import { ActiveTenant } from '../../scope/active-tenant.js';
+import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../../errors/isolation.errors.js';
+import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
+import type { ContextConfig } from '../../options/tenancy-options.js';
+import { validateDerivedIdentifier } from '../../tenants/tenant-id-rules.js';
+import type { TenantRecord } from '../../tenants/tenant-store.js';
 import { acceptsStartupOptions, parseSearchPath, renderSearchPath, withSearchPath } from './search-path.js';
-import { SCHEMA_OWNER_SQL, StorageClaims, type StorageOwner, storageOwnerOf } from './storage-owner.js';
-import { tenantEntityManagerClass } from './tenant-entity-manager.js';
+import { SCHEMA_OWNER_SQL, StorageClaims, type StorageOwner, storageOwnerOf } from '../storage-owner.js';
+import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { tenantSchemaDriverClass } from './tenant-schema-driver.js';
-import type { TenantIsolationStrategy } from './tenant-isolation.js';
-import { tenantOrmOptions } from './tenant-isolation.js';
-import { ThrottledWarnings } from '../module/throttled-warnings.js';
+import type { TenantIsolationStrategy } from '../tenant-isolation.js';
+import { tenantOrmOptions } from '../tenant-isolation.js';
+import { ThrottledWarnings } from '../throttled-warnings.js';
 
 export interface SchemaIsolationSettings<T extends TenantRecord> {
   contextName: string;

@@ -1,8 +1,8 @@
 import type { IMigrator } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { MigratorMissingError } from '../errors/lifecycle.errors.js';
-import { SchemaIsolation } from '../isolation/schema-isolation.js';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { type CreateMigrationOptions, type CreatedMigration, createTenantMigration } from './create-tenant-migration.js';
 import type { MigrationStatus } from './migration-report.js';
 import { TenancyUsageError } from '../errors/options.errors.js';

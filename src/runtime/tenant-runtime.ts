@@ -1,13 +1,13 @@
 import { Configuration, EntityManager } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import type { ActiveTenant } from '../context/active-tenant.js';
-import { DatabaseIsolation } from '../isolation/database-isolation.js';
-import { SchemaIsolation } from '../isolation/schema-isolation.js';
+import type { ActiveTenant } from '../scope/active-tenant.js';
+import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
+import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
-import type { NormalizedTenancy } from './options-validation.js';
+import type { NormalizedTenancy } from '../options/options-validation.js';
 
 /** The tenant side of one module instance: resolution, lookup, and the isolation strategy. */
 export class TenantRuntime<T extends TenantRecord = TenantRecord> {

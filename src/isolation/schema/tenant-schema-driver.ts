@@ -1,5 +1,5 @@
 import { type DriverException, type IDatabaseDriver, TableNotFoundException } from '@mikro-orm/core';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../../options/tenancy-options.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DriverClass = new (...args: any[]) => IDatabaseDriver;

@@ -1,8 +1,8 @@
 import { type ArgumentsHost, Catch, HttpException, Inject, Injectable, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
 import { DatabaseConnectionFailure, DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
-import { ThrottledWarnings } from '../module/throttled-warnings.js';
-import { getRequestTenant } from './request-tenant.js';
+import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
+import { getRequestTenant } from '../scope/request-tenant.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a

@@ -1,5 +1,5 @@
 import type { MikroORM, MigrationInfo, Transaction } from '@mikro-orm/core';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
 import type { MigrationDirection } from './migration-report.js';
 import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';

@@ -1,10 +1,10 @@
 import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { TenancyRuntime } from '../module/tenancy-runtime.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import type { TenantRequest } from '../resolution/tenant-resolver.js';
 import { DatabaseUnavailableMapper } from './database-unavailable.js';
-import { RequestScope } from './request-scope.js';
-import { setRequestTenant } from './request-tenant.js';
+import { RequestScope } from '../scope/request-scope.js';
+import { setRequestTenant } from '../scope/request-tenant.js';
 
 /**
  * One middleware for every context, on express and fastify: enters a fresh request scope (static forks are made on

@@ -1,10 +1,10 @@
 import { MikroORM } from '@mikro-orm/core';
 import { Logger } from '@nestjs/common';
-import { TenancyContext } from '../context/tenancy-context.js';
+import { TenancyContext } from '../scope/tenancy-context.js';
 import { UnknownContextError } from '../errors/options.errors.js';
 import type { StaticContexts } from '../tenants/tenant-store.js';
-import { type NormalizedOptions, normalizeOptions } from './options-validation.js';
-import type { MikroTenancyAsyncDeclaration, MikroTenancyModuleOptions } from './tenancy-options.js';
+import { type NormalizedOptions, normalizeOptions } from '../options/options-validation.js';
+import type { MikroTenancyAsyncDeclaration, MikroTenancyModuleOptions } from '../options/tenancy-options.js';
 import { TenantRuntime } from './tenant-runtime.js';
 import { withPgPoolGuards } from '../isolation/pg-pool-guards.js';
 

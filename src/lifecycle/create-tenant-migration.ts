@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
 import { MigrationSetupError } from '../errors/lifecycle.errors.js';
 

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import { getRequestTenant } from './request-tenant.js';
+import { getRequestTenant } from '../scope/request-tenant.js';
 
 /** Injects the current request's tenant record (undefined when the request has none). */
 export const CurrentTenant = createParamDecorator((_data: unknown, context: ExecutionContext) =>

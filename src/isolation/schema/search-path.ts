@@ -1,4 +1,4 @@
-import type { ContextConfig } from '../module/tenancy-options.js';
+import type { ContextConfig } from '../../options/tenancy-options.js';
 
 /**
  * Schema mode's floor under the ORM: every tenant connection starts with a search_path that holds no tenant table
