@@ -4,6 +4,8 @@ import { TenancyUsageError } from '../errors/options.errors.js';
 export const HELP = `Usage: mikro-tenancy <command> [options]
 
 Commands:
+  db create         create the databases of the static contexts (and, in schema mode, the one holding the
+                    tenant schemas) that do not exist yet; tenant databases are made by tenant create
   migrate up        apply pending migrations (every static context, then every tenant, unless narrowed)
   migrate down      revert the last migration of --context (tenants: of each selected tenant)
   migrate status    executed and pending migrations

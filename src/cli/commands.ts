@@ -25,6 +25,8 @@ export async function runCommand(app: INestApplicationContext, args: CliArgs, ou
       return commands.dropTenant();
     case 'tenant list':
       return commands.listTenants();
+    case 'db create':
+      return commands.createDatabases();
     default:
       throw new UsageError(`unknown command '${key}'`);
   }
@@ -105,6 +107,15 @@ class Commands {
     await this.lifecycle.drop(id, { confirm: this.args.yes ? id : undefined });
     this.out.line(`Tenant '${id}' dropped`);
     this.out.result({ dropped: id });
+    return 0;
+  }
+
+  async createDatabases(): Promise<number> {
+    const results = await this.migrations.createDatabases();
+    for (const { context, database, created, skipped } of results) {
+      this.out.line(`Context '${context}': ${skipped ? `skipped (${skipped})` : `database "${database}" ${created ? 'created' : 'already exists'}`}`);
+    }
+    this.out.result(results);
     return 0;
   }
 

@@ -8,16 +8,38 @@ import { TenancyError } from './tenancy.error.js';
  * it is safe to retry. The original driver error is `cause` (and is logged), never sent to the client.
  */
 export class DatabaseUnavailableError extends TenancyError {
-  constructor(readonly reason: string, readonly tenantId: string | undefined, cause: unknown) {
+  constructor(readonly reason: string, readonly tenantId: string | undefined, cause: unknown, where: UnavailableDatabase = {}) {
     super(
-      `The database is unavailable: ${reason}${tenantId === undefined ? '' : ` (tenant '${tenantId}')`}. ` +
-        `The request was not completed; retry later. If this persists, check that PostgreSQL is up and that the ` +
-        `pool size (pool.max) and driverOptions.connectionTimeoutMillis fit the load.`,
+      reason === MISSING_DATABASE
+        ? missingDatabaseMessage(where, tenantId)
+        : `The database is unavailable: ${reason}${tenantId === undefined ? '' : ` (tenant '${tenantId}')`}. ` +
+            `The request was not completed; retry later. If this persists, check that PostgreSQL is up and that the ` +
+            `pool size (pool.max) and driverOptions.connectionTimeoutMillis fit the load.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
+      { cause },
     );
-    this.cause = cause;
   }
+}
+
+/** Which context and database a pool serves, for messages. */
+export interface UnavailableDatabase {
+  contextName?: string;
+  database?: string;
+}
+
+const MISSING_DATABASE = 'the database does not exist';
+
+/** A missing database is a set-up step, not an outage: say which one and how to create it. */
+function missingDatabaseMessage(where: UnavailableDatabase, tenantId?: string): string {
+  const database = where.database === undefined ? 'The database' : `The database "${where.database}"`;
+  const context = where.contextName === undefined ? '' : ` of context '${where.contextName}'`;
+  const tenant = tenantId === undefined ? '' : ` (tenant '${tenantId}')`;
+  const create = where.database === undefined ? '' : ` (or \`createdb ${where.database}\`)`;
+  return (
+    `${database}${context}${tenant} does not exist. This is a set-up step, not an outage: create it with ` +
+    `\`mikro-tenancy db create\`${create}, then apply its migrations with \`mikro-tenancy migrate up\`.`
+  );
 }
 
 /**
@@ -26,8 +48,9 @@ export class DatabaseUnavailableError extends TenancyError {
  * it with a 503 DatabaseUnavailableError, at no cost for requests that do not fail. `cause` is the driver's error.
  */
 export class DatabaseConnectionFailure extends ConnectionException {
-  constructor(readonly reason: string, cause: unknown) {
-    super(Object.assign(new Error(`The database is unavailable: ${reason}`), { code: (cause as { code?: unknown } | null)?.code }));
+  constructor(readonly reason: string, cause: unknown, readonly where: UnavailableDatabase = {}) {
+    const message = reason === MISSING_DATABASE ? missingDatabaseMessage(where) : `The database is unavailable: ${reason}`;
+    super(Object.assign(new Error(message), { code: (cause as { code?: unknown } | null)?.code }));
     this.cause = cause;
   }
 }

@@ -47,13 +47,16 @@ export class NoTenantContextError extends TenancyError {
  */
 export class TenantUnavailableError extends TenancyError {
   constructor(readonly tenantId: string, cause: unknown) {
+    const reason = databaseUnavailableReason(cause) ?? 'it could not be opened';
     super(
-      `The database of tenant '${tenantId}' is unavailable: ${databaseUnavailableReason(cause) ?? 'it could not be opened'}. ` +
-        `Check its connection options; other tenants are not affected.`,
+      reason === 'the database does not exist'
+        ? `The database of tenant '${tenantId}' does not exist. This is a set-up step, not an outage: create the tenant ` +
+            `with \`mikro-tenancy tenant create ${tenantId}\` (or TenantLifecycle.create), which creates and migrates its database.`
+        : `The database of tenant '${tenantId}' is unavailable: ${reason}. Check its connection options; other tenants are not affected.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
+      { cause },
     );
-    this.cause = cause;
   }
 }
 

@@ -2,8 +2,6 @@ import type { MikroORM } from '@mikro-orm/core';
 import { Inject, Injectable } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
-import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { messageOf } from '../errors/message-of.js';
 
@@ -39,9 +37,8 @@ export class TenancyHealthIndicator {
     const tenants = this.runtime.tenants;
     const key = options.key ?? tenants?.options.contextName ?? 'tenant';
     if (!tenants) return this.health.check(key).down({ message: 'no tenant context is configured' });
-    const isolation = tenants.isolation;
-    if (isolation instanceof SchemaIsolation) return this.ping(key, isolation.orm, options.timeoutMs, { isolation: 'schema' });
-    return this.health.check(key).up({ isolation: 'database', ...(isolation as DatabaseIsolation).pool.stats() });
+    const { ping, details } = tenants.isolation.health();
+    return ping ? this.ping(key, ping, options.timeoutMs, details) : this.health.check(key).up(details);
   }
 
   private async ping(key: string, orm: MikroORM, timeoutMs = 1000, details: Record<string, unknown>): Promise<HealthIndicatorResult> {

@@ -3,6 +3,7 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import { DatabaseConnectionFailure, DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { getRequestTenant } from '../scope/request-tenant.js';
+import { messageOf } from '../errors/message-of.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
@@ -20,7 +21,7 @@ export class DatabaseUnavailableMapper {
     const where = tenantId === undefined ? '' : ` (tenant '${tenantId}')`;
     const driverError = error instanceof DatabaseConnectionFailure ? error.cause : error;
     this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(driverError)}; answered 503`);
-    return new DatabaseUnavailableError(reason, tenantId, error);
+    return new DatabaseUnavailableError(reason, tenantId, error, error instanceof DatabaseConnectionFailure ? error.where : {});
   }
 }
 
@@ -39,10 +40,4 @@ export class DatabaseUnavailableFilter extends BaseExceptionFilter {
     const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
     super.catch(this.mapper.map(exception, tenantId), host);
   }
-}
-
-/** An error's message, whatever realm or type it comes from. */
-function messageOf(error: unknown): string {
-  const message = (error as { message?: unknown } | null)?.message;
-  return typeof message === 'string' ? message : String(error);
 }

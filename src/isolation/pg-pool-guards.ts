@@ -1,4 +1,4 @@
-import { DatabaseConnectionFailure, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
+import { DatabaseConnectionFailure, type UnavailableDatabase, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import type { ContextConfig } from '../options/tenancy-options.js';
 
 /** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
@@ -28,6 +28,7 @@ interface PgPool {
  * driverOptions that are not a plain object (a Kysely dialect or instance) are left alone.
  */
 export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs = DEFAULT_CONNECTION_TIMEOUT_MS): C {
+  const where: UnavailableDatabase = { contextName: config.contextName, database: databaseNameOf(config) };
   if (!config.driver?.name.includes('PostgreSql')) return config;
   const driverOptions = (config.driverOptions ?? {}) as Record<string, unknown>;
   if (Object.getPrototypeOf(driverOptions) !== Object.prototype) return config;
@@ -39,7 +40,7 @@ export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs =
       ...driverOptions,
       onPoolCreated: (pool: PgPool) => {
         releaseEndedClients(pool);
-        convertUnavailableErrors(pool);
+        convertUnavailableErrors(pool, where);
         return userOnPoolCreated?.(pool);
       },
     },
@@ -78,19 +79,26 @@ function releaseEndedClients(pool: PgPool): void {
  * lost, timed out, shutting down...) become a DatabaseConnectionFailure, which the module's exception filter answers
  * with a 503. Doing it here rather than in a global interceptor keeps successful requests free of any cost.
  */
-function convertUnavailableErrors(pool: PgPool): void {
+function convertUnavailableErrors(pool: PgPool, where: UnavailableDatabase): void {
   const connect = pool.connect.bind(pool);
-  pool.connect = (...args: unknown[]) => (args.length ? connect(...args) : convertRejection(connect()));
+  pool.connect = (...args: unknown[]) => (args.length ? connect(...args) : convertRejection(connect(), where));
   pool.on('connect', (client) => {
     const query = client.query.bind(client);
-    client.query = (...args: unknown[]) => convertRejection(query(...args));
+    client.query = (...args: unknown[]) => convertRejection(query(...args), where);
   });
 }
 
-function convertRejection(result: unknown): unknown {
+function convertRejection(result: unknown, where: UnavailableDatabase): unknown {
   if (typeof (result as Promise<unknown> | undefined)?.catch !== 'function') return result; // callback style, or a cursor
   return (result as Promise<unknown>).catch((error: unknown) => {
     const reason = databaseUnavailableReason(error);
-    throw reason === undefined ? error : new DatabaseConnectionFailure(reason, error);
+    throw reason === undefined ? error : new DatabaseConnectionFailure(reason, error, where);
   });
+}
+
+/** The database a config connects to (explicit `dbName` wins over the URL's, as in MikroORM). */
+function databaseNameOf(config: ContextConfig): string | undefined {
+  if (config.dbName) return config.dbName;
+  if (!config.clientUrl || !URL.canParse(config.clientUrl)) return undefined;
+  return decodeURIComponent(new URL(config.clientUrl).pathname).replace(/^\//, '') || undefined;
 }

@@ -1,19 +1,63 @@
+import type { MikroORM } from '@mikro-orm/core';
 import type { ActiveTenant } from '../scope/active-tenant.js';
 import type { ContextConfig, TenantIsolation } from '../options/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withPgPoolGuards } from './pg-pool-guards.js';
+import type { StorageOwner } from './storage-owner.js';
 
-/** How a tenant's data is reached: a schema of one shared ORM, or an ORM of its own. */
+/**
+ * Everything that differs between isolation modes, behind one interface: a new mode is a new folder next to
+ * schema/ and database/ implementing it, with no edit to the lifecycle, the migrations or the health indicator.
+ */
 export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> {
   readonly kind: TenantIsolation;
   /** Where the tenant's data lives, for messages: `schema "tenant_acme"`, `database "tenant_acme"`. */
   describe(record: T): string;
   /** The tenant made active; release it when the request or `run()` ends. */
   acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>>;
-  /** Forgets what was opened or checked for the tenant (it is being dropped or re-created). */
-  forget(record: T): void | Promise<void>;
+  /** Creates, checks and removes what holds a tenant's data. */
+  readonly provisioning: TenantProvisioning<T>;
+  /** How tenant migrations reach a tenant. */
+  readonly migrations: TenantMigrationAccess<T>;
+  /** What the health indicator reports for the tenant side. */
+  health(): TenantHealth;
+  /**
+   * Called after any other ORM is initialised on the tenant entities in this process: MikroORM decorates entity
+   * prototypes at every init (the last wins), so the serving ORM takes them back.
+   */
+  reclaimEntityPrototypes(): void;
   /** Closes every ORM this strategy opened; failures are logged, the others still close. */
   close(): Promise<void>;
+}
+
+/** Where a tenant's data lives, and how to check, create and remove it. Identifiers are validated, then quoted. */
+export interface TenantProvisioning<T extends TenantRecord = TenantRecord> {
+  /** The name of its schema or database (two tenants must never derive the same one). */
+  nameOf(record: T): string;
+  /** Whether it exists, and which tenant's owner mark it carries. */
+  ownerOf(record: T): Promise<StorageOwner>;
+  /** Creates what holds the tenant's data (schema mode creates the schema inside the migration transaction). */
+  create(record: T): Promise<void>;
+  /** Closes what is open for the tenant (after its requests), then removes its data. */
+  drop(record: T): Promise<void>;
+}
+
+export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {
+  /**
+   * True when one migration ORM reaches every tenant (schema mode: each fan-out worker opens one and reuses it);
+   * false when each tenant needs an ORM of its own (database mode).
+   */
+  readonly sharedOrm: boolean;
+  /** The config of a migration ORM for this tenant (for a shared ORM, any tenant's gives the same). */
+  ormConfig(record: T | undefined): ContextConfig;
+  /** Where the tenant's migrations apply: its schema, or its database (checked to be the connection's). */
+  target(record: T): { schema?: string; database?: string };
+}
+
+/** The tenant side in a health report: an ORM to ping (schema mode) and details to show. */
+export interface TenantHealth {
+  ping?: MikroORM;
+  details: Record<string, unknown>;
 }
 
 /**

@@ -1,7 +1,8 @@
-import type { IMigrator } from '@mikro-orm/core';
-import { Inject, Injectable } from '@nestjs/common';
+import { Configuration, type IMigrator } from '@mikro-orm/core';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createDatabaseIfMissing } from '../isolation/management-database.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
 import { MigratorMissingError } from '../errors/lifecycle.errors.js';
-import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { type CreateMigrationOptions, type CreatedMigration, createTenantMigration } from './create-tenant-migration.js';
 import type { MigrationStatus } from './migration-report.js';
@@ -11,9 +12,43 @@ import { TenancyUsageError } from '../errors/options.errors.js';
  * Migrations of the static contexts (hub, analytics...), on MikroORM's own migrator, plus generating migrations for
  * any context including the tenant one. Tenant migrations are applied with TenantLifecycle.migrate().
  */
+/** What `createDatabases` did for one context. */
+export interface ContextDatabase {
+  context: string;
+  database: string | null;
+  created: boolean;
+  /** Why nothing was checked (e.g. a SQLite context). */
+  skipped?: string;
+}
+
 @Injectable()
 export class ContextMigrations {
+  readonly #logger = new Logger('ContextMigrations');
+
   constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
+
+  /**
+   * Creates the PostgreSQL databases the app needs before anything else can run: each static context's and, in
+   * schema mode, the one holding the tenant schemas (tenant databases are created by TenantLifecycle.create).
+   * Databases that exist are left alone. CLI: `mikro-tenancy db create`.
+   */
+  async createDatabases(): Promise<ContextDatabase[]> {
+    const wanted: [string, ContextConfig][] = [...this.runtime.options.contexts];
+    const tenancy = this.runtime.options.tenancy;
+    if (tenancy?.isolation === 'schema') wanted.push([tenancy.contextName, tenancy.config]);
+    const results: ContextDatabase[] = [];
+    for (const [context, config] of wanted) {
+      const database = new Configuration(config, false).get('dbName') || undefined; // as MikroORM resolves it (clientUrl or dbName)
+      if (!config.driver?.name.includes('PostgreSql') || !database) {
+        results.push({ context, database: database ?? null, created: false, skipped: 'not a PostgreSQL context' });
+        continue;
+      }
+      const created = await createDatabaseIfMissing({ ...config, contextName: context }, database, this.#logger, `the server of context '${context}'`);
+      if (created) this.#logger.log(`Created database "${database}" of context '${context}'`);
+      results.push({ context, database, created });
+    }
+    return results;
+  }
 
   /** Applies the context's pending migrations (up to `to`); returns their names. */
   async up(contextName: string, options: { to?: string } = {}): Promise<string[]> {
@@ -43,10 +78,7 @@ export class ContextMigrations {
     const tenants = this.runtime.tenants;
     if (tenancy && tenants && tenancy.contextName === contextName) {
       // the generator reads plain (not wildcard) metadata: the diff is against the unqualified snapshot
-      const isolation = tenants.isolation;
-      return createTenantMigration(contextName, tenancy.config, options, () => {
-        if (isolation instanceof SchemaIsolation) isolation.reclaimEntityPrototypes();
-      });
+      return createTenantMigration(contextName, tenancy.config, options, () => tenants.isolation.reclaimEntityPrototypes());
     }
     const result = await this.migrator(contextName).create(undefined, options.blank ?? false, false, options.name);
     return { fileName: result.fileName, code: result.code };

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RequestScope } from '../scope/request-scope.js';
 import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
-import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
-import type { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
+import type { TenantProvisioning } from '../isolation/tenant-isolation.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
@@ -13,7 +12,6 @@ import type { StorageOwner } from '../isolation/storage-owner.js';
 import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents } from './lifecycle-events.js';
 import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
-import { DatabaseProvisioning, SchemaProvisioning, type TenantProvisioning } from './tenant-provisioning.js';
 import { messageOf } from '../errors/message-of.js';
 
 
@@ -60,7 +58,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
     const registered = await store.find(tenantId);
     const tenant = { ...registered, ...data, id: tenantId } as T;
-    const where = provisioning.describe(tenant);
+    const where = tenants.isolation.describe(tenant);
     const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'create');
     const existed = storage.exists;
     let migrated: TenantMigrationResult | undefined;
@@ -94,7 +92,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     tenants.directory.ids.validate(tenantId);
     const store = tenants.options.store;
     const tenant = (await store.find(tenantId)) ?? ({ id: tenantId } as T);
-    const where = provisioning.describe(tenant);
+    const where = tenants.isolation.describe(tenant);
     if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
     if (!store.remove) throw new ReadOnlyTenantStoreError('remove', tenantId);
     await this.refuseForeignStorage(tenants, provisioning, tenant, 'drop');
@@ -162,7 +160,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    * derives the same name: creating or dropping it would hand one tenant's data to another, or delete it.
    */
   private async refuseForeignStorage(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, phase: 'create' | 'drop'): Promise<StorageOwner> {
-    const where = provisioning.describe(tenant);
+    const where = tenants.isolation.describe(tenant);
     const storage = await provisioning.ownerOf(tenant);
     if (storage.exists && storage.owner !== undefined && storage.owner !== tenant.id) {
       throw new TenantStorageConflictError(tenant.id, where, storage.owner, phase);
@@ -191,9 +189,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const tenants = this.runtime.tenants as TenantRuntime<T> | undefined;
     if (!tenants) throw new TenancyNotConfiguredError(usage);
     const isolation = tenants.isolation;
-    const provisioning =
-      isolation instanceof DatabaseIsolation ? new DatabaseProvisioning<T>(isolation, this.#logger) : new SchemaProvisioning<T>(isolation as SchemaIsolation<T>);
-    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning };
+    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning: isolation.provisioning };
     return this.#parts;
   }
 }

@@ -1,8 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
-import { SchemaIsolation, tenantDiscovery } from '../isolation/schema/schema-isolation.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { printableTenantId } from '../tenants/tenant-id-rules.js';
@@ -27,14 +25,13 @@ export interface TenantMigrationOptions {
 
 /** The tenant context's migrations, applied to one tenant or fanned out over many. */
 export class TenantMigrations<T extends TenantRecord = TenantRecord> {
-  /** Set in schema mode: every tenant is a schema of one database. */
-  readonly #schemaMode?: SchemaIsolation<T>;
-
   constructor(
     private readonly tenants: TenantRuntime<T>,
     private readonly logger: Logger,
-  ) {
-    if (tenants.isolation instanceof SchemaIsolation) this.#schemaMode = tenants.isolation;
+  ) {}
+
+  private get access() {
+    return this.tenants.isolation.migrations;
   }
 
   get contextName(): string {
@@ -82,7 +79,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   async status(tenantIds?: string[]): Promise<MigrationStatus[]> {
     const { records } = await this.select(tenantIds);
     const byId = new Map(records.map((record) => [record.id, record]));
-    const shared = this.#schemaMode ? await this.openOrm(undefined) : undefined;
+    const shared = this.access.sharedOrm ? await this.openOrm(undefined) : undefined;
     try {
       const statuses: MigrationStatus[] = [];
       for (const tenantId of tenantIds ? new Set(tenantIds) : byId.keys()) {
@@ -98,7 +95,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
 
   private async statusOf(record: T, shared: MikroORM | undefined): Promise<MigrationStatus> {
     try {
-      const schema = this.#schemaMode?.schemaOf(record);
+      const { schema } = this.access.target(record);
       const orm = shared ?? (await this.openOrm(record));
       try {
         // the migrator would create a missing tracking table (and schema): look before asking it
@@ -164,22 +161,20 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
    * instance state, so workers never share one). Database mode: an ORM per tenant, closed right after.
    */
   private worker(records: Map<string, T>, direction: MigrationDirection, to?: string | number): TenantWorker {
-    const schemaMode = this.#schemaMode;
-    let shared: MikroORM | undefined; // schema mode: opened by the first tenant; a failed open is retried by the next
+    const sharedOrm = this.access.sharedOrm;
+    let shared: MikroORM | undefined; // opened by the first tenant; a failed open is retried by the next
     return {
       run: async (tenantId) => {
         const started = performance.now();
         const record = records.get(tenantId) as T;
         try {
-          const schema = schemaMode?.schemaOf(record);
-          const orm = schemaMode ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
+          const orm = sharedOrm ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
           try {
-            const database = schemaMode ? undefined : (this.tenants.isolation as DatabaseIsolation<T>).ormOptions(record).dbName;
-            const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, schema, database, to, label: this.describe(record) };
+            const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, ...this.access.target(record), to, label: this.describe(record) };
             const migrations = await migrateTenant(orm, direction, target);
             return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
           } finally {
-            if (!schemaMode) await orm.close();
+            if (!sharedOrm) await orm.close();
           }
         } catch (error) {
           const message = messageOf(error);
@@ -197,20 +192,11 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     return `tenant '${record.id}' (${this.tenants.isolation.describe(record)})`;
   }
 
-  /**
-   * A migration ORM: on the shared tenant database (schema mode: with the same wildcard metadata as the serving ORM,
-   * whose entity prototypes are given back right after, see SchemaIsolation.reclaimEntityPrototypes) or on one
-   * tenant's database.
-   */
+  /** A migration ORM (see TenantMigrationAccess); the serving ORM takes the entity prototypes back right after. */
   private async openOrm(record: T | undefined): Promise<MikroORM> {
-    const isolation = this.tenants.isolation;
-    const config = this.tenants.options.config;
-    const base = record && isolation instanceof DatabaseIsolation ? isolation.ormOptions(record) : config;
     const name = `${this.contextName}:migrations${record ? `:${record.id}` : ''}`;
-    const schemaMode = this.#schemaMode;
-    const options = schemaMode ? { ...base, discovery: tenantDiscovery(config, this.contextName) } : base;
-    const orm = await openConnectedOrm(migrationOrmOptions(options, name), this.logger, `the migration connection of '${name}'`);
-    schemaMode?.reclaimEntityPrototypes();
+    const orm = await openConnectedOrm(migrationOrmOptions(this.access.ormConfig(record), name), this.logger, `the migration connection of '${name}'`);
+    this.tenants.isolation.reclaimEntityPrototypes();
     return orm;
   }
 }

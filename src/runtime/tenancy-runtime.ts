@@ -69,7 +69,7 @@ export class TenancyRuntime implements StaticContexts {
     const started = await Promise.allSettled(
       [...this.options.contexts].map(async ([name, config]) => {
         const orm = await MikroORM.init({
-          ...withPgPoolGuards(config),
+          ...withPgPoolGuards({ ...config, contextName: name }),
           logger: config.logger ?? ((message: string) => mikroLogger.log(message)),
           contextName: name,
           context: this.context.resolverFor(name, this),

@@ -1,7 +1,7 @@
 import { lifecycleModule } from '../fixtures/lifecycle-app.js';
 import { runCli } from '../support/cli.js';
 import { type RunningApp, startApp } from '../support/http-app.js';
-import { TestDatabases, sql } from '../support/test-databases.js';
+import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
 
 const MODULE = 'test/fixtures/cli-app.module.ts';
 const databases = new TestDatabases();
@@ -35,6 +35,26 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     const badFlag = await runCli(['migrate', 'up', '--concurrency', 'many']);
     expect(badFlag.code).toBe(2);
     expect(badFlag.stderr).toContain("--concurrency must be a whole number >= 1, got 'many'");
+  });
+
+  it('names a missing database and its context with how to create it, and db create creates it', async () => {
+    const missingDb = uniqueName('clinew');
+    databases.track(missingDb);
+    const env = { CLI_HUB_DB: missingDb, CLI_ISOLATION: 'schema' };
+    const before = await runCli(['migrate', 'status', '--context', 'hub', '--module', MODULE], env);
+    expect(before.code).not.toBe(0);
+    expect(before.stderr).toContain(`The database "${missingDb}" of context 'hub' does not exist. This is a set-up step, not an outage: create it with \`mikro-tenancy db create\``);
+
+    const created = await runCli(['db', 'create', '--module', MODULE], env);
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    // schema mode: the tenant schemas live in the hub database, so it is listed for both contexts
+    expect(created.stdout).toContain(`Context 'hub': database "${missingDb}" created`);
+    expect(created.stdout).toContain(`Context 'tenant': database "${missingDb}" already exists`);
+    expect(await sql('postgres', 'select 1 from pg_database where datname = $1', [missingDb])).toHaveLength(1);
+
+    const again = await runCli(['db', 'create', '--module', MODULE], env);
+    expect(again.stdout).toContain(`Context 'hub': database "${missingDb}" already exists`);
   });
 
   it('migrates the hub, creates a tenant that then serves HTTP, and refuses a drop without --yes', async () => {

@@ -95,7 +95,7 @@ describe.each(PLATFORMS)('database isolation over HTTP (%s)', (platform) => {
   it('isolates an unreachable tenant database: 503 for it, 200 for the others', async () => {
     const [ghost, ...others] = await Promise.all([app.request('/notes', as('ghost')), ...TENANTS.map((t) => app.request('/notes', as(t)))]);
     expect(ghost).toMatchObject({ status: 503 });
-    expect(ghost.body.message).toBe("The database of tenant 'ghost' is unavailable: the database does not exist. Check its connection options; other tenants are not affected.");
+    expect(ghost.body.message).toBe("The database of tenant 'ghost' does not exist. This is a set-up step, not an outage: create the tenant with `mikro-tenancy tenant create ghost` (or TenantLifecycle.create), which creates and migrates its database.");
     expect(others.map((r) => r.status)).toEqual(TENANTS.map(() => 200));
     expect(await sql('postgres', 'select 1 from pg_database where datname = $1', [dbOf.get('ghost')])).toEqual([]);
   });

@@ -7,7 +7,8 @@ import { TenantUnavailableError } from '../../errors/tenant.errors.js';
 import type { ContextConfig, TenantPoolOptions } from '../../options/tenancy-options.js';
 import { validateDerivedIdentifier } from '../../tenants/tenant-id-rules.js';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
-import type { TenantIsolationStrategy } from '../tenant-isolation.js';
+import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
+import { DatabaseProvisioning } from './database-provisioning.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { openConnectedOrm } from '../open-orm.js';
 import { TenantOrmPool } from '../tenant-orm-pool.js';
@@ -34,6 +35,13 @@ export interface DatabaseIsolationSettings<T extends TenantRecord> {
 export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'database' as const;
   readonly pool: TenantOrmPool;
+  readonly provisioning: DatabaseProvisioning<T>;
+  /** Each tenant's migrations run on an ORM of its own database, checked to be that database. */
+  readonly migrations: TenantMigrationAccess<T> = {
+    sharedOrm: false,
+    ormConfig: (record) => (record ? this.ormOptions(record) : this.settings.template),
+    target: (record) => ({ database: this.ormOptions(record).dbName }),
+  };
   readonly #openFailures: ThrottledWarnings;
   readonly #claims = new StorageClaims();
   readonly #entityManagerOf: (tenantId: string) => ContextConfig['entityManager'];
@@ -41,6 +49,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   constructor(private readonly settings: DatabaseIsolationSettings<T>) {
     this.#openFailures = new ThrottledWarnings(settings.logger);
     this.pool = new TenantOrmPool(settings.pool, settings.logger);
+    this.provisioning = new DatabaseProvisioning(this, settings.logger);
     this.#entityManagerOf = (tenantId) => tenantEntityManagerClass(settings.template, () => `tenant:${tenantId}`);
   }
 
@@ -73,6 +82,14 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     const dbName = this.ormOptions(record).dbName;
     this.#claims.release(dbName, record.id);
   }
+
+  /** Each tenant's database is checked by its requests; the report shows the pool (open, closing, budget...). */
+  health(): TenantHealth {
+    return { details: { isolation: 'database', ...this.pool.stats() } };
+  }
+
+  /** Every tenant ORM has the same (plain) metadata: nothing to take back. */
+  reclaimEntityPrototypes(): void {}
 
   close(): Promise<void> {
     return this.pool.close();

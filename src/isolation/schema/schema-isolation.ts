@@ -10,7 +10,8 @@ import { acceptsStartupOptions, parseSearchPath, renderSearchPath, withSearchPat
 import { SCHEMA_OWNER_SQL, StorageClaims, type StorageOwner, storageOwnerOf } from '../storage-owner.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { tenantSchemaDriverClass } from './tenant-schema-driver.js';
-import type { TenantIsolationStrategy } from '../tenant-isolation.js';
+import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
+import { SchemaProvisioning } from './schema-provisioning.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 
@@ -38,6 +39,13 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
  */
 export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'schema' as const;
+  readonly provisioning = new SchemaProvisioning<T>(this);
+  /** One migration ORM (with the same wildcard metadata) reaches every schema; `migrateTenant` sets the schema. */
+  readonly migrations: TenantMigrationAccess<T> = {
+    sharedOrm: true,
+    ormConfig: () => ({ ...this.settings.template, discovery: tenantDiscovery(this.settings.template, this.settings.contextName) }),
+    target: (record) => ({ schema: this.schemaOf(record) }),
+  };
   /** Tenants whose schema was checked, and the schema that was checked. */
   readonly #verified = new Map<string, string>();
   readonly #verifying = new Map<string, Promise<void>>();
@@ -72,6 +80,10 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     const schema = this.schemaOf(record);
     if (this.#verified.get(record.id) === schema) return new ActiveTenant(record, this.orm.em, schema);
     return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, schema));
+  }
+
+  health(): TenantHealth {
+    return { ping: this.orm, details: { isolation: 'schema' } };
   }
 
   /** Whether the tenant's schema exists, and whose mark it carries. */
