@@ -4,7 +4,13 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import { onManagementDatabase } from '../management-database.js';
 import { NAMED_DATABASE_OWNER_SQL, type StorageOwner, ownerMark, storageOwnerOf } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
-import type { DatabaseIsolation } from './database-isolation.js';
+import type { ContextConfig } from '../../options/tenancy-options.js';
+
+/** What database provisioning needs of DatabaseIsolation. */
+interface TenantDatabases<T extends TenantRecord> {
+  ormOptions(record: T): ContextConfig & { dbName: string };
+  forget(record: T): Promise<void>;
+}
 
 /**
  * Database mode: `create database` / `drop database` run on the tenant's server through its management database
@@ -12,7 +18,7 @@ import type { DatabaseIsolation } from './database-isolation.js';
  */
 export class DatabaseProvisioning<T extends TenantRecord> implements TenantProvisioning<T> {
   constructor(
-    private readonly isolation: DatabaseIsolation<T>,
+    private readonly isolation: TenantDatabases<T>,
     private readonly logger: Logger,
   ) {}
 
