@@ -3,6 +3,7 @@
  * requests aborted mid-flight) over 52 tenants, in schema and in database isolation, on express and on fastify.
  * Every row carries its tenant's id (`marker`) and every title names the tenant it was sent for, so a row served to
  * or written for the wrong tenant is caught in the responses and, at the end, in PostgreSQL itself.
+ * The relational model (joins, m:n pivots, a pivot entity, 1:1, sentinels) is soaked by isolation-soak-relational.rel-spec.ts.
  */
 import { ContextMigrations, MikroTenancyModule, type MikroTenancyModuleOptions, TenantLifecycle, type TenantIsolation } from '../../src/index.js';
 import { Note } from '../fixtures/entities/note.entity.js';
