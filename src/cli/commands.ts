@@ -128,7 +128,7 @@ class Commands {
 
   /** Which static contexts and whether the tenants a migrate/status command covers. */
   private targets(): { statics: string[]; tenants: boolean } {
-    const tenantContext = this.runtime.tenants?.options.contextName;
+    const tenantContext = this.runtime.tenantContextName;
     const { context, tenants, allTenants } = this.args;
     if (tenants || allTenants) {
       if (!tenantContext) throw new UsageError('--tenant/--all-tenants given, but the app has no tenant context');
@@ -138,14 +138,13 @@ class Commands {
     if (!context) return { statics: this.runtime.contextNames, tenants: tenantContext !== undefined };
     if (context === tenantContext) return { statics: [], tenants: true };
     if (!this.runtime.contextNames.includes(context)) {
-      const known = [...this.runtime.contextNames, ...(tenantContext ? [tenantContext] : [])];
-      throw new UsageError(`unknown context '${context}'; the app has: ${known.join(', ')}`);
+      throw new UsageError(`unknown context '${context}'; the app has: ${this.runtime.allContextNames.join(', ')}`);
     }
     return { statics: [context], tenants: false };
   }
 
   private onlyContext(): string {
-    const all = [...this.runtime.contextNames, ...(this.runtime.tenants ? [this.runtime.tenants.options.contextName] : [])];
+    const all = this.runtime.allContextNames;
     if (all.length === 1) return all[0] as string;
     throw new UsageError(`migrate create needs --context, one of: ${all.join(', ')}`);
   }

@@ -35,7 +35,7 @@ export class TenancyHealthIndicator {
    */
   async tenants(options: PingOptions = {}): Promise<HealthIndicatorResult> {
     const tenants = this.runtime.tenants;
-    const key = options.key ?? tenants?.options.contextName ?? 'tenant';
+    const key = options.key ?? tenants?.contextName ?? 'tenant';
     if (!tenants) return this.health.check(key).down({ message: 'no tenant context is configured' });
     const { ping, details } = tenants.isolation.health();
     return ping ? this.ping(key, ping, options.timeoutMs, details) : this.health.check(key).up(details);

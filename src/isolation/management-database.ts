@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/core';
+import { Configuration, type MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import type { ContextConfig } from '../options/tenancy-options.js';
 import { openConnectedOrm } from './open-orm.js';
@@ -9,7 +9,7 @@ import { openConnectedOrm } from './open-orm.js';
  * `create database` / `drop database` run.
  */
 export async function onManagementDatabase<R>(options: ContextConfig, logger: Logger, label: string, fn: (orm: MikroORM) => Promise<R>): Promise<R> {
-  const managementDb = (options.schemaGenerator as { managementDbName?: string } | undefined)?.managementDbName ?? 'postgres';
+  const managementDb = managementDbNameOf(options);
   const contextName = `${options.contextName ?? 'context'}:admin`;
   const orm = await openConnectedOrm({ ...options, dbName: managementDb, pool: { min: 0, max: 1 }, contextName, ensureDatabase: false }, logger, label);
   try {
@@ -27,4 +27,10 @@ export function createDatabaseIfMissing(options: ContextConfig, dbName: string, 
     await connection.execute(`create database ${orm.em.getPlatform().quoteIdentifier(dbName)}`);
     return true;
   });
+}
+
+/** MikroORM's own choice of management database for this config (`schemaGenerator.managementDbName`, default postgres). */
+function managementDbNameOf(options: ContextConfig): string {
+  const helper = new Configuration(options, false).getPlatform().getSchemaHelper() as { getManagementDbName?(): string } | undefined;
+  return helper?.getManagementDbName?.() ?? 'postgres';
 }

@@ -1,8 +1,7 @@
-import { Configuration, type EntityManager, type EntityName } from '@mikro-orm/core';
+import type { EntityManager, EntityName } from '@mikro-orm/core';
+import { type EntityManagerClass, driverClassesOf } from '../options/driver-classes.js';
 import type { ContextConfig } from '../options/tenancy-options.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type EntityManagerClass = new (...args: any[]) => EntityManager;
 /** The two result-cache methods of MikroORM's EntityManager this file extends (see tenantEntityManagerClass). */
 type CacheConfig = boolean | number | [string, number] | undefined;
 interface KyselyLike {
@@ -23,7 +22,7 @@ interface KyselyLike {
  * breaks if they change.
  */
 export function tenantEntityManagerClass(config: ContextConfig, scopeOf: (em: EntityManager) => string | undefined): EntityManagerClass {
-  const Base = (config.entityManager as EntityManagerClass | undefined) ?? driverEntityManagerClass(config);
+  const Base = (config.entityManager as EntityManagerClass | undefined) ?? driverClassesOf(config).entityManager;
   class TenantEntityManager extends (Base as EntityManagerClass) {
     getKysely(options?: unknown): unknown {
       const kysely = (Base.prototype as unknown as { getKysely(options?: unknown): KyselyLike }).getKysely.call(this, options);
@@ -51,9 +50,4 @@ export function tenantEntityManagerClass(config: ContextConfig, scopeOf: (em: En
     }
   }
   return TenantEntityManager;
-}
-
-/** The driver's EntityManager class, learnt by instantiating the driver (no connection is made). */
-function driverEntityManagerClass(config: ContextConfig): EntityManagerClass {
-  return new Configuration(config, false).getDriver().createEntityManager().constructor as EntityManagerClass;
 }

@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/core';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { ContextConfig } from '../options/tenancy-options.js';
 import { tenantOrmOptions } from '../isolation/tenant-isolation.js';
 import { MigrationSetupError } from '../errors/lifecycle.errors.js';
@@ -54,14 +54,23 @@ export async function createTenantMigration(
   }
 }
 
-/** Where MikroORM keeps the snapshot (same rule as its Migrator), seeded empty when nothing was generated yet. */
-function ensureSnapshot(contextName: string, orm: MikroORM): void {
+/**
+ * Where MikroORM's Migrator keeps the snapshot. Its own `getSnapshotPath()` is private, so its rule is copied here:
+ * test/unit/snapshot-path.spec.ts lets MikroORM write a snapshot and fails if this path differs.
+ */
+export function snapshotPathOf(orm: MikroORM): string {
   const options = orm.config.get('migrations');
   const folder = (options.emit ?? 'ts') === 'ts' && options.pathTs ? options.pathTs : (options.path as string);
   const baseDir = orm.config.get('baseDir');
   const directory = isAbsolute(folder) ? folder : resolve(baseDir, folder);
   const dbName = (orm.config.get('dbName') ?? '').replace(/\\/g, '/').split('/').pop()?.replace(/:/g, '');
-  const snapshot = join(directory, `${options.snapshotName ?? `.snapshot-${dbName}`}.json`);
+  return join(directory, `${options.snapshotName ?? `.snapshot-${dbName}`}.json`);
+}
+
+/** Seeds the snapshot empty when nothing was generated yet (the first migration then creates every table). */
+function ensureSnapshot(contextName: string, orm: MikroORM): void {
+  const snapshot = snapshotPathOf(orm);
+  const directory = dirname(snapshot);
   if (existsSync(snapshot)) return;
   mkdirSync(directory, { recursive: true });
   const existing = readdirSync(directory).filter((file) => /\.(ts|js|cjs|mjs)$/.test(file) && !file.endsWith('.d.ts'));

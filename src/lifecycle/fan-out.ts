@@ -1,4 +1,5 @@
 import type { TenantMigrationResult } from './migration-report.js';
+import { drainQueue } from '../tenants/worker-queue.js';
 
 /** One worker of a fan-out: owns its connection (or ORM) so that no two tenants ever share migrator state. */
 export interface TenantWorker {
@@ -22,23 +23,24 @@ export interface FanOutOptions {
  */
 export async function fanOut(tenantIds: string[], createWorker: () => TenantWorker, options: FanOutOptions): Promise<TenantMigrationResult[]> {
   const results = new Map<string, TenantMigrationResult>();
-  const queue = [...tenantIds];
   let stoppedBy: string | undefined;
-  const runWorker = async (): Promise<void> => {
-    const worker = createWorker();
-    try {
-      for (let id = queue.shift(); id !== undefined && stoppedBy === undefined; id = queue.shift()) {
-        const result = await worker.run(id);
-        results.set(id, result);
-        if (result.status === 'failed' && !options.continueOnError) stoppedBy ??= id;
-        options.onResult?.(result, results.size, tenantIds.length);
-      }
-    } finally {
-      await worker.close();
-    }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency, tenantIds.length));
-  await Promise.all(Array.from({ length: workers }, runWorker));
+  await drainQueue(
+    tenantIds,
+    options.concurrency,
+    () => {
+      const worker = createWorker();
+      return {
+        run: async (id) => {
+          const result = await worker.run(id);
+          results.set(id, result);
+          if (result.status === 'failed' && !options.continueOnError) stoppedBy ??= id;
+          options.onResult?.(result, results.size, tenantIds.length);
+        },
+        close: () => worker.close(),
+      };
+    },
+    () => stoppedBy !== undefined,
+  );
   return tenantIds.map(
     (tenantId) =>
       results.get(tenantId) ?? {

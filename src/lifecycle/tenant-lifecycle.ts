@@ -53,8 +53,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    */
   async create(tenantId: string, data: Partial<T> = {}, options: TenantCreateOptions<T> = {}): Promise<TenantCreateResult<T>> {
     const { tenants, migrations, provisioning } = this.parts('TenantLifecycle.create');
-    tenants.directory.ids.validate(tenantId);
-    const store = tenants.options.store;
+    tenants.validateId(tenantId);
+    const store = tenants.store;
     if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
     const registered = await store.find(tenantId);
     const tenant = { ...registered, ...data, id: tenantId } as T;
@@ -65,7 +65,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     try {
       if (!existed) await provisioning.create(tenant);
       migrated = await migrations.migrateOne(tenant);
-      if (!existed && migrated.migrations.length === 0) throw new NoTenantMigrationsError(tenants.options.contextName, tenants.options.config);
+      if (!existed && migrated.migrations.length === 0) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
       const seed = options.seed ?? tenants.options.seed;
       if (!registered && seed) await this.seed(tenants, tenant, seed);
       if (!registered || Object.keys(data).length) await store.add(tenant);
@@ -89,8 +89,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    */
   async drop(tenantId: string, options: { confirm?: string } = {}): Promise<void> {
     const { tenants, provisioning } = this.parts('TenantLifecycle.drop');
-    tenants.directory.ids.validate(tenantId);
-    const store = tenants.options.store;
+    tenants.validateId(tenantId);
+    const store = tenants.store;
     const tenant = (await store.find(tenantId)) ?? ({ id: tenantId } as T);
     const where = tenants.isolation.describe(tenant);
     if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
@@ -125,7 +125,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
 
   /** Ids of every registered tenant. */
   async list(): Promise<T[]> {
-    return this.parts('TenantLifecycle.list').tenants.options.store.list();
+    return this.parts('TenantLifecycle.list').tenants.store.list();
   }
 
   private async fanOut(direction: MigrationDirection, options: TenantMigrationOptions): Promise<TenantMigrationReport> {
@@ -166,9 +166,9 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       throw new TenantStorageConflictError(tenant.id, where, storage.owner, phase);
     }
     const name = provisioning.nameOf(tenant);
-    for (const other of await tenants.options.store.list()) {
+    for (const other of await tenants.store.list()) {
       // records with an invalid id or derived name are never provisioned or served, so they cannot share anything
-      if (other.id === tenant.id || tenants.directory.ids.problemOf(other.id) || nameOrUndefined(provisioning, other) !== name) continue;
+      if (other.id === tenant.id || !tenants.isValidId(other.id) || nameOrUndefined(provisioning, other) !== name) continue;
       throw new TenantStorageConflictError(tenant.id, where, other.id, phase);
     }
     return storage;

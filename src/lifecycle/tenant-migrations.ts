@@ -35,7 +35,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   }
 
   get contextName(): string {
-    return this.tenants.options.contextName;
+    return this.tenants.contextName;
   }
 
   /** Migrates every selected tenant with `concurrency` workers; never throws for a tenant's failure (see `ok`). */
@@ -101,7 +101,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         // the migrator would create a missing tracking table (and schema): look before asking it
         const tables = await orm.em.getConnection().execute(
           'select 1 from information_schema.tables where table_schema = coalesce(?, current_schema()) and table_name = ?',
-          [schema ?? null, this.trackingTable()],
+          [schema ?? null, trackingTableOf(orm)],
         );
         if (!tables.length) return { tenantId: record.id, executed: [], pending: [], error: `${this.describe(record)} has no migration table yet: run migrate up (or tenant create)` };
         return await this.readStatus(orm, record.id, schema);
@@ -117,11 +117,6 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     const executed = await orm.migrator.getExecuted({ schema });
     const pending = await orm.migrator.getPending({ schema });
     return { tenantId, executed: executed.map((m) => m.name), pending: pending.map((m) => m.name) };
-  }
-
-  private trackingTable(): string {
-    const tableName = (this.tenants.options.config.migrations as { tableName?: string } | undefined)?.tableName ?? 'mikro_orm_migrations';
-    return tableName.split('.').pop() as string;
   }
 
   /**
@@ -199,4 +194,10 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     this.tenants.isolation.reclaimEntityPrototypes();
     return orm;
   }
+}
+
+/** The migrations tracking table's name, from MikroORM's migrator (`migrations.tableName`, without its schema). */
+function trackingTableOf(orm: MikroORM): string {
+  const migrator = orm.migrator as unknown as { getStorage(): { getTableName(): { tableName: string } } };
+  return migrator.getStorage().getTableName().tableName;
 }

@@ -1,4 +1,5 @@
-import { Configuration, EntityManager, MikroORM } from '@mikro-orm/core';
+import { EntityManager, MikroORM } from '@mikro-orm/core';
+import { driverClassesOf } from '../options/driver-classes.js';
 import { getEntityManagerToken, getMikroORMToken } from '@mikro-orm/nestjs';
 import { type Provider, Scope } from '@nestjs/common';
 import { createTenantEntityManager } from '../scope/tenant-proxies.js';
@@ -29,12 +30,11 @@ export function defaultClassProviders(driverClasses: readonly (abstract new (...
   ];
 }
 
-/** The driver's EntityManager and MikroORM classes of a config (no connection is made). */
-export function driverClassesOf(config: ContextConfig | undefined): (abstract new (...args: never[]) => unknown)[] {
+/** The driver's own EntityManager and MikroORM classes of a config, when they are not core's (no connection made). */
+export function driverOwnClassesOf(config: ContextConfig | undefined): (abstract new (...args: never[]) => unknown)[] {
   if (!config?.driver) return [];
-  const driver = new Configuration(config, false).getDriver();
-  const classes = [driver.createEntityManager().constructor, driver.getORMClass()] as (abstract new (...args: never[]) => unknown)[];
-  return classes.filter((cls) => cls !== EntityManager && cls !== MikroORM);
+  const { entityManager, orm } = driverClassesOf(config);
+  return [entityManager, orm].filter((cls) => cls !== EntityManager && cls !== MikroORM);
 }
 
 /** The tenant context's EntityManager token: a context-resolving singleton, or a request-scoped fork. */

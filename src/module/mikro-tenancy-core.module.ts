@@ -2,7 +2,7 @@ import { Global, Inject, type MiddlewareConsumer, Module, type NestModule, type 
 import { TenancyMiddleware } from '../http/tenancy.middleware.js';
 import type { MikroTenancyAsyncDeclaration } from '../options/tenancy-options.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
-import { MIKRO_TENANCY_DECLARATION } from '../options/tokens.js';
+import { ALL_ROUTES, MIKRO_TENANCY_DECLARATION } from '../options/tokens.js';
 
 /** The internal global module behind MikroTenancyModule.forRoot/forRootAsync: owns the runtime and the middleware. */
 @Global()
@@ -14,7 +14,7 @@ export class MikroTenancyCoreModule implements NestModule, OnApplicationShutdown
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    const paths = this.declared.forRoutes ?? ['{*all}'];
+    const paths = this.declared.forRoutes ?? ALL_ROUTES;
     consumer.apply(TenancyMiddleware).forRoutes(...paths.map((path) => ({ path, method: RequestMethod.ALL })));
   }
 

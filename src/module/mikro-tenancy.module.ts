@@ -10,7 +10,7 @@ import { ContextMigrations } from '../lifecycle/context-migrations.js';
 import { TenantLifecycle } from '../lifecycle/tenant-lifecycle.js';
 import {
   defaultClassProviders,
-  driverClassesOf,
+  driverOwnClassesOf,
   exportedTokens,
   staticContextProviders,
   tenantContextProviders,
@@ -38,7 +38,7 @@ import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 export class MikroTenancyModule {
   static forRoot(options: MikroTenancyModuleOptions): DynamicModule {
     const declared = declarationOf(options);
-    const driverClasses = driverClassesOf(options.contexts?.[DEFAULT_CONTEXT]);
+    const driverClasses = driverOwnClassesOf(options.contexts?.[DEFAULT_CONTEXT]);
     return core(declared, [{ provide: MIKRO_TENANCY_OPTIONS, useValue: options }], [], driverClasses);
   }
 
@@ -62,7 +62,7 @@ export class MikroTenancyModule {
     } else {
       throw new InvalidTenancyOptionsError(['MikroTenancyModule.forRootAsync needs one of useFactory, useClass or useExisting']);
     }
-    const driverClasses = declared.driver ? driverClassesOf({ driver: declared.driver } as ContextConfig) : [];
+    const driverClasses = declared.driver ? driverOwnClassesOf({ driver: declared.driver } as ContextConfig) : [];
     return core(declared, providers, imports, driverClasses);
   }
 
@@ -77,7 +77,7 @@ function core(
   declared: MikroTenancyAsyncDeclaration,
   optionProviders: Provider[],
   imports: NonNullable<DynamicModule['imports']>,
-  driverClasses: ReturnType<typeof driverClassesOf>,
+  driverClasses: ReturnType<typeof driverOwnClassesOf>,
 ): DynamicModule {
   const hasDefault = declared.contexts.includes(DEFAULT_CONTEXT);
   // without a default context, nothing provides EntityManager/MikroORM by class: Nest names the class that asks

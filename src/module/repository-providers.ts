@@ -32,11 +32,11 @@ export function repositoryProviders(entities: readonly EntityName<object>[], con
     const custom = customRepositoryOf(entity);
     const factory = (runtime: TenancyRuntime, em: EntityManager | undefined): object => {
       if (!em) {
-        const known = [...runtime.contextNames, ...(runtime.tenants ? [runtime.tenants.options.contextName] : [])];
+        const known = runtime.allContextNames;
         throw new UnknownContextError(contextName, known, `MikroTenancyModule.forFeature([${entityLabel(entity)}])`);
       }
       const tenants = runtime.tenants;
-      if (tenants?.options.contextName === contextName && tenants.options.injection === 'context') {
+      if (tenants?.contextName === contextName && tenants.options.injection === 'context') {
         return createTenantRepository(entity, custom ?? EntityRepository, () => runtime.context.tenantEm(contextName));
       }
       return em.getRepository(entity);

@@ -13,7 +13,7 @@ import type {
   TenantPoolOptions,
   TenantSeeder,
 } from './tenancy-options.js';
-import { DEFAULT_TENANT_CONTEXT } from './tokens.js';
+import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
 
 export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   contextName: string;
@@ -92,7 +92,7 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   if (options.tenancy) problems.push(...tenancyProblems(options.tenancy, tenantName));
 
   if (problems.length) throw new InvalidTenancyOptionsError(problems);
-  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? ['{*all}'] };
+  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES] };
 }
 
 function configProblems(label: string, config: ContextConfig | undefined): string[] {

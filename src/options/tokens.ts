@@ -6,3 +6,6 @@ export const MIKRO_TENANCY_DECLARATION = Symbol('MIKRO_TENANCY_DECLARATION');
 export const DEFAULT_CONTEXT = 'default';
 /** Default name of the tenant context. */
 export const DEFAULT_TENANT_CONTEXT = 'tenant';
+
+/** Routes the per-request middleware runs on by default: every route (path-to-regexp 8 wildcard). */
+export const ALL_ROUTES: readonly string[] = ['{*all}'];

@@ -31,8 +31,20 @@ export class TenancyRuntime implements StaticContexts {
     return runtime;
   }
 
+  /** Names of the static contexts, in registration order. */
   get contextNames(): string[] {
     return [...this.options.contexts.keys()];
+  }
+
+  /** The tenant context's name, or undefined when no `tenancy` is configured. */
+  get tenantContextName(): string | undefined {
+    return this.#tenants?.contextName;
+  }
+
+  /** Every context name: the static ones, then the tenant context's. */
+  get allContextNames(): string[] {
+    const tenant = this.tenantContextName;
+    return tenant === undefined ? this.contextNames : [...this.contextNames, tenant];
   }
 
   /** The tenant runtime, or undefined when no `tenancy` is configured. */
@@ -58,7 +70,7 @@ export class TenancyRuntime implements StaticContexts {
     if (this.#tenants) {
       const tenants = this.#tenants;
       closings.push(
-        tenants.close().catch((error: unknown) => this.#logger.error(`Closing tenant context '${tenants.options.contextName}' failed: ${String(error)}`)),
+        tenants.close().catch((error: unknown) => this.#logger.error(`Closing tenant context '${tenants.contextName}' failed: ${String(error)}`)),
       );
     }
     await Promise.all(closings);

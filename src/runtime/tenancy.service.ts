@@ -1,9 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenancyNotConfiguredError } from '../errors/lifecycle.errors.js';
 import { NoTenantContextError } from '../errors/tenant.errors.js';
 import { TenancyRuntime } from './tenancy-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { RequestScope } from '../scope/request-scope.js';
+import { drainQueue } from '../tenants/worker-queue.js';
 
 export interface ForEachTenantOptions {
   /** Tenants handled at once. Default 1. */
@@ -15,6 +16,8 @@ export interface ForEachTenantOptions {
 /** The current tenant, and entering a tenant (or a fresh context) outside HTTP: jobs, cron, queues, scripts. */
 @Injectable()
 export class TenancyService<T extends TenantRecord = TenantRecord> {
+  readonly #logger = new Logger('TenancyService');
+
   constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
 
   /** The current tenant's record; throws (with advice) when no tenant is active. */
@@ -53,25 +56,28 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
   async forEachTenant(fn: (tenant: T) => unknown, options: ForEachTenantOptions = {}): Promise<void> {
     const tenants = this.runtime.tenants;
     if (!tenants) throw new TenancyNotConfiguredError('TenancyService.forEachTenant');
-    // suspended tenants are skipped unless named explicitly (then run() reports them)
-    const ids = options.tenants ?? (await tenants.options.store.list()).filter((t) => !t.suspended).map((t) => t.id);
-    const queue = [...ids];
+    // suspended tenants are skipped unless named explicitly (then run() reports them); so are invalid ids in the store
+    const ids = options.tenants ?? (await tenants.store.list()).filter((t) => !t.suspended && this.listedIdIsValid(t.id)).map((t) => t.id);
     let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      for (let id = queue.shift(); id !== undefined && !failure; id = queue.shift()) {
-        const tenantId = id;
-        try {
-          await this.run(tenantId, () => fn(this.current()));
-        } catch (error) {
-          failure ??= { error };
-        }
+    const run = async (tenantId: string): Promise<void> => {
+      try {
+        await this.run(tenantId, () => fn(this.current()));
+      } catch (error) {
+        failure ??= { error };
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, worker));
+    await drainQueue(ids, options.concurrency ?? 1, () => ({ run }), () => failure !== undefined);
     if (failure) throw failure.error;
   }
 
+  private listedIdIsValid(id: string): boolean {
+    const tenants = this.runtime.tenants;
+    if (!tenants || tenants.isValidId(id)) return true;
+    this.#logger.error(`forEachTenant skips ${tenants.printableId(id)}: the tenant store lists it, but it breaks the tenant id rules.`);
+    return false;
+  }
+
   private get tenantContextName(): string {
-    return this.runtime.tenants?.options.contextName ?? 'tenant';
+    return this.runtime.tenantContextName ?? 'tenant';
   }
 }

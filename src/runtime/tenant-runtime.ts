@@ -1,4 +1,3 @@
-import { Configuration, EntityManager } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import type { ActiveTenant } from '../scope/active-tenant.js';
 import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
@@ -6,8 +5,10 @@ import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
-import type { TenantRecord } from '../tenants/tenant-store.js';
+import { printableTenantId } from '../tenants/tenant-id-rules.js';
+import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 import type { NormalizedTenancy } from '../options/options-validation.js';
+import { driverClassesOf } from '../options/driver-classes.js';
 
 /** The tenant side of one module instance: resolution, lookup, and the isolation strategy. */
 export class TenantRuntime<T extends TenantRecord = TenantRecord> {
@@ -22,6 +23,30 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   ) {
     this.chain = new TenantResolverChain(options.resolvers);
     this.directory = new TenantDirectory(options.store, options.ids, options.cacheTtlMs);
+  }
+
+  /** The tenant context's name (`@InjectEntityManager(name)`). */
+  get contextName(): string {
+    return this.options.contextName;
+  }
+
+  get store(): TenantStore<T> {
+    return this.options.store;
+  }
+
+  /** Throws InvalidTenantIdError (400) naming the broken rule. */
+  validateId(id: string): void {
+    this.directory.ids.validate(id);
+  }
+
+  /** Whether an id passes the id rules (ids read from the store are checked like request ids). */
+  isValidId(id: string): boolean {
+    return this.directory.ids.problemOf(id) === undefined;
+  }
+
+  /** An id for a log line: as is when valid, escaped otherwise (never raw). */
+  printableId(id: unknown): string {
+    return printableTenantId(id, this.directory.ids);
   }
 
   static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger, currentTenantId: () => string | undefined): Promise<TenantRuntime<T>> {
@@ -45,7 +70,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
       reservedDatabases: options.reservedDatabases,
       logger,
     });
-    return new TenantRuntime(options, isolation, driverEntityManagerPrototype(options));
+    return new TenantRuntime(options, isolation, driverClassesOf(options.config).entityManager.prototype as object);
   }
 
   /** Validates, looks up (cached) and opens the tenant: 400, 404, 403 or 503 when it cannot. */
@@ -59,8 +84,3 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   }
 }
 
-function driverEntityManagerPrototype<T extends TenantRecord>(options: NormalizedTenancy<T>): object {
-  // same trick as @mikro-orm/nestjs: instantiate the driver (no connection) only to learn its EntityManager class
-  const em = new Configuration(options.config, false).getDriver().createEntityManager();
-  return em instanceof EntityManager ? (Object.getPrototypeOf(em) as object) : EntityManager.prototype;
-}

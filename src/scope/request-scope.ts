@@ -1,11 +1,7 @@
-import type { EntityManager, MikroORM } from '@mikro-orm/core';
-import type { TenantRecord } from '../tenants/tenant-store.js';
+import type { EntityManager } from '@mikro-orm/core';
+import type { StaticContexts, TenantRecord } from '../tenants/tenant-store.js';
 import type { ActiveTenant } from './active-tenant.js';
 
-/** Finds a static context's ORM by name. */
-export interface OrmLookup {
-  orm(contextName: string): MikroORM;
-}
 
 /**
  * Everything one request (or one `run()`) sees: a fork of each static context, made on first use so unused
@@ -15,7 +11,7 @@ export class RequestScope<T extends TenantRecord = TenantRecord> {
   #forks?: Map<string, EntityManager>;
 
   constructor(
-    private readonly orms: OrmLookup,
+    private readonly orms: StaticContexts,
     readonly tenant?: ActiveTenant<T>,
   ) {}
 

@@ -1,9 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { type EntityManager, RequestContext } from '@mikro-orm/core';
 import { NoTenantContextError } from '../errors/tenant.errors.js';
-import type { TenantRecord } from '../tenants/tenant-store.js';
+import type { StaticContexts, TenantRecord } from '../tenants/tenant-store.js';
 import type { ActiveTenant } from './active-tenant.js';
-import type { OrmLookup, RequestScope } from './request-scope.js';
+import type { RequestScope } from './request-scope.js';
 
 /** MikroORM's `context` option: finds the EntityManager fork of the current request for one ORM. */
 export type ContextResolver = (name: string) => EntityManager | undefined;
@@ -39,7 +39,7 @@ export class TenancyContext {
    * Resolution order: a MikroORM RequestContext made for this very ORM (`@CreateRequestContext`,
    * `RequestContext.create`), then this module's request scope. Transactions are handled by MikroORM before this.
    */
-  resolverFor(contextName: string, orms: OrmLookup): ContextResolver {
+  resolverFor(contextName: string, orms: StaticContexts): ContextResolver {
     return (name) => {
       const explicit = RequestContext.getEntityManager(name);
       if (explicit && explicit.config === orms.orm(contextName).config) return explicit;
