@@ -39,6 +39,7 @@ export interface NormalizedOptions {
   contexts: ReadonlyMap<string, ContextConfig>;
   tenancy?: NormalizedTenancy;
   forRoutes: string[];
+  poolGuards: boolean;
 }
 
 const CONTEXT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -92,7 +93,7 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   if (options.tenancy) problems.push(...tenancyProblems(options.tenancy, tenantName));
 
   if (problems.length) throw new InvalidTenancyOptionsError(problems);
-  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES] };
+  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES], poolGuards: options.poolGuards ?? true };
 }
 
 function configProblems(label: string, config: ContextConfig | undefined): string[] {

@@ -84,6 +84,14 @@ export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord
   tenancy?: TenancyOptions<T>;
   /** Routes the per-request middleware runs on. Default: every route. */
   forRoutes?: string[];
+  /**
+   * The PostgreSQL pool guards on the static contexts: a bounded wait for a pooled connection (5 s unless
+   * `driverOptions.connectionTimeoutMillis` says otherwise), dead connections dropped after a server restart, and
+   * "database unavailable" errors answered 503. `false` leaves the static contexts' pools exactly as configured (an
+   * outage then surfaces as your own error handling decides). Tenant pools always have them: the tenant pool budget
+   * depends on them. Default true.
+   */
+  poolGuards?: boolean;
 }
 
 /** What Nest must know before an async factory runs: the names of the injection tokens to register. */

@@ -81,7 +81,7 @@ export class TenancyRuntime implements StaticContexts {
     const started = await Promise.allSettled(
       [...this.options.contexts].map(async ([name, config]) => {
         const orm = await MikroORM.init({
-          ...withPgPoolGuards({ ...config, contextName: name }),
+          ...(this.options.poolGuards ? withPgPoolGuards({ ...config, contextName: name }) : config),
           logger: config.logger ?? ((message: string) => mikroLogger.log(message)),
           contextName: name,
           context: this.context.resolverFor(name, this),

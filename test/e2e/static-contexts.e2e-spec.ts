@@ -182,3 +182,22 @@ describe('shutdown', () => {
     expect(await connectionsTo([primaryDb, analyticsDb])).toBe(0);
   });
 });
+
+describe('pool guards on static contexts', () => {
+  const poolOptionsOf = async (options: Partial<MikroTenancyModuleOptions>) => {
+    const app = await startApp({ imports: [MikroTenancyModule.forRoot({ contexts: { default: primaryConfig(primaryDb) }, ...options })] });
+    try {
+      const orm = app.app.get(MikroORM);
+      // a real pool: the guards convert "database does not exist"-class errors and bound the wait for a connection
+      const driverOptions = orm.config.get('driverOptions') as { connectionTimeoutMillis?: number; onPoolCreated?: unknown };
+      return { timeout: driverOptions.connectionTimeoutMillis, hooked: typeof driverOptions.onPoolCreated === 'function' };
+    } finally {
+      await app.close();
+    }
+  };
+
+  it('are on by default and can be turned off (the pool is then exactly as configured)', async () => {
+    expect(await poolOptionsOf({})).toEqual({ timeout: 5_000, hooked: true });
+    expect(await poolOptionsOf({ poolGuards: false })).toEqual({ timeout: undefined, hooked: false });
+  });
+});
