@@ -33,9 +33,12 @@ async function main(): Promise<void> {
   curl -X POST ${url}/projects -H 'x-tenant-id: ${acme}' ${json} -d '{"name":"Rocket"}'
   curl ${url}/projects -H 'x-tenant-id: ${acme}'
   curl ${url}/projects -H 'x-tenant-id: ${globex}'
-  curl -X POST ${url}/projects/1/tasks -H 'x-tenant-id: ${acme}' ${json} -d '{"title":"Launch"}'
+  curl -X POST ${url}/projects/1/tasks -H 'x-tenant-id: ${acme}' ${json} -d '{"title":"Launch"}'   (project 1 is the seeded "Getting started"; for Rocket use the id POST /projects answered)
   curl ${url.replace('//127.0.0.1', `//${acme}.localhost`).replace('//localhost', `//${acme}.localhost`)}/projects   (subdomain)
-  curl ${url}/analytics/summary -H 'x-tenant-id: ${acme}'
+  curl ${url}/members -H 'x-tenant-id: ${acme}'             (the tenant's members, read from the hub database)
+  curl ${url}/analytics/summary -H 'x-tenant-id: ${acme}'   (the tenant's events, read from the analytics database)
+The CLI against this app (in another terminal, while it runs):
+  DATABASE_URL='${postgres.url}' npm run mikro-tenancy -- tenant list
 Ctrl-C stops the app${postgres.embedded ? ' and the embedded PostgreSQL' : ''}.`);
 
   const stop = async (): Promise<void> => {
