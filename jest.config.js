@@ -28,5 +28,7 @@ export default {
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     // faults, hostile input and sustained load: `npm run test:reliability` (not part of `npm test`)
     { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.rel-spec.ts'] },
+    // docs/first-app.md run on the packed package in a fresh app: `npm run test:package` (not part of `npm test`)
+    { ...common, displayName: 'package', testMatch: ['<rootDir>/test/package/**/*.pkg-spec.ts'] },
   ],
 };
