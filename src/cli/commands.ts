@@ -112,8 +112,12 @@ class Commands {
 
   async createDatabases(): Promise<number> {
     const results = await this.migrations.createDatabases();
+    const seen = new Map<string, string>();
     for (const { context, database, created, skipped } of results) {
-      this.out.line(`Context '${context}': ${skipped ? `skipped (${skipped})` : `database "${database}" ${created ? 'created' : 'already exists'}`}`);
+      const sharedWith = database === null ? undefined : seen.get(database);
+      if (database !== null && !sharedWith) seen.set(database, context);
+      const state = sharedWith ? `(the same as context '${sharedWith}')` : created ? 'created' : 'already exists';
+      this.out.line(`Context '${context}': ${skipped ? `skipped (${skipped})` : `database "${database}" ${state}`}`);
     }
     this.out.result(results);
     return 0;

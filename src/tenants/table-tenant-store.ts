@@ -1,4 +1,4 @@
-import type { EntityClass, EntityManager, FilterQuery } from '@mikro-orm/core';
+import { type EntityClass, type EntityManager, type FilterQuery, TableNotFoundException } from '@mikro-orm/core';
 import type { StaticContexts, TenantRecord, TenantStore } from './tenant-store.js';
 import { TenancyUsageError } from '../errors/options.errors.js';
 
@@ -24,18 +24,18 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
   }
 
   async find(id: string): Promise<T | undefined> {
-    const found = await this.em().findOne(this.entity, { id } as FilterQuery<T>);
+    const found = await this.explained(this.em().findOne(this.entity, { id } as FilterQuery<T>));
     return found ?? undefined;
   }
 
   async list(): Promise<T[]> {
-    return this.em().find(this.entity, {}, { orderBy: { id: 'asc' } as never });
+    return this.explained(this.em().find(this.entity, {}, { orderBy: { id: 'asc' } as never }));
   }
 
   /** Inserts (through `em.create`, so property initialisers such as `createdAt = new Date()` apply) or updates. */
   async add(record: T): Promise<void> {
     const em = this.em();
-    const existing = await em.findOne(this.entity, { id: record.id } as FilterQuery<T>);
+    const existing = await this.explained(em.findOne(this.entity, { id: record.id } as FilterQuery<T>));
     if (existing) em.assign(existing, record as never);
     else em.create(this.entity, record as never);
     await em.flush();
@@ -43,6 +43,24 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
 
   async remove(id: string): Promise<void> {
     await this.em().nativeDelete(this.entity, { id } as FilterQuery<T>);
+  }
+
+  /** A missing tenant table is a set-up step (the context is not migrated yet): say so, and how to fix it. */
+  private async explained<R>(query: Promise<R>): Promise<R> {
+    try {
+      return await query;
+    } catch (error) {
+      if (!(error instanceof TableNotFoundException)) throw error;
+      const context = this.options.context ?? 'default';
+      throw new TenancyUsageError(
+        `The tenant store's table for ${this.entity.name} does not exist in context '${context}' yet: apply that context's ` +
+          `migrations first (\`mikro-tenancy migrate up --context ${context}\`; if its migrations are read from dist/, ` +
+          `compile them before).`,
+        undefined,
+        undefined,
+        { cause: error },
+      );
+    }
   }
 
   /** A fresh fork for each call: lookups never share or pollute a request's identity map. */

@@ -50,8 +50,13 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     expect(created.code).toBe(0);
     // schema mode: the tenant schemas live in the hub database, so it is listed for both contexts
     expect(created.stdout).toContain(`Context 'hub': database "${missingDb}" created`);
-    expect(created.stdout).toContain(`Context 'tenant': database "${missingDb}" already exists`);
+    expect(created.stdout).toContain(`Context 'tenant': database "${missingDb}" (the same as context 'hub')`);
     expect(await sql('postgres', 'select 1 from pg_database where datname = $1', [missingDb])).toHaveLength(1);
+
+    // the database exists but the hub is not migrated: the tenant store's table is missing, a set-up step too
+    const unmigrated = await runCli(['tenant', 'list', '--module', MODULE], env);
+    expect(unmigrated.code).not.toBe(0);
+    expect(unmigrated.stderr).toMatch(/The tenant store's table for \w+ does not exist in context 'hub' yet: apply that context's migrations first \(`mikro-tenancy migrate up --context hub`/);
 
     const again = await runCli(['db', 'create', '--module', MODULE], env);
     expect(again.stdout).toContain(`Context 'hub': database "${missingDb}" already exists`);
