@@ -3,6 +3,7 @@ import type { ActiveTenant } from '../scope/active-tenant.js';
 import type { ContextConfig, TenantIsolation } from '../options/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withPgPoolGuards } from './pg-pool-guards.js';
+import { sharedHydrationState } from './shared-hydration-state.js';
 import type { StorageOwner } from './storage-owner.js';
 
 /**
@@ -63,9 +64,14 @@ export interface TenantHealth {
 /**
  * Adds what every tenant ORM needs over the user's template: its name, no global-EM fallback, and no implicit
  * `create database` on connect (MikroORM's default), so an unknown database is an error, never a new database;
- * and, on PostgreSQL, the pool guards (bounded wait for a connection, dead connections dropped).
+ * the template's hydrator with one hydration state shared by every ORM on the tenant entities (see
+ * shared-hydration-state.ts: without it, an ORM initialised later makes the others' flushes rewrite the 1:1
+ * foreign keys they only loaded); and, on PostgreSQL, the pool guards (bounded wait for a connection, dead connections
+ * dropped). Every ORM the library opens on the tenant entities (serving, migration generator and runners) is built here.
  */
 export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
-  const options = { ...template, ...overrides, contextName, allowGlobalContext: false, ensureDatabase: false };
+  const merged = { ...template, ...overrides } as ContextConfig;
+  const hydrator = sharedHydrationState(merged.hydrator);
+  const options = { ...merged, hydrator, contextName, allowGlobalContext: false, ensureDatabase: false };
   return withPgPoolGuards(options as ContextConfig) as O;
 }

@@ -88,7 +88,11 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     return { details: { isolation: 'database', ...this.pool.stats() } };
   }
 
-  /** Every tenant ORM has the same (plain) metadata: nothing to take back. */
+  /**
+   * Nothing to take back: every tenant ORM has the same (plain) metadata, and every ORM the library opens on the
+   * tenant entities answers "hydrating?" from one shared state (tenantOrmOptions, shared-hydration-state.ts), so
+   * whichever of them decorated the prototypes last, another tenant's flushes write only what they changed.
+   */
   reclaimEntityPrototypes(): void {}
 
   close(): Promise<void> {
