@@ -30,6 +30,8 @@ interface Hydrating {
  * Relies on MikroORM internals (the prototype setters asking `isRunning()` of the decorating ORM's hydrator, and
  * hydration going through `hydrate`/`hydrateReference`): test/unit/shared-hydration-state.spec.ts fails if they change.
  */
+// Module-level on purpose (the one exception to "no module-level state" here): the entity prototypes this corrects
+// are themselves process-wide, shared by every ORM and every module instance on the same classes.
 let hydrating: Hydrating | undefined;
 
 const SHARED = Symbol('nestjs-mikro-tenancy:shared-hydration-state');
