@@ -4,7 +4,10 @@ import { TenantPoolExhaustedError } from '../errors/tenant.errors.js';
 
 /**
  * An evicted or idle ORM that has not closed by then gets its slot back anyway (logged as an error): one stuck
- * close (a driver never returning a connection) must not block every tenant that waits for a slot.
+ * close (a driver never returning a connection) must not block every tenant that waits for a slot. A slot is given
+ * back only once the ORM's connections are closed, not just asked to close: on PostgreSQL, `openConnectedOrm` makes
+ * `orm.close()` wait for every socket to close, and closes from this side those PostgreSQL has not closed within
+ * 5 s, so this only fires for a close stuck elsewhere.
  */
 const CLOSE_TIMEOUT_MS = 10_000;
 

@@ -72,8 +72,16 @@ export class TestDatabases {
   }
 }
 
-/** Connections currently open to the given databases (our apps' connections). */
+/**
+ * Client connections currently open to the given databases (our apps' connections), including those still
+ * authenticating. Not the server's own processes that show up under a database name too: an autovacuum worker visits
+ * every database in turn, and would count as one more connection of whichever app's database it is visiting.
+ */
 export async function connectionsTo(dbNames: string[]): Promise<number> {
-  const rows = await sql<{ n: string }>('postgres', 'select count(*)::text as n from pg_stat_activity where datname = any($1) and pid <> pg_backend_pid()', [dbNames]);
+  const rows = await sql<{ n: string }>(
+    'postgres',
+    "select count(*)::text as n from pg_stat_activity where datname = any($1) and backend_type = 'client backend' and pid <> pg_backend_pid()",
+    [dbNames],
+  );
   return Number(rows[0]?.n ?? 0);
 }
