@@ -46,20 +46,19 @@ export function sharedHydrationState(Base: HydratorConstructor = ObjectHydrator)
     static readonly [SHARED] = true;
 
     override hydrate(...args: unknown[]): void {
-      const outer = hydrating;
-      hydrating = this;
-      try {
-        super.hydrate(...args);
-      } finally {
-        hydrating = outer;
-      }
+      this.whileHydrating(() => super.hydrate(...args));
     }
 
     override hydrateReference(...args: unknown[]): void {
+      this.whileHydrating(() => super.hydrateReference(...args));
+    }
+
+    /** Records this hydrator as the one hydrating (synchronously), restoring the outer one after. */
+    whileHydrating(hydration: () => void): void {
       const outer = hydrating;
       hydrating = this;
       try {
-        super.hydrateReference(...args);
+        hydration();
       } finally {
         hydrating = outer;
       }
