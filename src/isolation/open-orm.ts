@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import type { ContextConfig } from '../options/tenancy-options.js';
+import { isPostgreSqlDriver } from './pg-pool-guards.js';
 
 /**
  * How long closing an ORM waits for PostgreSQL to close its connections before closing them from this side (so a
@@ -50,7 +51,7 @@ interface PgPool {
 }
 
 function withClosedConnectionAccounting(options: ContextConfig, logger: Logger, label: string, closeTimeoutMs: number): ContextConfig {
-  if (!options.driver?.name.includes('PostgreSql')) return options;
+  if (!isPostgreSqlDriver(options.driver)) return options;
   const driverOptions = (options.driverOptions ?? {}) as Record<string, unknown>;
   if (Object.getPrototypeOf(driverOptions) !== Object.prototype) return options; // a Kysely dialect or instance: left alone
   const next = driverOptions.onPoolCreated as ((pool: PgPool) => unknown) | undefined;

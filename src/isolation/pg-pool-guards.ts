@@ -29,7 +29,7 @@ interface PgPool {
  */
 export function withPgPoolGuards<C extends ContextConfig>(config: C, timeoutMs = DEFAULT_CONNECTION_TIMEOUT_MS): C {
   const where: UnavailableDatabase = { contextName: config.contextName, database: databaseNameOf(config) };
-  if (!config.driver?.name.includes('PostgreSql')) return config;
+  if (!isPostgreSqlDriver(config.driver)) return config;
   const driverOptions = (config.driverOptions ?? {}) as Record<string, unknown>;
   if (Object.getPrototypeOf(driverOptions) !== Object.prototype) return config;
   const userOnPoolCreated = driverOptions.onPoolCreated as ((pool: PgPool) => unknown) | undefined;
@@ -101,4 +101,12 @@ function databaseNameOf(config: ContextConfig): string | undefined {
   if (config.dbName) return config.dbName;
   if (!config.clientUrl || !URL.canParse(config.clientUrl)) return undefined;
   return decodeURIComponent(new URL(config.clientUrl).pathname).replace(/^\//, '') || undefined;
+}
+
+/** Whether a driver class is MikroORM's PostgreSQL driver or a subclass of it (the tenant schema driver is one). */
+export function isPostgreSqlDriver(driver: ContextConfig['driver']): boolean {
+  for (let cls: unknown = driver; typeof cls === 'function'; cls = Object.getPrototypeOf(cls)) {
+    if ((cls as { name: string }).name.includes('PostgreSql')) return true;
+  }
+  return false;
 }

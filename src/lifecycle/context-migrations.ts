@@ -1,6 +1,7 @@
 import { Configuration, type IMigrator } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createDatabaseIfMissing } from '../isolation/management-database.js';
+import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import type { ContextConfig } from '../options/tenancy-options.js';
 import { MigratorMissingError } from '../errors/lifecycle.errors.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
@@ -39,7 +40,7 @@ export class ContextMigrations {
     const results: ContextDatabase[] = [];
     for (const [context, config] of wanted) {
       const database = new Configuration(config, false).get('dbName') || undefined; // as MikroORM resolves it (clientUrl or dbName)
-      if (!config.driver?.name.includes('PostgreSql') || !database) {
+      if (!isPostgreSqlDriver(config.driver) || !database) {
         results.push({ context, database: database ?? null, created: false, skipped: 'not a PostgreSQL context' });
         continue;
       }

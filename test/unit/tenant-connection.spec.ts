@@ -110,3 +110,16 @@ describe('search path (schema mode)', () => {
     expect(parseSearchPath('extensions')).toEqual(['extensions']);
   });
 });
+
+describe('isPostgreSqlDriver', () => {
+  it('recognises the PostgreSQL driver and its subclasses (the schema-mode tenant driver), not others', async () => {
+    const { PostgreSqlDriver } = await import('@mikro-orm/postgresql');
+    const { SqliteDriver } = await import('@mikro-orm/sql');
+    const { tenantSchemaDriverClass } = await import('../../src/isolation/schema/tenant-schema-driver.js');
+    const { isPostgreSqlDriver } = await import('../../src/isolation/pg-pool-guards.js');
+    expect(isPostgreSqlDriver(PostgreSqlDriver)).toBe(true);
+    expect(isPostgreSqlDriver(tenantSchemaDriverClass({ driver: PostgreSqlDriver }, () => undefined) as never)).toBe(true);
+    expect(isPostgreSqlDriver(SqliteDriver)).toBe(false);
+    expect(isPostgreSqlDriver(undefined)).toBe(false);
+  });
+});
