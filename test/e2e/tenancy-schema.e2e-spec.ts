@@ -128,7 +128,7 @@ describe.each(PLATFORMS)('schema isolation over HTTP (%s)', (platform) => {
       expect(rows.filter((r) => r.marker !== t)).toEqual([]);
       expect(rows.length - (before.get(t) ?? 0)).toBe(written.get(t));
     }
-  });
+  }, 180_000); // thousands of requests: minutes, not seconds, on a loaded 2-core machine (it once hit the 60 s default at load 7-8)
 });
 
 describe('resolvers: subdomain, path and query', () => {
