@@ -1,5 +1,6 @@
 import { DatabaseConnectionFailure, type UnavailableDatabase, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import type { ContextConfig } from '../options/tenancy-options.js';
+import { databaseNameOf } from '../options/database-name.js';
 
 /** How long a query waits for a pooled PostgreSQL connection when the config does not say. */
 const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
@@ -94,13 +95,6 @@ function convertRejection(result: unknown, where: UnavailableDatabase): unknown 
     const reason = databaseUnavailableReason(error);
     throw reason === undefined ? error : new DatabaseConnectionFailure(reason, error, where);
   });
-}
-
-/** The database a config connects to (explicit `dbName` wins over the URL's, as in MikroORM). */
-function databaseNameOf(config: ContextConfig): string | undefined {
-  if (config.dbName) return config.dbName;
-  if (!config.clientUrl || !URL.canParse(config.clientUrl)) return undefined;
-  return decodeURIComponent(new URL(config.clientUrl).pathname).replace(/^\//, '') || undefined;
 }
 
 /** Whether a driver class is MikroORM's PostgreSQL driver or a subclass of it (the tenant schema driver is one). */

@@ -1,4 +1,5 @@
-import { Configuration, type IMigrator } from '@mikro-orm/core';
+import type { IMigrator } from '@mikro-orm/core';
+import { databaseNameOf } from '../options/database-name.js';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createDatabaseIfMissing } from '../isolation/management-database.js';
 import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
@@ -39,7 +40,7 @@ export class ContextMigrations {
     if (tenancy?.isolation === 'schema') wanted.push([tenancy.contextName, tenancy.config]);
     const results: ContextDatabase[] = [];
     for (const [context, config] of wanted) {
-      const database = new Configuration(config, false).get('dbName') || undefined; // as MikroORM resolves it (clientUrl or dbName)
+      const database = databaseNameOf(config);
       if (!isPostgreSqlDriver(config.driver) || !database) {
         results.push({ context, database: database ?? null, created: false, skipped: 'not a PostgreSQL context' });
         continue;

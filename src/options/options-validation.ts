@@ -14,6 +14,7 @@ import type {
   TenantSeeder,
 } from './tenancy-options.js';
 import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
+import { databaseNameOf } from './database-name.js';
 
 export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   contextName: string;
@@ -134,7 +135,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
 function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts: ReadonlyMap<string, ContextConfig>): NormalizedTenancy {
   // a tenant must never be named after a schema a static context lives in
   const staticSchemas = [...contexts.values()].map((c) => c.schema).filter((s): s is string => typeof s === 'string');
-  const staticDatabases = [...contexts.values()].map(databaseOf).filter((d): d is string => d !== undefined);
+  const staticDatabases = [...contexts.values()].map(databaseNameOf).filter((d): d is string => d !== undefined);
   const searchPath = tenancy.searchPath ?? [];
   return {
     contextName,
@@ -158,16 +159,4 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
   };
-}
-
-/** The database a context config connects to (explicit `dbName` wins over the URL's, as in MikroORM). */
-function databaseOf(config: ContextConfig): string | undefined {
-  if (config.dbName) return config.dbName;
-  if (!config.clientUrl) return undefined;
-  try {
-    return decodeURIComponent(new URL(config.clientUrl).pathname).replace(/^\//, '') || undefined;
-  } catch (error) {
-    if (error instanceof TypeError) return undefined; // an invalid URL: MikroORM reports it when the context starts
-    throw error;
-  }
 }
