@@ -8,15 +8,21 @@ import { messageOf } from '../errors/message-of.js';
 import { TenantMigrationError } from '../errors/lifecycle.errors.js';
 
 /**
- * Options of an ORM that runs tenant migrations: a small pool of its own, every tenant's migrations in one
+ * Options of an ORM that runs tenant migrations: a pool of one connection, every tenant's migrations in one
  * transaction (so a failure leaves the tenant as it was), and no snapshot rewrite after migrating (the snapshot
  * describes the unqualified tenant schema; rewriting it from one tenant's database would break the next
  * `migrate create`). `includeWildcardSchema` only defers creating the tracking table until the target schema is
  * known, so no stray `mikro_orm_migrations` appears in the default schema.
+ *
+ * One connection, because a migration worker must never need a second server connection while its transaction
+ * holds one: behind a transaction-mode pooler (PgBouncer) whose pool is smaller than the fan-out's concurrency,
+ * every worker would hold a server connection and wait for another, and nothing would move. With `max: 1`, anything
+ * that asked for a second connection would wait on this pool (bounded by the pool guards, then an error naming the
+ * timeout) instead of on the pooler, forever.
  */
 export function migrationOrmOptions(base: ContextConfig, name: string): ContextConfig {
   return tenantOrmOptions(base, name, {
-    pool: { ...base.pool, min: 0, max: 2 },
+    pool: { ...base.pool, min: 0, max: 1 },
     migrations: {
       ...base.migrations,
       transactional: true,
@@ -53,6 +59,7 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
   const track = (event: MigrationInfo) => void (current = event.name);
   migrator.on(direction === 'up' ? 'migrating' : 'reverting', track);
   try {
+    await initMigrator(orm); // before the transaction: its checks take a connection of their own (see initMigrator)
     const ran = await connection.transactional(async (trx) => {
       await connection.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [target.lockKey], 'all', trx);
       if (target.schema && direction === 'up') {
@@ -71,6 +78,20 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
   } finally {
     migrator.off(direction === 'up' ? 'migrating' : 'reverting', track);
   }
+}
+
+/**
+ * Runs the migrator's lazy initialisation now, outside any transaction. MikroORM's `Migrator.init()` (protected, not
+ * on the IMigrator type) runs on the first `up`/`down`/`getPending`/`getExecuted` of an ORM and checks that the
+ * database exists (`schemaGenerator.ensureDatabase()`: `select 1 from pg_database ...`) on a pooled connection of
+ * its own, not on the transaction passed to `up`. Called inside the migration transaction, that check needs a second
+ * connection while the transaction holds the first: behind a transaction-mode pooler with every server connection
+ * held by a migration transaction, it never gets one. Done here first, the check's connection is back in the pool
+ * before the transaction takes it. Idempotent (the migrator remembers it ran). Pinned by
+ * test/unit/mikro-orm-internals.spec.ts.
+ */
+export async function initMigrator(orm: MikroORM): Promise<void> {
+  await (orm.migrator as unknown as { init(): Promise<void> }).init();
 }
 
 /**

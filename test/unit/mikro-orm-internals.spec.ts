@@ -57,6 +57,31 @@ describe('MikroORM details the library relies on', () => {
     }
   });
 
+  it('initMigrator runs the lazy Migrator.init() (its ensureDatabase check) up front; up/down/getPending then check nothing more', async () => {
+    // migrateTenant relies on it: that check takes a pooled connection of its own, which must happen before the
+    // migration transaction holds one (a transaction-mode pooler would otherwise never give it one)
+    const { initMigrator } = await import('../../src/lifecycle/migrate-tenant.js');
+    const instance = await orm({ path: join(dir, 'm') });
+    try {
+      await instance.connect(); // MikroORM's own ensureDatabase-on-connect (the library turns it off) out of the count
+      const generator = instance.schema as unknown as { ensureDatabase(...args: unknown[]): Promise<boolean> };
+      const ensureDatabase = generator.ensureDatabase.bind(generator);
+      let checks = 0;
+      generator.ensureDatabase = (...args) => (checks++, ensureDatabase(...args));
+      await initMigrator(instance);
+      expect(checks).toBe(1);
+      await initMigrator(instance);
+      await instance.em.getConnection().transactional(async (transaction) => {
+        await instance.migrator.up({ transaction });
+        await instance.migrator.down({ transaction });
+      });
+      await instance.migrator.getPending();
+      expect(checks).toBe(1);
+    } finally {
+      await instance.close();
+    }
+  });
+
   it("the management database is the PostgreSQL schema helper's getManagementDbName()", async () => {
     const { Configuration } = await import('@mikro-orm/core');
     const helperOf = (config: object) => new Configuration(definePgConfig({ dbName: 'app', entities: [AnalyticsEvent], ...config }), false).getPlatform().getSchemaHelper() as { getManagementDbName(): string };
