@@ -7,6 +7,7 @@ export type {
   MikroTenancyModuleOptions,
   MikroTenancyOptionsFactory,
   TenancyOptions,
+  TenantChangesOptions,
   TenantIdRules,
   TenantInjection,
   TenantIsolation,
@@ -29,7 +30,13 @@ export { StaticTenantStore } from './tenants/static-tenant-store.js';
 export { TableTenantStore, type TableTenantStoreOptions } from './tenants/table-tenant-store.js';
 
 // Lifecycle and migrations
-export { TenantLifecycle, type TenantCreateOptions, type TenantCreateResult } from './lifecycle/tenant-lifecycle.js';
+export {
+  TenantLifecycle,
+  type TenantCreateOptions,
+  type TenantCreateResult,
+  type TenantDropOptions,
+  type TenantDropResult,
+} from './lifecycle/tenant-lifecycle.js';
 export { ContextMigrations } from './lifecycle/context-migrations.js';
 export type { TenantMigrationOptions } from './lifecycle/tenant-migrations.js';
 export type { CreateMigrationOptions, CreatedMigration } from './lifecycle/create-tenant-migration.js';

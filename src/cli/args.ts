@@ -11,7 +11,10 @@ Commands:
   migrate status    executed and pending migrations
   migrate create    generate the next migration of --context from its entities
   tenant create <id>   provision, migrate, seed and register a tenant (idempotent)
-  tenant drop <id>     remove a tenant's schema or database and its store entry (needs --yes)
+  tenant drop <id>     fence the tenant on every instance, let running work finish (--drain-timeout), then remove
+                       its schema or database and its store entry (needs --yes; exit 1 when there was nothing to drop)
+  tenant suspend <id>  refuse the tenant's requests (403) on every app instance
+  tenant resume <id>   serve a suspended tenant again
   tenant list          registered tenants
 
 Options:
@@ -27,6 +30,7 @@ Options:
   --blank                   migrate create: an empty migration
   --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
   --yes                     tenant drop: confirm
+  --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)
   --json                    print the result as JSON (for scripts)
   -h, --help                this help
 
@@ -47,6 +51,7 @@ export interface CliArgs {
   blank: boolean;
   data?: Record<string, unknown>;
   yes: boolean;
+  drainTimeoutMs?: number;
   json: boolean;
   help: boolean;
 }
@@ -72,6 +77,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       blank: { type: 'boolean', default: false },
       data: { type: 'string' },
       yes: { type: 'boolean', default: false },
+      'drain-timeout': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -79,6 +85,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const [command = '', subcommand, target] = positionals;
   const concurrency = values.concurrency === undefined ? 1 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be a whole number >= 1, got '${values.concurrency}'`);
+  const drainTimeoutMs = values['drain-timeout'] === undefined ? undefined : Number(values['drain-timeout']);
+  if (drainTimeoutMs !== undefined && (!Number.isInteger(drainTimeoutMs) || drainTimeoutMs < 0)) {
+    throw new UsageError(`--drain-timeout must be a whole number of milliseconds >= 0, got '${values['drain-timeout']}'`);
+  }
   if (values.tenant !== undefined && values['all-tenants']) throw new UsageError('use either --tenant or --all-tenants, not both');
   return {
     command,
@@ -95,6 +105,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     blank: values.blank,
     data: values.data === undefined ? undefined : parseData(values.data),
     yes: values.yes,
+    drainTimeoutMs,
     json: values.json,
     help: values.help,
   };

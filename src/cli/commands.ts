@@ -23,6 +23,10 @@ export async function runCommand(app: INestApplicationContext, args: CliArgs, ou
       return commands.createTenant();
     case 'tenant drop':
       return commands.dropTenant();
+    case 'tenant suspend':
+      return commands.suspendTenant(true);
+    case 'tenant resume':
+      return commands.suspendTenant(false);
     case 'tenant list':
       return commands.listTenants();
     case 'db create':
@@ -102,11 +106,24 @@ class Commands {
     return 0;
   }
 
+  /** Exit 1 when there was nothing to drop: a mistyped id must not look like success. */
   async dropTenant(): Promise<number> {
     const id = this.requireTarget('tenant drop <id>');
-    await this.lifecycle.drop(id, { confirm: this.args.yes ? id : undefined });
-    this.out.line(`Tenant '${id}' dropped`);
-    this.out.result({ dropped: id });
+    const result = await this.lifecycle.drop(id, { confirm: this.args.yes ? id : undefined, drainTimeoutMs: this.args.drainTimeoutMs });
+    this.out.line(
+      result.dropped
+        ? `Tenant '${id}' dropped`
+        : `Nothing dropped: tenant '${id}' is not registered and has no schema or database (a mistyped id, or dropped already)`,
+    );
+    this.out.result(result);
+    return result.dropped ? 0 : 1;
+  }
+
+  async suspendTenant(suspend: boolean): Promise<number> {
+    const id = this.requireTarget(`tenant ${suspend ? 'suspend' : 'resume'} <id>`);
+    const tenant = suspend ? await this.lifecycle.suspend(id) : await this.lifecycle.resume(id);
+    this.out.line(`Tenant '${id}' ${suspend ? 'suspended' : 'resumed'}`);
+    this.out.result(tenant);
     return 0;
   }
 

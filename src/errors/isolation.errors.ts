@@ -65,3 +65,20 @@ export class TenantSearchPathError extends TenancyError {
     );
   }
 }
+
+/**
+ * Schema mode: a table of the tenant's own schema is missing, so the request could not complete. The schema was
+ * dropped (a drop by another app instance that this one has not heard of yet) or the tenant's migrations are not
+ * applied: the tenant's state, not an outage of the server, and never a 500.
+ */
+export class TenantSchemaIncompleteError extends TenancyError {
+  constructor(readonly tenantId: string, cause: unknown) {
+    super(
+      `Tenant '${tenantId}' cannot be served: a table of its schema does not exist. Either the tenant is being dropped, ` +
+        `or its migrations are not applied: run \`mikro-tenancy migrate up --tenant ${tenantId}\`.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+      { cause },
+    );
+  }
+}

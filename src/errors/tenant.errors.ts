@@ -71,3 +71,17 @@ export class TenantPoolExhaustedError extends TenancyError {
     );
   }
 }
+
+/**
+ * The tenant is being dropped: its new requests are refused while the drop lets the ones already running finish.
+ * Once dropped it is unknown (404); if the drop is given up, it is served again.
+ */
+export class TenantDroppingError extends TenancyError {
+  constructor(readonly tenantId: string) {
+    super(
+      `Tenant '${tenantId}' is being dropped: its requests are refused until the drop ends (then the tenant is unknown).`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}

@@ -37,7 +37,10 @@ export class TenancyHealthIndicator {
     const tenants = this.runtime.tenants;
     const key = options.key ?? tenants?.contextName ?? 'tenant';
     if (!tenants) return this.health.check(key).down({ message: 'no tenant context is configured' });
-    const { ping, details } = tenants.isolation.health();
+    const { ping, details: isolation } = tenants.isolation.health();
+    const changes = tenants.changesStatus();
+    // a lost listener is not an outage (lookups still expire after cacheTtlMs): shown, never "down"
+    const details = changes ? { ...isolation, changes } : isolation;
     return ping ? this.ping(key, ping, options.timeoutMs, details) : this.health.check(key).up(details);
   }
 

@@ -4,18 +4,26 @@ import { DatabaseConnectionFailure, DatabaseUnavailableError, databaseUnavailabl
 import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { getRequestTenant } from '../scope/request-tenant.js';
 import { messageOf } from '../errors/message-of.js';
+import { TenantSchemaTableMissingException } from '../isolation/schema/tenant-schema-driver.js';
+import { TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
+import { TenantDroppingError } from '../errors/tenant.errors.js';
+import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
- * 503 DatabaseUnavailableError, so clients get a retryable 503 instead of a 500 carrying a socket or SQL message.
+ * 503 DatabaseUnavailableError, so clients get a retryable 503 instead of a 500 carrying a socket or SQL message;
+ * and a table missing from the tenant's own schema (being dropped, or not migrated) into a 503 naming the tenant.
  * Any other error is returned unchanged. The driver's message goes to the log, throttled per reason.
  */
 @Injectable()
 export class DatabaseUnavailableMapper {
   readonly #warnings = new ThrottledWarnings(new Logger('MikroTenancy'));
 
+  constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
+
   map(error: unknown, tenantId: string | undefined): unknown {
     if (error instanceof HttpException) return error;
+    if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
     const reason = databaseUnavailableReason(error);
     if (reason === undefined) return error;
     const where = tenantId === undefined ? '' : ` (tenant '${tenantId}')`;
@@ -23,19 +31,27 @@ export class DatabaseUnavailableMapper {
     this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(driverError)}; answered 503`);
     return new DatabaseUnavailableError(reason, tenantId, error, error instanceof DatabaseConnectionFailure ? error.where : {});
   }
+
+  private tenantStateError(error: TenantSchemaTableMissingException): HttpException {
+    const { tenantId } = error;
+    if (this.runtime.tenants?.fences.isFenced(tenantId)) return new TenantDroppingError(tenantId);
+    this.#warnings.warn(`incomplete:${tenantId}`, `${error.message} Answered 503.`);
+    return new TenantSchemaIncompleteError(tenantId, error);
+  }
 }
 
 /**
  * Registered globally by the module. It catches only DatabaseConnectionFailure (what the module's pools throw for
- * an unavailable database), so your own filters keep every other error, and successful requests pay nothing.
+ * an unavailable database) and TenantSchemaTableMissingException, so your own filters keep every other error, and
+ * successful requests pay nothing.
  */
-@Catch(DatabaseConnectionFailure)
+@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException)
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
   constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {
     super();
   }
 
-  override catch(exception: DatabaseConnectionFailure, host: ArgumentsHost): void {
+  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception; // RPC and WebSocket contexts keep their own handling
     const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
     super.catch(this.mapper.map(exception, tenantId), host);

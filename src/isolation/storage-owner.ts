@@ -57,6 +57,11 @@ export class StorageClaims {
     return undefined;
   }
 
+  /** Forgets every claim of a tenant (dropped). */
+  releaseTenant(tenantId: string): void {
+    for (const [name, holder] of this.#tenantOf) if (holder === tenantId) this.#tenantOf.delete(name);
+  }
+
   /** Forgets a tenant's claim (dropped tenant, or its record now derives another name). */
   release(name: string, tenantId: string): void {
     if (this.#tenantOf.get(name) === tenantId) this.#tenantOf.delete(name);

@@ -27,6 +27,11 @@ export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> 
    * prototypes at every init (the last wins), so the serving ORM takes them back.
    */
   reclaimEntityPrototypes(): void;
+  /**
+   * Forgets what this process opened or checked for a tenant (dropped here or on another instance): database mode
+   * closes its ORM once its requests are done; schema mode re-checks its schema before serving it again.
+   */
+  forgetTenant(tenantId: string): Promise<void>;
   /** Closes every ORM this strategy opened; failures are logged, the others still close. */
   close(): Promise<void>;
 }
@@ -39,8 +44,12 @@ export interface TenantProvisioning<T extends TenantRecord = TenantRecord> {
   ownerOf(record: T): Promise<StorageOwner>;
   /** Creates what holds the tenant's data (schema mode creates the schema inside the migration transaction). */
   create(record: T): Promise<void>;
-  /** Closes what is open for the tenant (after its requests), then removes its data. */
-  drop(record: T): Promise<void>;
+  /**
+   * Removes the tenant's data. Sessions still using it (this or another app instance) get until `drainUntil`
+   * (epoch ms; default: now) to finish; then they are ended, so the drop never waits on them for long or deadlocks
+   * with them. Safe to rerun.
+   */
+  drop(record: T, options?: { drainUntil?: number }): Promise<void>;
 }
 
 export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {

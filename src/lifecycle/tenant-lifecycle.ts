@@ -13,12 +13,34 @@ import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents
 import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
 import { messageOf } from '../errors/message-of.js';
+import { TenantNotFoundError } from '../errors/tenant.errors.js';
 
 
 export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
   /** Overrides `tenancy.seed` for this tenant; `false` skips seeding. */
   seed?: TenantSeeder<T> | false;
 }
+
+export interface TenantDropOptions {
+  /** Must be the tenant id: dropping deletes every row of the tenant. */
+  confirm?: string;
+  /** How long work already running for the tenant (any app instance) may take before it is ended. Default 10000. */
+  drainTimeoutMs?: number;
+}
+
+export interface TenantDropResult {
+  tenantId: string;
+  /** False when there was nothing to drop (no record, no schema or database): a rerun, or a mistyped id. */
+  dropped: boolean;
+  /** Whether the tenant was in the store. */
+  registered: boolean;
+  /** Whether its schema or database existed. */
+  storageExisted: boolean;
+}
+
+const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
+/** Other instances keep a drop's fence this much longer than its drain time when they hear nothing more. */
+const REMOTE_FENCE_MARGIN_MS = 60_000;
 
 export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
   tenant: T;
@@ -76,6 +98,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       throw new TenantLifecycleError(tenantId, `Creating tenant '${tenantId}' failed: ${message}. ${cleanup}; it was not registered. Fix the cause and call create again.`, error);
     }
     tenants.directory.invalidate(tenantId);
+    if (!registered || Object.keys(data).length) await tenants.publish({ kind: registered ? 'updated' : 'created', tenantId });
     const { migrations: applied, durationMs } = migrated;
     this.#logger.log(`Tenant '${tenantId}' ${registered ? 'was already registered' : 'created'} (${where}, ${applied.length} migration(s) applied)`);
     if (applied.length) await this.#events.emit('migrated', { tenantId, direction: 'up', migrations: applied, durationMs });
@@ -84,28 +107,66 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
   }
 
   /**
-   * Drops a tenant: removes it from the store (new requests get 404), closes its ORM (database mode, after its
-   * in-flight requests), then drops its schema or database. Needs `{ confirm: tenantId }`. Safe to rerun.
+   * Drops a tenant, in an order that never loses track of data and never fails a request with a 500:
+   * 1. fences it on every app instance (its new requests get 503 TenantDroppingError);
+   * 2. lets the work already running finish, here and in every other session using its schema or database, up to
+   *    `drainTimeoutMs`, then ends the sessions left (their requests get a 503);
+   * 3. drops its schema or database (a lock conflict or deadlock is retried);
+   * 4. only then removes it from the store (404 from then on), and tells every instance.
+   * Needs `{ confirm: tenantId }`. Safe to rerun after a failure at any step; for a tenant with neither a record
+   * nor data it does nothing and says so (`dropped: false`).
    */
-  async drop(tenantId: string, options: { confirm?: string } = {}): Promise<void> {
+  async drop(tenantId: string, options: TenantDropOptions = {}): Promise<TenantDropResult> {
     const { tenants, provisioning } = this.parts('TenantLifecycle.drop');
     tenants.validateId(tenantId);
     const store = tenants.store;
-    const tenant = (await store.find(tenantId)) ?? ({ id: tenantId } as T);
+    const registered = await store.find(tenantId);
+    const tenant = registered ?? ({ id: tenantId } as T);
     const where = tenants.isolation.describe(tenant);
     if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
     if (!store.remove) throw new ReadOnlyTenantStoreError('remove', tenantId);
-    await this.refuseForeignStorage(tenants, provisioning, tenant, 'drop');
-    await store.remove(tenantId);
-    tenants.directory.invalidate(tenantId);
-    try {
-      await this.dropData(tenants, provisioning, tenant);
-    } catch (error) {
-      const message = messageOf(error);
-      throw new TenantLifecycleError(tenantId, `Tenant '${tenantId}' was removed from the store, but dropping its ${where} failed: ${message}. Call drop again to retry.`, error);
+    const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'drop');
+    if (!registered && !storage.exists) {
+      this.#logger.log(`Tenant '${tenantId}' has nothing to drop: it is not registered and its ${where} does not exist`);
+      return { tenantId, dropped: false, registered: false, storageExisted: false };
     }
+    const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    const drainUntil = Date.now() + drainTimeoutMs;
+    tenants.fences.fence(tenantId);
+    await tenants.publish({ kind: 'dropping', tenantId, fenceMs: drainTimeoutMs + REMOTE_FENCE_MARGIN_MS });
+    try {
+      const running = await tenants.fences.drained(tenantId, drainTimeoutMs);
+      if (running > 0) this.#logger.warn(`Tenant '${tenantId}': ${running} unit(s) of work still running after ${drainTimeoutMs} ms; ending them to drop its ${where}`);
+      await provisioning.drop(tenant, { drainUntil });
+    } catch (error) {
+      tenants.fences.lift(tenantId);
+      await tenants.publish({ kind: 'drop-aborted', tenantId });
+      const message = messageOf(error);
+      throw new TenantLifecycleError(tenantId, `Dropping the ${where} of tenant '${tenantId}' failed: ${message}. The tenant is still registered and served again. Call drop again to retry.`, error);
+    }
+    try {
+      if (registered) await store.remove(tenantId);
+    } catch (error) {
+      // still fenced here (and, for a while, on the other instances): it has no data left to serve
+      const message = messageOf(error);
+      throw new TenantLifecycleError(tenantId, `The ${where} of tenant '${tenantId}' was dropped, but removing it from the tenant store failed: ${message}. Call drop again to finish.`, error);
+    }
+    tenants.directory.invalidate(tenantId);
+    tenants.fences.lift(tenantId);
+    await tenants.publish({ kind: 'dropped', tenantId });
     this.#logger.log(`Tenant '${tenantId}' dropped (${where})`);
     await this.#events.emit('dropped', { tenantId });
+    return { tenantId, dropped: true, registered: registered !== undefined, storageExisted: storage.exists };
+  }
+
+  /** Suspends a tenant: its requests get 403 on every app instance (work already running finishes). */
+  suspend(tenantId: string): Promise<T> {
+    return this.setSuspended(tenantId, true);
+  }
+
+  /** Serves a suspended tenant again, on every app instance. */
+  resume(tenantId: string): Promise<T> {
+    return this.setSuspended(tenantId, false);
   }
 
   /** Applies pending tenant migrations to every tenant (or `options.tenants`); see TenantMigrationOptions. */
@@ -138,6 +199,21 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     return report;
   }
 
+  private async setSuspended(tenantId: string, suspended: boolean): Promise<T> {
+    const { tenants } = this.parts(`TenantLifecycle.${suspended ? 'suspend' : 'resume'}`);
+    tenants.validateId(tenantId);
+    const store = tenants.store;
+    if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
+    const record = await store.find(tenantId);
+    if (!record) throw new TenantNotFoundError(tenantId);
+    const updated = { ...record, suspended } as T;
+    if (Boolean(record.suspended) !== suspended) await store.add(updated);
+    tenants.directory.invalidate(tenantId);
+    await tenants.publish({ kind: suspended ? 'suspended' : 'resumed', tenantId });
+    this.#logger.log(`Tenant '${tenantId}' ${suspended ? 'suspended' : 'resumed'}`);
+    return updated;
+  }
+
   private async seed(tenants: TenantRuntime<T>, tenant: T, seed: TenantSeeder<T>): Promise<void> {
     const active = await tenants.isolation.acquire(tenant);
     try {
@@ -148,11 +224,6 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     } finally {
       active.release();
     }
-  }
-
-  /** Database mode closes the tenant's ORM first (after its in-flight requests), so no pool keeps dead connections. */
-  private async dropData(_tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T): Promise<void> {
-    await provisioning.drop(tenant);
   }
 
   /**
@@ -176,7 +247,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
 
   private async removeAfterFailure(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, where: string): Promise<string> {
     try {
-      await this.dropData(tenants, provisioning, tenant);
+      await provisioning.drop(tenant);
       return `Its ${where}, made by this call, was removed`;
     } catch (error) {
       this.#logger.error(`Removing the ${where} of tenant '${tenant.id}' after a failed create failed: ${String(error)}`);

@@ -11,6 +11,7 @@ import type {
   TenantInjection,
   TenantIsolation,
   TenantPoolOptions,
+  TenantChangesOptions,
   TenantSeeder,
 } from './tenancy-options.js';
 import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
@@ -32,6 +33,8 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   pool: Required<TenantPoolOptions>;
   ids: TenantIdValidator;
   cacheTtlMs: number;
+  /** Where tenant changes are shared with other instances; undefined when they are not. */
+  changes?: Required<Pick<TenantChangesOptions, 'context' | 'channel'>> & Pick<TenantChangesOptions, 'listen'> & { explicit: boolean };
   injection: TenantInjection;
   seed?: TenantSeeder<T>;
 }
@@ -128,8 +131,37 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (typeof schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) problems.push(`${label}: searchPath entries must be plain schema names (letters, digits, '_')`);
   }
   if (tenancy.searchPath?.length && tenancy.isolation !== 'schema') problems.push(`${label}: searchPath applies to schema isolation only`);
+  problems.push(...changesProblems(tenancy, label));
   if (tenancy.resolve && tenancy.resolve.length === 0) problems.push(`${label}: 'resolve' is empty; give at least one resolver or leave it out for the x-tenant-id header`);
   return problems;
+}
+
+const CHANNEL = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function changesProblems(tenancy: TenancyOptions, label: string): string[] {
+  const changes = tenancy.changes;
+  if (changes === undefined || changes === false) return [];
+  if (typeof changes !== 'object' || changes === null) return [`${label}: changes must be an object or false`];
+  const problems: string[] = [];
+  if (changes.channel !== undefined && !CHANNEL.test(changes.channel)) problems.push(`${label}: changes.channel must be letters, digits or '_' (at most 63, not starting with a digit)`);
+  if (changes.context === undefined && storeContextOf(tenancy.store) === undefined) {
+    problems.push(`${label}: changes needs a context (changes.context: the static context whose PostgreSQL database carries the notifications)`);
+  }
+  return problems;
+}
+
+/** The static context a store keeps its tenants in (TenantStores.table), if it says. */
+function storeContextOf(store: TenantStore | undefined): string | undefined {
+  return typeof store?.contextName === 'string' ? store.contextName : undefined;
+}
+
+/** Explicit options, else on by default for a store kept in a static context (if it is PostgreSQL: see TenancyRuntime). */
+function normalizeChanges(tenancy: TenancyOptions): NormalizedTenancy['changes'] {
+  if (tenancy.changes === false) return undefined;
+  const explicit = tenancy.changes;
+  const context = explicit?.context ?? storeContextOf(tenancy.store);
+  if (context === undefined) return undefined;
+  return { context, channel: explicit?.channel ?? 'nestjs_mikro_tenancy', listen: explicit?.listen, explicit: explicit !== undefined };
 }
 
 function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts: ReadonlyMap<string, ContextConfig>): NormalizedTenancy {
@@ -156,6 +188,7 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     },
     ids: new TenantIdValidator(tenancy.ids, staticSchemas),
     cacheTtlMs: tenancy.cacheTtlMs ?? 5_000,
+    changes: normalizeChanges(tenancy),
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
   };

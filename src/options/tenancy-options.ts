@@ -39,6 +39,22 @@ export interface TenantPoolOptions {
 }
 
 
+/**
+ * How tenant changes made through the library (create, update, suspend, resume, drop) reach the other app instances:
+ * PostgreSQL LISTEN/NOTIFY on a static context's database, usually the hub that holds the tenant table.
+ */
+export interface TenantChangesOptions {
+  /** The static context whose database carries the notifications. Default: the tenant store's (TenantStores.table). */
+  context?: string;
+  /** The notification channel (letters, digits, '_'; at most 63). Default `nestjs_mikro_tenancy`. */
+  channel?: string;
+  /**
+   * Connection options of the listening session over the context's own. LISTEN needs a session of its own, which a
+   * transaction-mode pooler (PgBouncer) does not give: point it at PostgreSQL directly, e.g. `{ port: 5432 }`.
+   */
+  listen?: { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
+}
+
 export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   /** Context name used by `@InjectEntityManager(name)` / `@InjectRepository(E, name)`. Default `'tenant'`. */
   contextName?: string;
@@ -65,8 +81,16 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   database?: (tenant: T) => Partial<ContextConfig>;
   pool?: TenantPoolOptions;
   ids?: TenantIdRules;
-  /** How long a tenant lookup is cached, in ms. Default 5000; 0 disables the cache. */
+  /**
+   * How long a tenant lookup is cached, in ms. Default 5000; 0 disables the cache. Changes made through the library
+   * reach every instance at once (see `changes`); this bounds how long a direct write to the store goes unseen.
+   */
   cacheTtlMs?: number;
+  /**
+   * Tenant changes shared with the other app instances (see TenantChangesOptions). On by default when the store is a
+   * TenantStores.table on PostgreSQL; `false` turns it off (other instances then see changes after `cacheTtlMs`).
+   */
+  changes?: TenantChangesOptions | false;
   injection?: TenantInjection;
   /**
    * Fills a new tenant after its migrations (TenantLifecycle.create); runs in the tenant's context and the fork

@@ -94,6 +94,7 @@ export class TenancyRuntime implements StaticContexts {
     if (this.options.tenancy) {
       await this.options.tenancy.store.attach?.(this);
       this.#tenants = await TenantRuntime.create(this.options.tenancy, this.#logger, () => this.context.currentTenant()?.id);
+      this.#tenants.setUpChanges((name) => this.orm(name));
     }
   }
 }

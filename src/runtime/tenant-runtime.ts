@@ -9,17 +9,33 @@ import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 import type { NormalizedTenancy } from '../options/options-validation.js';
 import { driverClassesOf } from '../options/driver-classes.js';
+import { type TenantChange, TenantChangeFeed } from '../fleet/tenant-change-feed.js';
+import { TenantFences } from './tenant-fences.js';
+import type { MikroORM } from '@mikro-orm/core';
+import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
+import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
+import { messageOf } from '../errors/message-of.js';
+
+/** How long a drop announced by another instance fences its tenant here when no end of it is heard. */
+const DEFAULT_REMOTE_FENCE_MS = 120_000;
 
 /** The tenant side of one module instance: resolution, lookup, and the isolation strategy. */
 export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   readonly chain: TenantResolverChain;
   readonly directory: TenantDirectory<T>;
+  /** Tenants being dropped, and the work in flight per tenant. */
+  readonly fences = new TenantFences();
+  /** How changes reach the other app instances; undefined when they are not shared (see tenancy.changes). */
+  #changes?: TenantChangeFeed;
+  /** Whether this process has begun listening for other instances' changes (on its first unit of tenant work). */
+  #listening = false;
 
   private constructor(
     readonly options: NormalizedTenancy<T>,
     readonly isolation: TenantIsolationStrategy<T>,
     /** Prototype of the driver's EntityManager, so injected proxies pass `instanceof` checks. */
     readonly entityManagerPrototype: object,
+    private readonly logger: Logger,
   ) {
     this.chain = new TenantResolverChain(options.resolvers);
     this.directory = new TenantDirectory(options.store, options.ids, options.cacheTtlMs);
@@ -60,7 +76,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
         currentTenantId,
         logger,
       });
-      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object);
+      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object, logger);
     }
     const isolation = new DatabaseIsolation<T>({
       contextName: options.contextName,
@@ -70,17 +86,81 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
       reservedDatabases: options.reservedDatabases,
       logger,
     });
-    return new TenantRuntime(options, isolation, driverClassesOf(options.config).entityManager.prototype as object);
+    return new TenantRuntime(options, isolation, driverClassesOf(options.config).entityManager.prototype as object, logger);
   }
 
-  /** Validates, looks up (cached) and opens the tenant: 400, 404, 403 or 503 when it cannot. */
+  /**
+   * Validates, looks up (cached) and opens the tenant: 400, 404, 403 or 503 when it cannot (503 too while it is
+   * being dropped). The unit of work is counted until released, so a drop can wait for it.
+   */
   async enter(tenantId: string): Promise<ActiveTenant<T>> {
+    if (!this.#listening) this.listenForChanges();
     const record = await this.directory.get(tenantId);
-    return this.isolation.acquire(record);
+    this.fences.refuseIfFenced(tenantId);
+    const active = await this.isolation.acquire(record);
+    const leave = this.fences.enter(tenantId);
+    active.onReleased(leave);
+    // fenced while it was being opened: counted work is what a drop waits for, so this one must not start
+    if (this.fences.isFenced(tenantId)) {
+      active.release();
+      this.fences.refuseIfFenced(tenantId);
+    }
+    return active;
   }
 
-  close(): Promise<void> {
-    return this.isolation.close();
+  /**
+   * Sets up sharing tenant changes with the other app instances (see tenancy.changes), when configured. Publishing
+   * works at once; listening starts with the first unit of tenant work (listenForChanges), so a process that never
+   * serves a tenant (the CLI, a migration job) never holds a listening session.
+   */
+  setUpChanges(orm: (contextName: string) => MikroORM): void {
+    const settings = this.options.changes;
+    if (!settings) return;
+    const hub = orm(settings.context);
+    if (!isPostgreSqlDriver(hub.config.get('driver'))) {
+      if (!settings.explicit) return; // the store's context is not PostgreSQL: nothing to carry notifications
+      throw new InvalidTenancyOptionsError([`tenant context '${this.contextName}': changes.context '${settings.context}' is not a PostgreSQL context; LISTEN/NOTIFY needs PostgreSQL`]);
+    }
+    this.#changes = new TenantChangeFeed(
+      hub,
+      { channel: settings.channel, context: settings.context, tenantContext: this.contextName, listen: settings.listen },
+      { change: (change) => this.apply(change), resync: () => this.directory.invalidate() },
+      this.logger,
+    );
+  }
+
+  /** Begins listening (once; failures are retried in the background by the listener). */
+  listenForChanges(): void {
+    this.#listening = true;
+    void this.#changes?.start();
+  }
+
+  /** Tells the other app instances (no-op when changes are not shared); never throws for a lost notification. */
+  async publish(change: TenantChange): Promise<void> {
+    await this.#changes?.publish(change);
+  }
+
+  /** What the health indicator shows about change sharing. */
+  changesStatus(): Record<string, unknown> | undefined {
+    return this.#changes?.status();
+  }
+
+  /** A change made by another instance, applied here: forget the cached lookup; fence or unfence a drop. */
+  private apply(change: TenantChange): void {
+    const { tenantId, kind } = change;
+    if (!this.isValidId(tenantId)) return; // never from this library; nothing of ours can be named so
+    this.directory.invalidate(tenantId);
+    if (kind === 'dropping') this.fences.fence(tenantId, change.fenceMs ?? DEFAULT_REMOTE_FENCE_MS);
+    if (kind === 'dropped' || kind === 'drop-aborted') this.fences.lift(tenantId);
+    if (kind === 'dropping' || kind === 'dropped') {
+      // close what is open for it here (database mode: after its requests), so the drop finds nothing of ours
+      this.isolation.forgetTenant(tenantId).catch((error: unknown) => this.logger.error(`Tenant '${tenantId}': releasing it after a drop elsewhere failed: ${messageOf(error)}`));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#changes?.close();
+    await this.isolation.close();
   }
 }
 

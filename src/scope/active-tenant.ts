@@ -9,6 +9,7 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   #em?: EntityManager;
   /** Holders: the request or run() that entered the tenant, and a handler still running (see hold()). */
   #holds = 1;
+  #afterRelease?: () => void;
   /** Ends the entering request's (or run's) hold; safe to call more than once. */
   readonly release: () => void;
 
@@ -41,6 +42,11 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
     return this.holdRelease();
   }
 
+  /** Also calls `fn` when the tenant is given back (the runtime counts the tenant's work in flight this way). */
+  onReleased(fn: () => void): void {
+    this.#afterRelease = fn;
+  }
+
   /** The release of one hold already counted: idempotent; the last one gives the tenant back. */
   private holdRelease(): () => void {
     let held = true;
@@ -48,7 +54,9 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
       if (!held) return;
       held = false;
       this.#holds--;
-      if (this.#holds === 0) this.onRelease?.();
+      if (this.#holds > 0) return;
+      this.onRelease?.();
+      this.#afterRelease?.();
     };
   }
 }

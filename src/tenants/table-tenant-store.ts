@@ -19,6 +19,10 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
     private readonly options: TableTenantStoreOptions = {},
   ) {}
 
+  get contextName(): string {
+    return this.options.context ?? 'default';
+  }
+
   attach(contexts: StaticContexts): void {
     this.#contexts = contexts;
   }
@@ -51,7 +55,7 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
       return await query;
     } catch (error) {
       if (!(error instanceof TableNotFoundException)) throw error;
-      const context = this.options.context ?? 'default';
+      const context = this.contextName;
       throw new TenancyUsageError(
         `The tenant store's table for ${this.entity.name} does not exist in context '${context}' yet: apply that context's ` +
           `migrations first (\`mikro-tenancy migrate up --context ${context}\`; if its migrations are read from dist/, ` +
@@ -65,7 +69,7 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
 
   /** A fresh fork for each call: lookups never share or pollute a request's identity map. */
   private em(): EntityManager {
-    const contextName = this.options.context ?? 'default';
+    const contextName = this.contextName;
     if (!this.#contexts) {
       throw new TenancyUsageError(`TableTenantStore(${this.entity.name}) is not attached: pass it as tenancy.store to MikroTenancyModule.`);
     }

@@ -23,6 +23,11 @@ export interface TenantStore<T extends TenantRecord = TenantRecord> {
   add?(record: T): Promise<void>;
   /** Removes a tenant (lifecycle `drop`). */
   remove?(id: string): Promise<void>;
+  /**
+   * The static context whose database holds the tenants, when there is one (TenantStores.table): tenant changes are
+   * then shared with the other app instances through it by default (tenancy.changes).
+   */
+  readonly contextName?: string;
   /** Called once at boot, after the static contexts are up. */
   attach?(contexts: StaticContexts): void | Promise<void>;
 }

@@ -2,6 +2,7 @@ import { lifecycleModule } from '../fixtures/lifecycle-app.js';
 import { runCli } from '../support/cli.js';
 import { type RunningApp, startApp } from '../support/http-app.js';
 import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
+import { pollUntil } from '../reliability/support/child-process.js';
 
 const MODULE = 'test/fixtures/cli-app.module.ts';
 const databases = new TestDatabases();
@@ -62,7 +63,7 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     expect(again.stdout).toContain(`Context 'hub': database "${missingDb}" already exists`);
   });
 
-  it('migrates the hub, creates a tenant that then serves HTTP, and refuses a drop without --yes', async () => {
+  it('migrates the hub, creates a tenant that then serves HTTP, suspends, resumes, and refuses a drop without --yes', async () => {
     const up = await cli('migrate', 'up');
     expect(up.stderr).toBe('');
     expect(up.code).toBe(0);
@@ -73,10 +74,23 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     expect(created.stdout).toContain("Tenant 'acme' created; migrations applied: Migration20261121061535_notes");
     expect(await sql(hubDb, 'select id, plan from tenant')).toEqual([{ id: 'acme', plan: 'pro' }]);
 
-    app = await startApp({ imports: [lifecycleModule({ isolation: 'schema', hubDb })] });
+    // a long lookup cache: the app sees what the CLI does through the hub's notifications, not through the TTL
+    app = await startApp({ imports: [lifecycleModule({ isolation: 'schema', hubDb, cacheTtlMs: 600_000 })] });
     const headers = { 'x-tenant-id': 'acme' };
     expect(await app.request('/notes', { method: 'POST', headers, json: { title: 'from http' } })).toMatchObject({ status: 201 });
     expect((await app.request('/notes', { headers })).body).toMatchObject([{ title: 'from http', marker: 'acme' }]);
+    const answers = async (status: number) => pollUntil(async () => (await app?.request('/notes', { headers }))?.status === status, 10_000);
+
+    const suspended = await cli('tenant', 'suspend', 'acme');
+    expect([suspended.code, suspended.stdout]).toEqual([0, "Tenant 'acme' suspended\n"]);
+    expect(await answers(403)).toBe(true);
+    expect(await sql(hubDb, 'select suspended from tenant')).toEqual([{ suspended: true }]);
+    const resumed = await cli('tenant', 'resume', 'acme');
+    expect(resumed.code).toBe(0);
+    expect(await answers(200)).toBe(true);
+    const unknown = await cli('tenant', 'suspend', 'nobody');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain("Unknown tenant 'nobody'");
 
     const refused = await cli('tenant', 'drop', 'acme');
     expect(refused.code).toBe(1);
@@ -91,7 +105,12 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
 
     const dropped = await cli('tenant', 'drop', 'acme', '--yes');
     expect(dropped.code).toBe(0);
-    expect((await app.request('/notes', { headers })).status).toBe(404);
+    expect(await answers(404)).toBe(true);
+
+    // a mistyped id (or a second drop) must not look like success
+    const again = await cli('tenant', 'drop', 'acme', '--yes');
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain("Nothing dropped: tenant 'acme' is not registered and has no schema or database");
   });
 
   it('fans out over every tenant and exits 1 with a JSON report naming the tenant that failed', async () => {
@@ -101,7 +120,7 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     expect(run.code).toBe(1);
     const report = (JSON.parse(run.stdout) as { tenants: { ok: boolean; counts: Record<string, number>; tenants: { tenantId: string; status: string; error?: string }[] } }).tenants;
     expect(report.ok).toBe(false);
-    expect(report.counts).toEqual({ migrated: 3, 'up-to-date': 0, failed: 1, skipped: 0 });
+    expect(report.counts).toEqual({ migrated: 3, 'up-to-date': 0, failed: 1, skipped: 0, invalid: 0 });
     expect(report.tenants.find((t) => t.status === 'failed')).toMatchObject({ tenantId: 'c2', error: expect.stringContaining('relation "note" already exists') });
 
     await sql(hubDb, 'drop table tenant_c2.note');

@@ -10,6 +10,7 @@ const FLOORS: string[][] = [
   ['module', 'cli'],
   ['http', 'lifecycle', 'health'],
   ['runtime'],
+  ['fleet'],
   ['isolation'],
   ['options', 'scope'],
   ['tenants'],

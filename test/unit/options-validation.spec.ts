@@ -10,6 +10,8 @@ import type {
 } from '../../src/options/tenancy-options.js';
 import { TenantResolvers } from '../../src/resolution/tenant-resolvers.js';
 import { StaticTenantStore } from '../../src/tenants/static-tenant-store.js';
+import { TableTenantStore } from '../../src/tenants/table-tenant-store.js';
+import { Tenant } from '../fixtures/entities/tenant.entity.js';
 import { AnalyticsEvent } from '../fixtures/entities/analytics-event.entity.js';
 import { Note } from '../fixtures/entities/note.entity.js';
 import { User } from '../fixtures/entities/user.entity.js';
@@ -268,5 +270,30 @@ describe('normalizeOptions: defaults', () => {
     const normalized = forRoot({ contexts: { default: userConfig() } });
     expect(normalized.tenancy).toBeUndefined();
     expect(normalized.contexts.get('default')).toEqual(userConfig());
+  });
+});
+
+describe('normalizeOptions: tenant changes shared between app instances', () => {
+  const tableStore = () => new TableTenantStore(Tenant, { context: 'hub' });
+
+  it('is on by default for a table store, through its context, and off for a store that names none', () => {
+    const withTable = forRoot({ contexts: { hub: userConfig() }, tenancy: tenancy({ store: tableStore() }) });
+    expect(withTable.tenancy!.changes).toEqual({ context: 'hub', channel: 'nestjs_mikro_tenancy', listen: undefined, explicit: false });
+    expect(forRoot({ tenancy: tenancy() }).tenancy!.changes).toBeUndefined();
+    expect(forRoot({ contexts: { hub: userConfig() }, tenancy: tenancy({ store: tableStore(), changes: false }) }).tenancy!.changes).toBeUndefined();
+  });
+
+  it('keeps an explicit context, channel and listening connection', () => {
+    const changes = { context: 'hub', channel: 'tenants_v2', listen: { port: 5432 } };
+    expect(forRoot({ contexts: { hub: userConfig() }, tenancy: tenancy({ changes }) }).tenancy!.changes).toEqual({ ...changes, explicit: true });
+  });
+
+  it('refuses a channel that is not a plain identifier, and changes without a context to carry them', () => {
+    const error = optionsError(() => forRoot({ contexts: { hub: userConfig() }, tenancy: tenancy({ changes: { context: 'hub', channel: 'x"; drop table tenant; --' } }) }));
+    expect(error.problems).toEqual(["tenant context 'tenant': changes.channel must be letters, digits or '_' (at most 63, not starting with a digit)"]);
+    const noContext = optionsError(() => forRoot({ tenancy: tenancy({ changes: {} }) }));
+    expect(noContext.problems).toEqual([
+      "tenant context 'tenant': changes needs a context (changes.context: the static context whose PostgreSQL database carries the notifications)",
+    ]);
   });
 });

@@ -77,10 +77,9 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   }
 
   /** Closes the tenant's ORM once its requests are done and forgets its claim (drop). */
-  async forget(record: T): Promise<void> {
-    await this.pool.evict(record.id);
-    const dbName = this.ormOptions(record).dbName;
-    this.#claims.release(dbName, record.id);
+  async forgetTenant(tenantId: string): Promise<void> {
+    this.#claims.releaseTenant(tenantId);
+    await this.pool.evict(tenantId);
   }
 
   /** Each tenant's database is checked by its requests; the report shows the pool (open, closing, budget...). */

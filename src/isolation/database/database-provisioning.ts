@@ -5,11 +5,15 @@ import { onManagementDatabase } from '../management-database.js';
 import { NAMED_DATABASE_OWNER_SQL, type StorageOwner, ownerMark, storageOwnerOf } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
 import type { ContextConfig } from '../../options/tenancy-options.js';
+import { dropAfterDraining } from '../drain-sessions.js';
+
+/** Other sessions connected to the database (every app instance, any client). */
+const SESSIONS_IN_DATABASE_SQL = 'select pid from pg_stat_activity where datname = ? and pid <> pg_backend_pid()';
 
 /** What database provisioning needs of DatabaseIsolation. */
 interface TenantDatabases<T extends TenantRecord> {
   ormOptions(record: T): ContextConfig & { dbName: string };
-  forget(record: T): Promise<void>;
+  forgetTenant(tenantId: string): Promise<void>;
 }
 
 /**
@@ -41,12 +45,25 @@ export class DatabaseProvisioning<T extends TenantRecord> implements TenantProvi
     });
   }
 
-  async drop(record: T): Promise<void> {
-    await this.isolation.forget(record);
-    // `with (force)` ends other sessions still connected to it (other app instances): the tenant is being removed
+  /**
+   * This process's ORM of the tenant closes once its requests are done; sessions of other instances get until
+   * `drainUntil` (they close theirs when told of the drop), then `with (force)` ends what is left.
+   */
+  async drop(record: T, options: { drainUntil?: number } = {}): Promise<void> {
+    const dbName = this.nameOf(record);
+    // not awaited: it ends when this process's requests of the tenant do (their sessions are ended below if need be)
+    const closing = this.isolation.forgetTenant(record.id);
     await this.onServerOf(record, async (orm) => {
-      await orm.em.getConnection().execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(this.nameOf(record))} with (force)`);
+      const connection = orm.em.getConnection();
+      const sessions = {
+        count: async () => (await connection.execute(SESSIONS_IN_DATABASE_SQL, [dbName])).length,
+        // `drop database ... with (force)` ends them itself
+        end: async () => 0,
+      };
+      const drop = async () => void (await connection.execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(dbName)} with (force)`));
+      await dropAfterDraining(sessions, drop, options.drainUntil ?? 0, this.logger, `database "${dbName}" of tenant '${record.id}'`);
     });
+    void closing; // never rejects: a failing close is logged by the ORM pool
   }
 
   private onServerOf<R>(record: T, fn: (orm: MikroORM) => Promise<R>): Promise<R> {

@@ -39,7 +39,7 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
  */
 export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind = 'schema' as const;
-  readonly provisioning = new SchemaProvisioning<T>(this);
+  readonly provisioning: SchemaProvisioning<T>;
   /** One migration ORM (with the same wildcard metadata) reaches every schema; `migrateTenant` sets the schema. */
   readonly migrations: TenantMigrationAccess<T> = {
     sharedOrm: true,
@@ -58,11 +58,15 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     private readonly settings: SchemaIsolationSettings<T>,
   ) {
     this.#warnings = new ThrottledWarnings(settings.logger);
+    this.provisioning = new SchemaProvisioning<T>(this, settings.logger);
   }
 
   static async open<T extends TenantRecord>(settings: SchemaIsolationSettings<T>): Promise<SchemaIsolation<T>> {
-    const orm = await MikroORM.init(schemaModeOrmOptions(settings));
-    return new SchemaIsolation(orm, settings);
+    // a table missing from a tenant's schema (dropped meanwhile?) makes its schema checked again before it serves
+    const late: { isolation?: SchemaIsolation<T> } = {};
+    const orm = await MikroORM.init(schemaModeOrmOptions(settings, (tenantId) => void late.isolation?.forgetTenant(tenantId)));
+    late.isolation = new SchemaIsolation(orm, settings);
+    return late.isolation;
   }
 
   /** The validated schema of a tenant (400 when the derived name is unsafe, would be truncated, or is reserved). */
@@ -92,11 +96,10 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     return storageOwnerOf(rows);
   }
 
-  /** Forgets what was checked for a tenant (dropped, or re-created). */
-  forget(record: T): void {
-    const schema = this.#verified.get(record.id);
-    this.#verified.delete(record.id);
-    if (schema !== undefined) this.#claims.release(schema, record.id);
+  /** Forgets what was checked for a tenant (dropped, or re-created): its schema is checked again before it serves. */
+  async forgetTenant(tenantId: string): Promise<void> {
+    this.#verified.delete(tenantId);
+    this.#claims.releaseTenant(tenantId);
   }
 
   /**
@@ -165,7 +168,7 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
 }
 
 /** The tenant ORM of schema mode: see SchemaIsolation for the three layers set up here. */
-export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIsolationSettings<T>): ContextConfig {
+export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIsolationSettings<T>, onTenantTableMissing?: (tenantId: string) => void): ContextConfig {
   const { template, contextName, searchPath } = settings;
   if (!acceptsStartupOptions(template.driverOptions)) {
     throw new InvalidTenancyOptionsError([
@@ -177,7 +180,7 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
     discovery: tenantDiscovery(template, contextName),
     driverOptions: withSearchPath(template.driverOptions, searchPath),
     entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
-    driver: tenantSchemaDriverClass(template, settings.currentTenantId),
+    driver: tenantSchemaDriverClass(template, settings.currentTenantId, onTenantTableMissing),
   });
 }
 

@@ -2,18 +2,31 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
 import type { MikroORM } from '@mikro-orm/core';
+import type { Logger } from '@nestjs/common';
+import { dropAfterDraining } from '../drain-sessions.js';
+
+/** Other sessions holding a lock on a table (or any relation) of the schema: reading or writing it right now. */
+const SESSIONS_IN_SCHEMA_SQL =
+  'select distinct l.pid from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace ' +
+  'where n.nspname = ? and l.pid <> pg_backend_pid()';
 
 /** What schema provisioning needs of SchemaIsolation. */
 interface TenantSchemas<T extends TenantRecord> {
   readonly orm: MikroORM;
   schemaOf(record: T): string;
   ownerOf(record: T): Promise<StorageOwner>;
-  forget(record: T): void;
+  forgetTenant(tenantId: string): Promise<void>;
 }
+
+/** How long one drop attempt waits for a table lock before it ends the sessions holding it and retries. */
+const DROP_LOCK_TIMEOUT_MS = 3_000;
 
 /** Schema mode: schemas of the one tenant database, reached through the tenant context's ORM. */
 export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisioning<T> {
-  constructor(private readonly isolation: TenantSchemas<T>) {}
+  constructor(
+    private readonly isolation: TenantSchemas<T>,
+    private readonly logger: Logger,
+  ) {}
 
   nameOf(record: T): string {
     return this.isolation.schemaOf(record);
@@ -27,9 +40,25 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
     // done by migrateTenant, in the same transaction as the migrations: a failure leaves no empty schema behind
   }
 
-  async drop(record: T): Promise<void> {
-    this.isolation.forget(record);
-    const em = this.isolation.orm.em;
-    await em.getConnection().execute(`drop schema if exists ${em.getPlatform().quoteIdentifier(this.nameOf(record))} cascade`);
+  /**
+   * `drop schema ... cascade` takes an exclusive lock on every table of the schema, one by one: a transaction still
+   * using them would block it or deadlock with it, so sessions get until `drainUntil`, then are ended. The drop
+   * waits at most `lock_timeout` for a lock, then retries (see dropAfterDraining).
+   */
+  async drop(record: T, options: { drainUntil?: number } = {}): Promise<void> {
+    await this.isolation.forgetTenant(record.id);
+    const schema = this.nameOf(record);
+    const connection = this.isolation.orm.em.getConnection();
+    const quoted = this.isolation.orm.em.getPlatform().quoteIdentifier(schema);
+    const sessions = {
+      count: async () => (await connection.execute(SESSIONS_IN_SCHEMA_SQL, [schema])).length,
+      end: async () => (await connection.execute(`select pg_terminate_backend(pid) from (${SESSIONS_IN_SCHEMA_SQL}) s`, [schema])).length,
+    };
+    const drop = () =>
+      connection.transactional(async (trx) => {
+        await connection.execute(`set local lock_timeout = '${DROP_LOCK_TIMEOUT_MS}ms'`, [], 'run', trx);
+        await connection.execute(`drop schema if exists ${quoted} cascade`, [], 'run', trx);
+      });
+    await dropAfterDraining(sessions, drop, options.drainUntil ?? 0, this.logger, `schema "${schema}" of tenant '${record.id}'`);
   }
 }

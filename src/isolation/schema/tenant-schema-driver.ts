@@ -11,13 +11,21 @@ type DriverClass = new (...args: any[]) => IDatabaseDriver;
  * MikroORM's exceptions keeps working. `convertException` is MikroORM's one place where driver errors are mapped
  * (test/unit/tenant-schema-driver.spec.ts breaks if it changes).
  */
-export function tenantSchemaDriverClass(template: ContextConfig, currentTenantId: () => string | undefined): DriverClass {
+export function tenantSchemaDriverClass(
+  template: ContextConfig,
+  currentTenantId: () => string | undefined,
+  onTenantTableMissing: (tenantId: string) => void = () => undefined,
+): DriverClass {
   const Base = template.driver as unknown as DriverClass;
   class TenantSchemaDriver extends Base {
     override convertException(exception: Error): DriverException {
       const converted = super.convertException(exception);
       if (!(converted instanceof TableNotFoundException)) return converted;
-      return new TenantTableNotFoundException(converted, currentTenantId());
+      const tenantId = currentTenantId();
+      if (tenantId === undefined || !isQualified(converted.message)) return new TenantTableNotFoundException(converted, tenantId);
+      // the tenant's own schema lacks the table: dropped (maybe by another app instance) or not migrated
+      onTenantTableMissing(tenantId);
+      return new TenantSchemaTableMissingException(converted, tenantId);
     }
   }
   return TenantSchemaDriver;
@@ -31,11 +39,30 @@ export class TenantTableNotFoundException extends TableNotFoundException {
   }
 }
 
+/**
+ * A table of the current tenant's own schema does not exist: the schema was dropped (a drop under way, perhaps by
+ * another app instance) or the tenant's migrations are not applied. Answered 503 over HTTP (TenantSchemaIncompleteError
+ * or TenantDroppingError), never 500: it is the tenant's state, not a bug in the request.
+ */
+export class TenantSchemaTableMissingException extends TenantTableNotFoundException {
+  constructor(original: TableNotFoundException, readonly tenantId: string) {
+    super(original, tenantId);
+  }
+}
+
+/** `relation "schema.table" does not exist`: the query named the schema. */
+function isQualified(message: string): boolean {
+  return /relation "[^"]+\.[^"]+" does not exist/.test(message);
+}
+
 function explain(message: string, tenantId: string | undefined): string {
   const tenant = tenantId === undefined ? 'schema isolation' : `tenant '${tenantId}', schema isolation`;
   const relation = /relation "([^"]+)" does not exist/.exec(message)?.[1];
   if (relation?.includes('.')) {
-    return `${message} (${tenant}): the tenant's schema lacks this table. Apply the tenant migrations: \`mikro-tenancy migrate up\`${tenantId ? ` --tenant ${tenantId}` : ''}.`;
+    return (
+      `${message} (${tenant}): the tenant's schema lacks this table: it is being dropped, or its migrations are not ` +
+      `applied (\`mikro-tenancy migrate up${tenantId ? ` --tenant ${tenantId}` : ''}\`).`
+    );
   }
   return (
     `${message} (${tenant}): the query named the table without the tenant's schema, and tenant connections resolve no ` +

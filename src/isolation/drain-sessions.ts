@@ -1,0 +1,53 @@
+import type { Logger } from '@nestjs/common';
+
+/** The sessions that use a tenant's schema or database, as PostgreSQL sees them (every app instance, any client). */
+export interface TenantSessions {
+  /** How many other sessions use it now. */
+  count(): Promise<number>;
+  /** Ends them (`pg_terminate_backend`); returns how many were ended. */
+  end(): Promise<number>;
+}
+
+const POLL_MS = 100;
+/** A drop that keeps meeting a lock conflict or a deadlock is retried this many times, ending sessions in between. */
+const DROP_ATTEMPTS = 5;
+
+// 40P01 deadlock_detected, 55P03 lock_not_available (lock_timeout), 55006 object_in_use ("being accessed by other users")
+const RETRYABLE_SQLSTATES = new Set(['40P01', '55P03', '55006']);
+
+/**
+ * Drops what holds a tenant's data while other sessions may still use it: waits (polling PostgreSQL) until none
+ * does or `drainUntil` passes, ends the sessions left, then runs `drop`; a lock conflict or deadlock (a session
+ * that started meanwhile) ends the sessions again and retries. `drop` must be idempotent (`if exists`).
+ */
+export async function dropAfterDraining(sessions: TenantSessions, drop: () => Promise<void>, drainUntil: number, logger: Logger, label: string): Promise<void> {
+  while (Date.now() < drainUntil && (await sessions.count()) > 0) await sleep(POLL_MS);
+  for (let attempt = 1; ; attempt++) {
+    const ended = await sessions.end();
+    if (ended > 0) logger.warn(`Dropping ${label}: ended ${ended} session(s) still using it after the drain time`);
+    try {
+      await drop();
+      return;
+    } catch (error) {
+      const state = sqlStateOf(error);
+      if (attempt >= DROP_ATTEMPTS || state === undefined || !RETRYABLE_SQLSTATES.has(state)) throw error;
+      logger.warn(`Dropping ${label}: attempt ${attempt} met ${state === '40P01' ? 'a deadlock' : 'a lock held by another session'}; retrying`);
+      await sleep(POLL_MS * attempt);
+    }
+  }
+}
+
+/** The SQLSTATE of a driver error, through MikroORM's wrapping (`cause`). */
+function sqlStateOf(error: unknown): string | undefined {
+  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 4; depth++) {
+    const { code, sqlState, cause } = current as { code?: unknown; sqlState?: unknown; cause?: unknown };
+    if (typeof sqlState === 'string' && sqlState.length === 5) return sqlState;
+    if (typeof code === 'string' && code.length === 5) return code;
+    current = cause;
+  }
+  return undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
