@@ -468,16 +468,21 @@ function plan(book: TenantBook, platform: string, kind: Kind): Planned | undefin
   };
 }
 
-/** Runs `clients` concurrent loops of random requests over random tenants until `deadline`; a fifth of them aborted by the client after 1-40 ms. */
-export async function runWorkload(options: { url: string; platform: string; books: TenantBook[]; agent: Agent; clients: number; deadline: number }): Promise<Figures> {
-  const { url, platform, books, agent, clients, deadline } = options;
+/**
+ * Runs `clients` concurrent loops of random requests over random tenants until `requests` were sent (a count, never a
+ * clock: a slow machine takes longer, it does not do less); a fifth of them aborted by the client after 1-40 ms.
+ */
+export async function runWorkload(options: { url: string; platform: string; books: TenantBook[]; agent: Agent; clients: number; requests: number }): Promise<Figures> {
+  const { url, platform, books, agent, clients, requests } = options;
+  let issued = 0;
   const figures: Figures = { platform, requests: 0, ok: 0, aborted: 0, deadlocks: [], writes: {}, byKind: {}, byStrategy: {}, meanMs: {}, errors: [], findings: { foreign: [], inconsistent: [] } };
   const completed: Record<string, number> = {};
   const client = async () => {
-    while (Date.now() < deadline) {
+    while (issued < requests) {
       const book = pick(books);
       const planned = plan(book, platform, pick(KINDS));
       if (!planned) continue;
+      issued++;
       const abortAfter = Math.random() < 0.2 ? randomInt(1, 40) : undefined;
       const sentAt = now();
       const started = performance.now();
