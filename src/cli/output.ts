@@ -38,17 +38,23 @@ export class CliOutput {
     };
   }
 
+  /** The counts, then each failed tenant and each invalid store row (its id escaped when it breaks the id rules). */
   tenantReport(report: TenantMigrationReport): void {
     const { counts } = report;
     this.line(
       `Tenants of '${report.context}' (${report.direction}): ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ` +
-        `${counts.failed} failed, ${counts.skipped} skipped in ${report.durationMs} ms`,
+        `${counts.failed} failed, ${counts.skipped} skipped${counts.invalid ? `, ${counts.invalid} invalid store row(s)` : ''} in ${report.durationMs} ms`,
     );
     for (const result of report.tenants.filter((r) => r.status === 'failed')) this.line(`  FAILED ${result.tenantId}: ${result.error}`);
+    for (const result of report.tenants.filter((r) => r.status === 'invalid')) this.line(`  INVALID ${result.tenantId}: ${result.error}`);
   }
 
   status(label: string, status: MigrationStatus): void {
-    const state = status.error ? `error: ${status.error}` : `${status.executed.length} executed, ${status.pending.length} pending`;
+    const state = status.invalid
+      ? `INVALID store row: ${status.error}`
+      : status.error
+        ? `error: ${status.error}`
+        : `${status.executed.length} executed, ${status.pending.length} pending`;
     this.line(`${label}: ${state}`);
     for (const name of status.pending) this.line(`    pending ${name}`);
   }

@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
-import { printableTenantId } from '../tenants/tenant-id-rules.js';
+import { FIX_THE_ROW, tenantRowProblem } from '../runtime/tenant-row-problem.js';
 import { type TenantWorker, fanOut } from './fan-out.js';
 import { type MigrationDirection, type MigrationStatus, type TenantMigrationReport, type TenantMigrationResult, buildReport } from './migration-report.js';
 import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
@@ -21,6 +21,13 @@ export interface TenantMigrationOptions {
   to?: string | number;
   /** Called as each tenant finishes (progress displays). */
   onResult?: (result: TenantMigrationResult, done: number, total: number) => void;
+}
+
+/** A row of the tenant store that cannot be a tenant: `id` as listed (never logged), `tenantId` as reported. */
+interface InvalidRow {
+  id: string;
+  tenantId: string;
+  error: string;
 }
 
 /** The tenant context's migrations, applied to one tenant or fanned out over many. */
@@ -55,11 +62,15 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       continueOnError: options.continueOnError ?? false,
       onResult: options.onResult,
     });
-    const report = buildReport(this.contextName, direction, [...invalid, ...unknownResults, ...results], Math.round(performance.now() - started));
+    const invalidResults = invalid.map(({ tenantId, error }): TenantMigrationResult => ({ tenantId, status: 'invalid', migrations: [], durationMs: 0, error }));
+    const report = buildReport(this.contextName, direction, [...invalidResults, ...unknownResults, ...results], Math.round(performance.now() - started));
     const { counts } = report;
-    const summary = `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}': ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ${counts.failed} failed, ${counts.skipped} skipped (${report.durationMs} ms)`;
-    if (report.ok) this.logger.log(summary);
-    else this.logger.error(summary);
+    const summary =
+      `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}': ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ` +
+      `${counts.failed} failed, ${counts.skipped} skipped, ${counts.invalid} invalid store row(s) (${report.durationMs} ms)`;
+    if (!report.ok) this.logger.error(summary);
+    else if (counts.invalid) this.logger.warn(`${summary}. Every tenant succeeded; fix or remove the invalid rows (logged above).`);
+    else this.logger.log(summary);
     return report;
   }
 
@@ -75,17 +86,24 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     }
   }
 
-  /** Executed and pending migrations of each selected tenant, in order. Reading a status never creates anything. */
+  /**
+   * Executed and pending migrations of each selected tenant, in order (store rows that cannot be a tenant first,
+   * marked `invalid`). Reading a status never creates anything.
+   */
   async status(tenantIds?: string[]): Promise<MigrationStatus[]> {
-    const { records } = await this.select(tenantIds);
+    const { records, invalid } = await this.select(tenantIds);
     const byId = new Map(records.map((record) => [record.id, record]));
-    const shared = this.access.sharedOrm ? await this.openOrm(undefined) : undefined;
+    const invalidById = new Map(invalid.map((row) => [row.id, row]));
+    const invalidStatus = ({ tenantId, error }: InvalidRow): MigrationStatus => ({ tenantId, executed: [], pending: [], error, invalid: true });
+    const shared = this.access.sharedOrm && records.length ? await this.openOrm(undefined) : undefined;
     try {
-      const statuses: MigrationStatus[] = [];
+      const statuses: MigrationStatus[] = tenantIds ? [] : invalid.map(invalidStatus);
       for (const tenantId of tenantIds ? new Set(tenantIds) : byId.keys()) {
         const record = byId.get(tenantId);
-        if (!record) statuses.push({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` });
-        else statuses.push(await this.statusOf(record, shared));
+        const row = invalidById.get(tenantId);
+        if (record) statuses.push(await this.statusOf(record, shared));
+        else if (row) statuses.push(invalidStatus(row));
+        else statuses.push({ tenantId, executed: [], pending: [], error: `unknown tenant '${tenantId}'` });
       }
       return statuses;
     } finally {
@@ -120,35 +138,34 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   }
 
   /**
-   * Records of the selected tenants, the requested ids the store does not know, and the store's records whose id
-   * breaks the id rules (never migrated, never used in SQL, shown escaped).
+   * Records of the selected tenants, the requested ids the store does not know, and the rows that cannot be a tenant
+   * (tenantRowProblem: never migrated, never used in SQL, logged with the id escaped when it breaks the id rules).
    */
-  private async select(tenantIds: string[] | undefined): Promise<{ records: T[]; unknown: string[]; invalid: TenantMigrationResult[] }> {
+  private async select(tenantIds: string[] | undefined): Promise<{ records: T[]; unknown: string[]; invalid: InvalidRow[] }> {
     const { store, ids } = this.tenants.directory;
-    if (!tenantIds) {
-      const records: T[] = [];
-      const invalid: TenantMigrationResult[] = [];
-      for (const record of await store.list()) {
-        const problem = ids.problemOf(record.id);
-        if (!problem) {
-          records.push(record);
-          continue;
-        }
-        const shown = printableTenantId(record.id, ids);
-        this.logger.error(`The tenant store lists ${shown}: ${problem.message} It is skipped; fix or remove it in the store.`);
-        invalid.push({ tenantId: shown, status: 'failed', migrations: [], durationMs: 0, error: `${problem.message} (tenant ${shown} in the store)` });
-      }
-      return { records, unknown: [], invalid };
-    }
     const records: T[] = [];
     const unknown: string[] = [];
+    const invalid: InvalidRow[] = [];
+    const sort = (record: T): void => {
+      const problem = tenantRowProblem(this.tenants, record);
+      if (problem) {
+        this.logger.error(`The tenant store of '${this.contextName}' lists ${problem.shownId}: ${problem.rule} ${FIX_THE_ROW}`);
+        invalid.push({ id: record.id, tenantId: problem.reportedId, error: `${problem.rule} ${FIX_THE_ROW}` });
+      } else {
+        records.push(record);
+      }
+    };
+    if (!tenantIds) {
+      for (const record of await store.list()) sort(record);
+      return { records, unknown, invalid };
+    }
     for (const id of new Set(tenantIds)) {
       ids.validate(id);
       const record = await store.find(id);
-      if (record) records.push(record);
+      if (record) sort(record);
       else unknown.push(id);
     }
-    return { records, unknown, invalid: [] };
+    return { records, unknown, invalid };
   }
 
   /**

@@ -5,6 +5,8 @@ import { TenancyRuntime } from './tenancy-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { RequestScope } from '../scope/request-scope.js';
 import { drainQueue } from '../tenants/worker-queue.js';
+import { FIX_THE_ROW, tenantRowProblem } from './tenant-row-problem.js';
+import type { TenantRuntime } from './tenant-runtime.js';
 
 export interface ForEachTenantOptions {
   /** Tenants handled at once. Default 1. */
@@ -52,12 +54,16 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
     }
   }
 
-  /** Runs `fn` once per tenant (each inside `run(tenant.id, ...)`); the first failure rejects after in-flight ones end. */
+  /**
+   * Runs `fn` once per tenant (each inside `run(tenant.id, ...)`); the first failure rejects after in-flight ones end.
+   * Without `tenants`, rows of the store that cannot be a tenant (an invalid id, or an invalid schema or database
+   * name derived from it) are logged as errors and skipped: they never stop the others.
+   */
   async forEachTenant(fn: (tenant: T) => unknown, options: ForEachTenantOptions = {}): Promise<void> {
     const tenants = this.runtime.tenants;
     if (!tenants) throw new TenancyNotConfiguredError('TenancyService.forEachTenant');
-    // suspended tenants are skipped unless named explicitly (then run() reports them); so are invalid ids in the store
-    const ids = options.tenants ?? (await tenants.store.list()).filter((t) => !t.suspended && this.listedIdIsValid(t.id)).map((t) => t.id);
+    // suspended tenants are skipped unless named explicitly (then run() reports them)
+    const ids = options.tenants ?? (await tenants.store.list()).filter((t) => !t.suspended && this.canBeTenant(tenants, t)).map((t) => t.id);
     let failure: { error: unknown } | undefined;
     const run = async (tenantId: string): Promise<void> => {
       try {
@@ -70,11 +76,10 @@ export class TenancyService<T extends TenantRecord = TenantRecord> {
     if (failure) throw failure.error;
   }
 
-  private listedIdIsValid(id: string): boolean {
-    const tenants = this.runtime.tenants;
-    if (!tenants || tenants.isValidId(id)) return true;
-    this.#logger.error(`forEachTenant skips ${tenants.printableId(id)}: the tenant store lists it, but it breaks the tenant id rules.`);
-    return false;
+  private canBeTenant(tenants: TenantRuntime, record: TenantRecord): boolean {
+    const problem = tenantRowProblem(tenants, record);
+    if (problem) this.#logger.error(`forEachTenant: the tenant store lists ${problem.shownId}: ${problem.rule} ${FIX_THE_ROW}`);
+    return problem === undefined;
   }
 
   private get tenantContextName(): string {

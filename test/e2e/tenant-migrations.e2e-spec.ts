@@ -142,7 +142,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenant lifecycle and mig
       ]);
     }
     const second = await lifecycle.migrate({ tenants, concurrency: 4 });
-    expect(second.counts).toEqual({ migrated: 0, 'up-to-date': 52, failed: 0, skipped: 0 });
+    expect(second.counts).toEqual({ migrated: 0, 'up-to-date': 52, failed: 0, skipped: 0, invalid: 0 });
     const statuses = await lifecycle.status(tenants.slice(0, 3));
     expect(statuses).toEqual(tenants.slice(0, 3).map((tenantId) => ({ tenantId, executed: TENANT_MIGRATIONS, pending: [] })));
   });
@@ -156,7 +156,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenant lifecycle and mig
 
     const report = await lifecycle.migrate({ tenants, concurrency: 2, continueOnError: true });
     expect(report.ok).toBe(false);
-    expect(report.counts).toEqual({ migrated: 5, 'up-to-date': 0, failed: 1, skipped: 0 });
+    expect(report.counts).toEqual({ migrated: 5, 'up-to-date': 0, failed: 1, skipped: 0, invalid: 0 });
     const failed = report.tenants.find((t) => t.status === 'failed');
     expect(failed?.tenantId).toBe('cont03');
     expect(failed?.error).toMatch(/^migration 'Migration20261121061535_notes' failed for tenant 'cont03' \((schema|database) "[^"]+"\), nothing of it was applied: .*relation "note" already exists/);
@@ -165,7 +165,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenant lifecycle and mig
 
     await removeConflict('cont03');
     const rerun = await lifecycle.migrate({ tenants, concurrency: 2 });
-    expect(rerun.counts).toEqual({ migrated: 1, 'up-to-date': 5, failed: 0, skipped: 0 });
+    expect(rerun.counts).toEqual({ migrated: 1, 'up-to-date': 5, failed: 0, skipped: 0, invalid: 0 });
     expect(await executedIn('cont03')).toEqual(TENANT_MIGRATIONS);
   });
 

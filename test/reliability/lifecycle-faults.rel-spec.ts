@@ -185,7 +185,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('lifecycle faults: SIGKIL
     // --all-tenants also covers the tenants of the create test (complete, so up to date)
     const others = report.tenants.filter((result) => !FAN_OUT_TENANTS.includes(result.tenantId));
     expect(others.every((result) => result.status === 'up-to-date')).toBe(true);
-    expect(report.counts).toEqual({ migrated: FAN_OUT_TENANTS.length - complete.length, 'up-to-date': complete.length + others.length, failed: 0, skipped: 0 });
+    expect(report.counts).toEqual({ migrated: FAN_OUT_TENANTS.length - complete.length, 'up-to-date': complete.length + others.length, failed: 0, skipped: 0, invalid: 0 });
     for (const result of report.tenants.filter((r) => FAN_OUT_TENANTS.includes(r.tenantId))) {
       expect({ id: result.tenantId, migrations: result.migrations }).toEqual({ id: result.tenantId, migrations: complete.includes(result.tenantId) ? [] : TENANT_MIGRATIONS });
     }
