@@ -74,12 +74,15 @@ export class TenantPoolExhaustedError extends TenancyError {
 
 /**
  * The tenant is being dropped: its new requests are refused while the drop lets the ones already running finish.
- * Once dropped it is unknown (404); if the drop is given up, it is served again.
+ * Once dropped it is unknown (404); if the drop is given up, it is served again. Work the drop had to end (still
+ * running after the drain time) gets this error too, saying it was dropped.
  */
 export class TenantDroppingError extends TenancyError {
-  constructor(readonly tenantId: string) {
+  constructor(readonly tenantId: string, state: 'dropping' | 'dropped' = 'dropping') {
     super(
-      `Tenant '${tenantId}' is being dropped: its requests are refused until the drop ends (then the tenant is unknown).`,
+      state === 'dropping'
+        ? `Tenant '${tenantId}' is being dropped: its requests are refused until the drop ends (then the tenant is unknown).`
+        : `Tenant '${tenantId}' was dropped while this request ran, so it was not completed.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
     );

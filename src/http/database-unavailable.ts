@@ -6,7 +6,6 @@ import { getRequestTenant } from '../scope/request-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantSchemaTableMissingException } from '../isolation/schema/tenant-schema-driver.js';
 import { TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
-import { TenantDroppingError } from '../errors/tenant.errors.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 
 /**
@@ -26,6 +25,9 @@ export class DatabaseUnavailableMapper {
     if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
     const reason = databaseUnavailableReason(error);
     if (reason === undefined) return error;
+    // a drop that ended this request's session once its drain time was over
+    const dropped = tenantId === undefined ? undefined : this.runtime.tenants?.fences.dropError(tenantId);
+    if (dropped) return dropped;
     const where = tenantId === undefined ? '' : ` (tenant '${tenantId}')`;
     const driverError = error instanceof DatabaseConnectionFailure ? error.cause : error;
     this.#warnings.warn(reason, `Database unavailable${where}: ${messageOf(driverError)}; answered 503`);
@@ -34,7 +36,8 @@ export class DatabaseUnavailableMapper {
 
   private tenantStateError(error: TenantSchemaTableMissingException): HttpException {
     const { tenantId } = error;
-    if (this.runtime.tenants?.fences.isFenced(tenantId)) return new TenantDroppingError(tenantId);
+    const dropped = this.runtime.tenants?.fences.dropError(tenantId);
+    if (dropped) return dropped;
     this.#warnings.warn(`incomplete:${tenantId}`, `${error.message} Answered 503.`);
     return new TenantSchemaIncompleteError(tenantId, error);
   }

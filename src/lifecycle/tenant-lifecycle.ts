@@ -152,7 +152,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       throw new TenantLifecycleError(tenantId, `The ${where} of tenant '${tenantId}' was dropped, but removing it from the tenant store failed: ${message}. Call drop again to finish.`, error);
     }
     tenants.directory.invalidate(tenantId);
-    tenants.fences.lift(tenantId);
+    tenants.fences.lift(tenantId, true);
     await tenants.publish({ kind: 'dropped', tenantId });
     this.#logger.log(`Tenant '${tenantId}' dropped (${where})`);
     await this.#events.emit('dropped', { tenantId });

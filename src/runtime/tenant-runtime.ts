@@ -151,7 +151,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     if (!this.isValidId(tenantId)) return; // never from this library; nothing of ours can be named so
     this.directory.invalidate(tenantId);
     if (kind === 'dropping') this.fences.fence(tenantId, change.fenceMs ?? DEFAULT_REMOTE_FENCE_MS);
-    if (kind === 'dropped' || kind === 'drop-aborted') this.fences.lift(tenantId);
+    if (kind === 'dropped' || kind === 'drop-aborted') this.fences.lift(tenantId, kind === 'dropped');
     if (kind === 'dropping' || kind === 'dropped') {
       // close what is open for it here (database mode: after its requests), so the drop finds nothing of ours
       this.isolation.forgetTenant(tenantId).catch((error: unknown) => this.logger.error(`Tenant '${tenantId}': releasing it after a drop elsewhere failed: ${messageOf(error)}`));

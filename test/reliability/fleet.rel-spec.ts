@@ -142,6 +142,26 @@ describe.each<TenantIsolation>(['schema', 'database'])('two app instances on one
     expect(await lifecycle.drop('fd', { confirm: 'fd' })).toEqual({ tenantId: 'fd', dropped: false, registered: false, storageExisted: false });
   }, 120_000);
 
+  it('drop ends the work still running after the drain time: those requests get a 503, and nothing is left', async () => {
+    await lifecycle.create('fe');
+    const long = (url: string) => send(`${url}/tx-notes?pause=4000`, { method: 'POST', headers: { 'x-tenant-id': 'fe' }, json: { title: 'long' }, agent });
+    const inFlight = [long(a.url), long(bUrl)];
+    // both transactions have written their first row and are waiting inside the transaction
+    const database = isolation === 'schema' ? hubDb : `${databasePrefix}_fe`;
+    const waiting = async () => (await sql<{ n: number }>('postgres', `select count(*)::int as n from pg_stat_activity where state = 'idle in transaction' and datname = $1`, [database]))[0]?.n;
+    expect(await pollUntil(async () => (await waiting()) === 2, 10_000)).toBe(true);
+    const result = await lifecycle.drop('fe', { confirm: 'fe', drainTimeoutMs: 300 });
+    expect(result.dropped).toBe(true);
+    const answers = await Promise.all(inFlight);
+    expect(answers.map((o) => (o.kind === 'ok' ? o.status : o.kind))).toEqual([503, 503]);
+    // their next query met the ended session after the drop: both instances say why (B heard of the drop)
+    const why = "Tenant 'fe' was dropped while this request ran, so it was not completed.";
+    expect(answers.map((o) => (o.kind === 'ok' ? (o.body as { message: string }).message : ''))).toEqual([why, why]);
+    expect(await sql(hubDb, 'select 1 from tenant where id = $1', ['fe'])).toEqual([]);
+    if (isolation === 'schema') expect(await sql(hubDb, `select 1 from information_schema.schemata where schema_name = 'tenant_fe'`)).toEqual([]);
+    else expect(await sql('postgres', 'select 1 from pg_database where datname = $1', [`${databasePrefix}_fe`])).toEqual([]);
+  }, 60_000);
+
   it('converges after the hub connection of B is cut and restored', async () => {
     await lifecycle.create('fr');
     expect(await statusOn(bUrl, 'fr')).toBe(200);
