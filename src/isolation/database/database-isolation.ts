@@ -16,6 +16,7 @@ import { ThrottledWarnings } from '../throttled-warnings.js';
 import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from '../storage-owner.js';
 import { resolveTenantConnection } from './tenant-connection.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
+import { checkConnectionBudget } from './connection-budget.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;
@@ -24,6 +25,8 @@ export interface DatabaseIsolationSettings<T extends TenantRecord> {
   pool: Required<TenantPoolOptions>;
   /** Databases no tenant may use: the static contexts'. */
   reservedDatabases: readonly string[];
+  /** The static contexts, for the boot-time connection budget check (those on the tenant server count). */
+  staticContexts?: ReadonlyMap<string, ContextConfig>;
   logger: Logger;
 }
 
@@ -45,12 +48,15 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   readonly #openFailures: ThrottledWarnings;
   readonly #claims = new StorageClaims();
   readonly #entityManagerOf: (tenantId: string) => ContextConfig['entityManager'];
+  readonly #budgetChecked: Promise<unknown>;
 
   constructor(private readonly settings: DatabaseIsolationSettings<T>) {
     this.#openFailures = new ThrottledWarnings(settings.logger);
     this.pool = new TenantOrmPool(settings.pool, settings.logger);
     this.provisioning = new DatabaseProvisioning(this, settings.logger);
     this.#entityManagerOf = (tenantId) => tenantEntityManagerClass(settings.template, () => `tenant:${tenantId}`);
+    // advice only (never rejects): boot does not wait for it; close() does, so its connection never outlives the app
+    this.#budgetChecked = checkConnectionBudget({ ...settings, staticContexts: settings.staticContexts ?? new Map() });
   }
 
   /** Connection options of a tenant (template + `database(tenant)`), validated: see resolveTenantConnection. */
@@ -94,8 +100,9 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
    */
   reclaimEntityPrototypes(): void {}
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await this.#budgetChecked;
+    await this.pool.close();
   }
 
   private async open(record: T): Promise<MikroORM> {
