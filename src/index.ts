@@ -19,8 +19,8 @@ export { InjectEntityManager, InjectMikroORM, InjectRepository } from './module/
 export { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mikro-orm/nestjs';
 
 // Request context and tenants
-export { TenancyService, type ForEachTenantOptions } from './runtime/tenancy.service.js';
-export { RequireTenant } from './http/require-tenant.js';
+export { TenancyService, type ForEachTenantOptions, type TenantHandle, type TenantRun } from './runtime/tenancy.service.js';
+export { NoTenant, RequireTenant } from './http/require-tenant.js';
 export { CurrentTenant } from './http/current-tenant.decorator.js';
 export { TenantResolvers, type PathResolverOptions, type SubdomainResolverOptions } from './resolution/tenant-resolvers.js';
 export type { TenantRequest, TenantResolver } from './resolution/tenant-resolver.js';
@@ -28,6 +28,9 @@ export type { StaticContexts, TenantRecord, TenantStore } from './tenants/tenant
 export { TenantStores } from './tenants/tenant-stores.js';
 export { StaticTenantStore } from './tenants/static-tenant-store.js';
 export { TableTenantStore, type TableTenantStoreOptions } from './tenants/table-tenant-store.js';
+
+// Across contexts
+export { loadRelated, type LoadRelatedOptions } from './loading/load-related.js';
 
 // Lifecycle and migrations
 export {

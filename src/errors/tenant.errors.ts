@@ -28,6 +28,18 @@ export class TenantRequiredError extends TenancyError {
   }
 }
 
+/** A route marked with @NoTenant() (central: admin, billing...) was reached with a tenant. */
+export class TenantNotAllowedError extends TenancyError {
+  constructor(readonly tenantId: string) {
+    super(
+      `This route serves no tenant, but the request named tenant '${tenantId}'. Call it without a tenant; to work on a ` +
+        `tenant from here, open it explicitly (TenancyService.open).`,
+      HttpStatus.BAD_REQUEST,
+      'Bad Request',
+    );
+  }
+}
+
 /** The tenant EntityManager or a tenant repository was used where no tenant is active. Never falls back. */
 export class NoTenantContextError extends TenancyError {
   constructor(contextName: string) {

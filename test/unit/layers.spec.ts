@@ -14,7 +14,7 @@ const FLOORS: string[][] = [
   ['isolation'],
   ['options', 'scope'],
   ['tenants'],
-  ['resolution', 'errors'],
+  ['resolution', 'errors', 'loading'],
 ];
 
 const src = resolve(import.meta.dirname, '..', '..', 'src');
