@@ -30,6 +30,8 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   reservedSchemas: string[];
   /** Databases no tenant may use: static contexts'. */
   reservedDatabases: string[];
+  /** The static contexts (database mode checks the connection budget of those on the tenant server). */
+  staticContexts: ReadonlyMap<string, ContextConfig>;
   pool: Required<TenantPoolOptions>;
   ids: TenantIdValidator;
   cacheTtlMs: number;
@@ -180,6 +182,7 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     searchPath,
     reservedSchemas: [...staticSchemas, ...searchPath],
     reservedDatabases: staticDatabases,
+    staticContexts: contexts,
     pool: {
       maxOpenTenants: tenancy.pool?.maxOpenTenants ?? 50,
       idleTimeoutMs: tenancy.pool?.idleTimeoutMs ?? 300_000,

@@ -84,6 +84,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
       database: options.database,
       pool: options.pool,
       reservedDatabases: options.reservedDatabases,
+      staticContexts: options.staticContexts,
       logger,
     });
     return new TenantRuntime(options, isolation, driverClassesOf(options.config).entityManager.prototype as object, logger);

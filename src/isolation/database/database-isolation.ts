@@ -26,7 +26,7 @@ export interface DatabaseIsolationSettings<T extends TenantRecord> {
   /** Databases no tenant may use: the static contexts'. */
   reservedDatabases: readonly string[];
   /** The static contexts, for the boot-time connection budget check (those on the tenant server count). */
-  staticContexts?: ReadonlyMap<string, ContextConfig>;
+  staticContexts: ReadonlyMap<string, ContextConfig>;
   logger: Logger;
 }
 
@@ -56,7 +56,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     this.provisioning = new DatabaseProvisioning(this, settings.logger);
     this.#entityManagerOf = (tenantId) => tenantEntityManagerClass(settings.template, () => `tenant:${tenantId}`);
     // advice only (never rejects): boot does not wait for it; close() does, so its connection never outlives the app
-    this.#budgetChecked = checkConnectionBudget({ ...settings, staticContexts: settings.staticContexts ?? new Map() });
+    this.#budgetChecked = checkConnectionBudget(settings);
   }
 
   /** Connection options of a tenant (template + `database(tenant)`), validated: see resolveTenantConnection. */
