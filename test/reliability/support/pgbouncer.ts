@@ -4,7 +4,8 @@
  * dir, config, auth file and free port; its log (PgBouncer's stderr) is kept in memory and printed when a test fails.
  *
  * Also the app behind it (`pgBouncerAppOptions`, and `PgBouncerCliAppModule` for the CLI), configured the way
- * docs/production.md tells users to: every context connects to PgBouncer, the tenant context with a role of its own.
+ * docs/production.md tells users to: every context connects to PgBouncer, the tenant context with a role of its own,
+ * and only the session that listens for tenant changes goes to PostgreSQL directly.
  * In schema mode that role's `search_path` is set on the role (PgBouncer does not pass the startup option the
  * library sets it with), and PgBouncer ignores that startup option instead of refusing the connection.
  */
@@ -12,8 +13,7 @@ import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
 import { Module } from '@nestjs/common';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +98,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   writeFileSync(join(dir, 'pgbouncer.ini'), config, { mode: 0o644 });
   // PgBouncer refuses to run as root: as root, drop to the OS user the embedded PostgreSQL runs as
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) execFileSync('chmod', ['0755', dir]);
+  if (asRoot) chmodSync(dir, 0o755);
   const args = [...(asRoot ? ['-u', 'postgres'] : []), join(dir, 'pgbouncer.ini')];
   const child: ChildProcess = spawn(PGBOUNCER_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = `$ ${PGBOUNCER_BINARY} ${args.join(' ')}\n${config}\n`;
@@ -134,7 +134,7 @@ export async function startPgBouncer(options: PgBouncerOptions): Promise<PgBounc
   while (!(await accepts('127.0.0.1', port))) {
     if (exited || Date.now() > deadline) {
       await stop();
-      throw new Error(`PgBouncer did not start listening on 127.0.0.1:${port}. Its log:\n${log}`);
+      throw new Error(`PgBouncer did not start listening on 127.0.0.1:${port} (not installed? .ci/run installs the Debian package pgbouncer). Its log:\n${log}`);
     }
     await sleep(50);
   }
@@ -225,6 +225,8 @@ export interface PgBouncerAppSetup {
   tenantPassword?: string;
   /** Database mode: tenant databases are `${databasePrefix}_${id}`. */
   databasePrefix: string;
+  /** PostgreSQL itself, for the session that LISTENs for tenant changes (LISTEN does not work through PgBouncer). */
+  listen: { host: string; port: number };
 }
 
 /**
@@ -253,6 +255,8 @@ export function pgBouncerAppOptions(setup: PgBouncerAppSetup): MikroTenancyModul
       database: (record) => ({ dbName: `${setup.databasePrefix}_${record.id}` }),
       pool: { maxOpenTenants: 8, connectionsPerTenant: 2 },
       seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }),
+      // docs/production.md, "Several app instances": the listening session goes to PostgreSQL directly
+      changes: { listen: setup.listen },
     },
   };
 }
