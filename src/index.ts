@@ -52,5 +52,22 @@ export type {
   TenantMigrationStatus,
 } from './lifecycle/migration-report.js';
 
+// Consistency across databases: the outbox (issue 19) and compensation
+export { OutboxModule } from './outbox/outbox.module.js';
+export type { OutboxModuleAsyncOptions, OutboxModuleOptions, OutboxRelayOptions } from './outbox/outbox.options.js';
+export { Outbox, type OutboxMessageInput, type OutboxRetryResult } from './outbox/outbox.service.js';
+export { OutboxHandler, type OutboxDelivery, type OutboxHandlerMethod, type OutboxHandlerOptions } from './outbox/outbox-handler.decorator.js';
+export { OutboxMessage, type OutboxMessageStatus } from './outbox/outbox-message.entity.js';
+export { OutboxReceipt } from './outbox/outbox-receipt.entity.js';
+export type { OutboxRelayReport } from './outbox/outbox-relay.js';
+export type { OutboxPassCounts } from './outbox/outbox-batch.js';
+export type { OutboxSelection } from './outbox/outbox-source.js';
+export type { OutboxSourceStatus, OutboxStatusReport } from './outbox/outbox-status.js';
+export type { DeadMessage } from './outbox/outbox-queries.js';
+export type { OutboxHealthDetails, OutboxHealthOptions } from './outbox/outbox-health.js';
+export { InvalidOutboxOptionsError, OutboxSetupError, OutboxUsageError } from './outbox/outbox.errors.js';
+export { compensate, type CompensationStep } from './consistency/compensate.js';
+export { CompensationError, type UndoFailure } from './consistency/compensation.error.js';
+
 // Errors
 export * from './errors/index.js';

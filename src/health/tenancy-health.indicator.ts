@@ -1,9 +1,11 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { type HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { messageOf } from '../errors/message-of.js';
+import { Outbox } from '../outbox/outbox.service.js';
+import type { OutboxHealthOptions } from '../outbox/outbox-health.js';
 
 export interface PingOptions {
   /** Key of the result in the health report. Default: the context name. */
@@ -21,7 +23,21 @@ export class TenancyHealthIndicator {
   constructor(
     @Inject(TenancyRuntime) private readonly runtime: TenancyRuntime,
     private readonly health: HealthIndicatorService,
+    // the outbox's part (outbox()): present when the app imports OutboxModule
+    @Optional() @Inject(Outbox) private readonly outboxService?: Outbox,
   ) {}
+
+  /**
+   * The outbox (OutboxModule): pending and dead messages, the oldest pending one's age, sources that failed, what the
+   * relay did since boot. Up unless a limit in `options` is exceeded: with none (the default) dead messages are shown
+   * but never fail the check, so one bad message cannot take every instance out of a load balancer.
+   */
+  async outbox(options: OutboxHealthOptions & { key?: string } = {}): Promise<HealthIndicatorResult> {
+    const check = this.health.check(options.key ?? 'outbox');
+    if (!this.outboxService) return check.down({ message: 'OutboxModule is not imported: add OutboxModule.forRoot() next to MikroTenancyModule' });
+    const { healthy, problems, details } = await this.outboxService.health(options);
+    return healthy ? check.up({ ...details }) : check.down({ ...details, message: problems.join('; ') });
+  }
 
   /** Runs `select 1` on a static context's database (connecting first if no request has yet). */
   pingContext(contextName: string, options: PingOptions = {}): Promise<HealthIndicatorResult> {

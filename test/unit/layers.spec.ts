@@ -9,6 +9,7 @@ const FLOORS: string[][] = [
   ['index.ts'],
   ['module', 'cli'],
   ['http', 'lifecycle', 'health'],
+  ['outbox', 'consistency'],
   ['runtime'],
   ['fleet'],
   ['isolation'],
