@@ -13,6 +13,7 @@ export type {
   TenantIsolation,
   TenantPoolOptions,
   TenantSeeder,
+  ReplicaLagOptions,
 } from './options/tenancy-options.js';
 export { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './options/tokens.js';
 export { InjectEntityManager, InjectMikroORM, InjectRepository } from './module/inject.decorators.js';
@@ -31,6 +32,10 @@ export { TableTenantStore, type TableTenantStoreOptions } from './tenants/table-
 
 // Across contexts
 export { loadRelated, type LoadRelatedOptions } from './loading/load-related.js';
+
+// Read replicas
+export { isPinnedToPrimary, pinToPrimary } from './replicas/primary-reads.js';
+export type { ReplicaState, ReplicaStatus } from './replicas/replica-status.js';
 
 // Lifecycle and migrations
 export {

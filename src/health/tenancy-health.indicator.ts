@@ -6,6 +6,7 @@ import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { messageOf } from '../errors/message-of.js';
 import { Outbox } from '../outbox/outbox.service.js';
 import type { OutboxHealthOptions } from '../outbox/outbox-health.js';
+import { replicaRouterOf } from '../replicas/replica-driver.js';
 
 export interface PingOptions {
   /** Key of the result in the health report. Default: the context name. */
@@ -39,9 +40,14 @@ export class TenancyHealthIndicator {
     return healthy ? check.up({ ...details }) : check.down({ ...details, message: problems.join('; ') });
   }
 
-  /** Runs `select 1` on a static context's database (connecting first if no request has yet). */
-  pingContext(contextName: string, options: PingOptions = {}): Promise<HealthIndicatorResult> {
-    return this.ping(options.key ?? contextName, this.runtime.orm(contextName), options.timeoutMs, {});
+  /**
+   * Runs `select 1` on a static context's database (connecting first if no request has yet). With read replicas, also
+   * checks them and lists each (`up`, `lagging`, `down`, `refused`, with `lagMs`); their state never makes the context
+   * down, since the primary serves whatever they cannot.
+   */
+  async pingContext(contextName: string, options: PingOptions = {}): Promise<HealthIndicatorResult> {
+    const orm = this.runtime.orm(contextName);
+    return this.ping(options.key ?? contextName, orm, options.timeoutMs, await this.replicaDetails(orm, options.timeoutMs));
   }
 
   /**
@@ -56,7 +62,10 @@ export class TenancyHealthIndicator {
     const { ping, details: isolation } = tenants.isolation.health();
     const changes = tenants.changesStatus();
     // a lost listener is not an outage (lookups still expire after cacheTtlMs): shown, never "down"
-    const details = changes ? { ...isolation, changes } : isolation;
+    const withChanges = changes ? { ...isolation, changes } : isolation;
+    // read replicas: schema mode checks the tenant ORM's; database mode lists those of the tenant databases reading from them
+    const replicas = this.runtime.replicas.report(tenants.contextName);
+    const details = { ...withChanges, ...(ping ? await this.replicaDetails(ping, options.timeoutMs) : Object.keys(replicas).length ? { replicas } : {}) };
     return ping ? this.ping(key, ping, options.timeoutMs, details) : this.health.check(key).up(details);
   }
 
@@ -70,6 +79,19 @@ export class TenancyHealthIndicator {
       if (answer === 'timeout') return check.down({ ...details, message: `no answer within ${timeoutMs} ms` });
       if (answer !== true) return check.down({ ...details, message: answer });
       return check.up({ ...details, responseTime: Math.round(performance.now() - started) });
+    } finally {
+      abort.abort();
+    }
+  }
+
+  /** `{ replicas: [...] }` after a fresh check (bounded by the ping timeout), or nothing for an ORM without replicas. */
+  private async replicaDetails(orm: MikroORM, timeoutMs = 1000): Promise<Record<string, unknown>> {
+    const router = replicaRouterOf(orm.em.getDriver());
+    if (!router) return {};
+    const abort = new AbortController();
+    const timeout = sleep(timeoutMs, undefined, { signal: abort.signal }).catch(() => undefined);
+    try {
+      return { replicas: (await Promise.race([router.check(), timeout])) ?? router.status() };
     } finally {
       abort.abort();
     }

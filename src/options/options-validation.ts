@@ -16,6 +16,7 @@ import type {
 } from './tenancy-options.js';
 import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
 import { databaseNameOf } from './database-name.js';
+import { replicaProblems } from '../replicas/replica-config.js';
 
 export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   contextName: string;
@@ -46,6 +47,8 @@ export interface NormalizedOptions {
   tenancy?: NormalizedTenancy;
   forRoutes: string[];
   poolGuards: boolean;
+  /** Read replicas: the lag bound and the check interval (defaults applied). */
+  replicaLag: { maxMs: number; checkEveryMs: number };
 }
 
 const CONTEXT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -92,14 +95,37 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   for (const [name, config] of contexts) {
     if (!CONTEXT_NAME.test(name)) problems.push(`context '${name}': a context name must start with a letter and use letters, digits, '_' or '-'`);
     problems.push(...configProblems(`context '${name}'`, config));
+    // read replicas must serve the primary's own database (docs/replicas.md)
+    if (config && typeof config === 'object') problems.push(...replicaProblems(`context '${name}'`, config.replicas, databaseNameOf(config)));
   }
   if (options.tenancy && contexts.has(tenantName)) {
     problems.push(`context '${tenantName}' is registered twice: as a static context and as the tenant context (tenancy.contextName)`);
   }
   if (options.tenancy) problems.push(...tenancyProblems(options.tenancy, tenantName));
+  problems.push(...replicaLagProblems(options.replicaLag));
 
   if (problems.length) throw new InvalidTenancyOptionsError(problems);
-  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES], poolGuards: options.poolGuards ?? true };
+  return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES], poolGuards: options.poolGuards ?? true, replicaLag: normalizeReplicaLag(options.replicaLag) };
+}
+
+const REPLICA_LAG_DEFAULTS = { maxMs: 5_000, checkEveryMs: 1_000 };
+
+function normalizeReplicaLag(lag: MikroTenancyModuleOptions['replicaLag']): NormalizedOptions['replicaLag'] {
+  return { maxMs: lag?.maxMs ?? REPLICA_LAG_DEFAULTS.maxMs, checkEveryMs: lag?.checkEveryMs ?? REPLICA_LAG_DEFAULTS.checkEveryMs };
+}
+
+function replicaLagProblems(lag: MikroTenancyModuleOptions['replicaLag']): string[] {
+  if (lag === undefined) return [];
+  if (typeof lag !== 'object' || lag === null) return ['replicaLag must be an object ({ maxMs, checkEveryMs })'];
+  const problems: string[] = [];
+  for (const key of ['maxMs', 'checkEveryMs'] as const) {
+    const value = lag[key];
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`replicaLag.${key} must be a positive integer (ms)`);
+  }
+  const { maxMs, checkEveryMs } = normalizeReplicaLag(lag);
+  // a replica is used while its last check is younger than maxMs: checks further apart would leave it unused between them
+  if (!problems.length && checkEveryMs >= maxMs) problems.push(`replicaLag.checkEveryMs (${checkEveryMs}) must be below replicaLag.maxMs (${maxMs})`);
+  return problems;
 }
 
 function configProblems(label: string, config: ContextConfig | undefined): string[] {
@@ -123,6 +149,8 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (!config.driver) problems.push(`${label}: no driver in 'config'; use defineConfig from your driver package`);
     if (!config.entities?.length && !config.entitiesTs?.length) problems.push(`${label}: no entities in 'config'`);
     if (tenancy.isolation === 'schema' && !config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings in 'config'; set 'dbName' or 'clientUrl'`);
+    // database mode: a template replica must take each tenant's database (checked again per tenant when it is opened)
+    problems.push(...replicaProblems(`${label}: config`, config.replicas, tenancy.isolation === 'database' ? 'own' : databaseNameOf(config)));
   }
   for (const [key, value] of Object.entries(tenancy.pool ?? {})) {
     if (value === undefined) continue;

@@ -116,6 +116,19 @@ export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord
    * depends on them. Default true.
    */
   poolGuards?: boolean;
+  /**
+   * Read replicas (MikroORM's `replicas` option of a PostgreSQL context, or returned by `tenancy.database(tenant)`): a
+   * replica further behind its primary than `maxMs` is skipped, and the primary serves its reads. See docs/replicas.md.
+   */
+  replicaLag?: ReplicaLagOptions;
+}
+
+/** How far behind its primary a read replica may be, and how often that is checked (docs/replicas.md). */
+export interface ReplicaLagOptions {
+  /** A replica that may be staler than this is skipped (the primary serves its reads). Default 5000 ms. */
+  maxMs?: number;
+  /** How often each replica is checked while it is asked for reads. Default 1000 ms; must be below `maxMs`. */
+  checkEveryMs?: number;
 }
 
 /** What Nest must know before an async factory runs: the names of the injection tokens to register. */

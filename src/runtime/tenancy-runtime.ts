@@ -6,7 +6,10 @@ import type { StaticContexts } from '../tenants/tenant-store.js';
 import { type NormalizedOptions, normalizeOptions } from '../options/options-validation.js';
 import type { MikroTenancyAsyncDeclaration, MikroTenancyModuleOptions } from '../options/tenancy-options.js';
 import { TenantRuntime } from './tenant-runtime.js';
-import { withPgPoolGuards } from '../isolation/pg-pool-guards.js';
+import { isPostgreSqlDriver, withPgPoolGuards } from '../isolation/pg-pool-guards.js';
+import type { ContextConfig } from '../options/tenancy-options.js';
+import { withReadReplicas } from '../replicas/replica-driver.js';
+import { ReplicaRegistry } from '../replicas/replica-registry.js';
 
 /**
  * Everything one MikroTenancyModule instance owns: the static ORMs, the tenant runtime and the request context.
@@ -14,6 +17,8 @@ import { withPgPoolGuards } from '../isolation/pg-pool-guards.js';
  */
 export class TenancyRuntime implements StaticContexts {
   readonly context = new TenancyContext();
+  /** Read replicas of every context, for the health indicator (docs/replicas.md). */
+  readonly replicas = new ReplicaRegistry();
   readonly #orms = new Map<string, MikroORM>();
   #tenants?: TenantRuntime;
   readonly #logger = new Logger('MikroTenancyModule');
@@ -81,7 +86,7 @@ export class TenancyRuntime implements StaticContexts {
     const started = await Promise.allSettled(
       [...this.options.contexts].map(async ([name, config]) => {
         const orm = await MikroORM.init({
-          ...(this.options.poolGuards ? withPgPoolGuards({ ...config, contextName: name }) : config),
+          ...this.withReplicas(name, this.options.poolGuards ? withPgPoolGuards({ ...config, contextName: name }) : config),
           logger: config.logger ?? ((message: string) => mikroLogger.log(message)),
           contextName: name,
           context: this.context.resolverFor(name, this),
@@ -93,8 +98,21 @@ export class TenancyRuntime implements StaticContexts {
     if (failed) throw failed.reason;
     if (this.options.tenancy) {
       await this.options.tenancy.store.attach?.(this);
-      this.#tenants = await TenantRuntime.create(this.options.tenancy, this.#logger, () => this.context.currentTenant()?.id);
+      const tenancy = this.options.tenancy;
+      // database mode: any tenant may bring replicas (tenancy.database()), so every tenant ORM gets the routing driver
+      const config = this.withReplicas(tenancy.contextName, tenancy.config, tenancy.isolation === 'database');
+      this.#tenants = await TenantRuntime.create({ ...tenancy, config }, this.#logger, () => this.context.currentTenant()?.id);
       this.#tenants.setUpChanges((name) => this.orm(name));
     }
+  }
+
+  /**
+   * A PostgreSQL config with read replicas gets a driver that sends a unit of work's reads to a replica that is fresh
+   * enough, and to the primary once that unit of work has written (src/replicas/). Other configs are left as they are.
+   */
+  private withReplicas(group: string, config: ContextConfig, tenantsMayAdd = false): ContextConfig {
+    if (!isPostgreSqlDriver(config.driver) || (!config.replicas?.length && !tenantsMayAdd)) return config;
+    const unitOfWork = () => this.context.scope;
+    return withReadReplicas(config, { lag: this.options.replicaLag, unitOfWork, registry: this.replicas, group, logger: this.#logger });
   }
 }

@@ -14,7 +14,7 @@ const FLOORS: string[][] = [
   ['fleet'],
   ['isolation'],
   ['options', 'scope'],
-  ['tenants'],
+  ['tenants', 'replicas'],
   ['resolution', 'errors', 'loading'],
 ];
 

@@ -89,3 +89,120 @@ describe('MikroORM details the library relies on', () => {
     expect(helperOf({ schemaGenerator: { managementDbName: 'admin_db' } }).getManagementDbName()).toBe('admin_db');
   });
 });
+
+/**
+ * Read replicas (src/replicas/): the routing driver overrides `getConnection(type)` and wraps the `execute`, `stream`,
+ * `begin` and `getClient` methods of the connection objects the driver made (`driver.connection`, `driver.replicas`,
+ * the latter made by `createReplicas`). These cases pin, on SQLite (a primary and a replica on one file), that every
+ * query path still goes through them.
+ */
+describe('MikroORM details the read-replica routing relies on', () => {
+  type Call = { on: 'primary' | 'replica'; method: string; kind?: string; inTransaction?: boolean; sql?: string };
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'nmt-replicas-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** An ORM whose driver records which connection object ran what, and can send reads to the primary instead. */
+  async function recordingOrm(options: { readsToPrimary?: boolean } = {}) {
+    const file = join(mkdtempSync(join(dir, 'orm-')), 'app.db');
+    const calls: Call[] = [];
+    const made: { name?: string }[] = [];
+    class RecordingDriver extends SqliteDriver {
+      override createReplicas(make: Parameters<SqliteDriver['createReplicas']>[0]) {
+        return super.createReplicas((conf) => {
+          made.push(conf);
+          return make(conf);
+        });
+      }
+      override getConnection(type: 'read' | 'write' = 'write') {
+        if (type === 'read' && options.readsToPrimary) return this.connection;
+        return super.getConnection(type);
+      }
+    }
+    const instance = await MikroORM.init({
+      driver: RecordingDriver,
+      dbName: file,
+      // a factory: MikroORM deep-copies a replica connection's options, which breaks a dialect instance
+      driverOptions: (() => new NodeSqliteDialect(file)) as never,
+      replicas: [{ name: 'replica' }],
+      entities: [AnalyticsEvent],
+      metadataProvider: ReflectMetadataProvider,
+    });
+    await instance.schema.create();
+    const driver = instance.em.getDriver() as unknown as { connection: Record<string, unknown>; replicas: Record<string, unknown>[] };
+    const record = (connection: Record<string, unknown>, on: Call['on']) => {
+      for (const method of ['execute', 'stream', 'begin', 'getClient']) {
+        const original = (connection[method] as (...args: unknown[]) => unknown).bind(connection);
+        connection[method] = (...args: unknown[]) => {
+          const call: Call = { on, method };
+          if (method === 'execute') Object.assign(call, { sql: String(args[0]), kind: args[2] ?? 'all', inTransaction: args[3] !== undefined });
+          calls.push(call);
+          return original(...args);
+        };
+      }
+    };
+    record(driver.connection, 'primary');
+    record(driver.replicas[0] as Record<string, unknown>, 'replica');
+    return { instance, calls, made, driver };
+  }
+
+  it('createReplicas makes driver.replicas from the replicas option, one per entry, in order', async () => {
+    const { instance, made, driver } = await recordingOrm();
+    try {
+      expect(made.map((conf) => conf.name)).toEqual(['replica']);
+      expect(driver.replicas).toHaveLength(1);
+    } finally {
+      await instance.close();
+    }
+  });
+
+  it("every read path runs on the connection getConnection('read') returns, through its execute or stream", async () => {
+    for (const readsToPrimary of [false, true]) {
+      const { instance, calls } = await recordingOrm({ readsToPrimary });
+      const expected = readsToPrimary ? 'primary' : 'replica';
+      try {
+        await instance.em.fork().insert(AnalyticsEvent, { name: 'a', subject: 's' });
+        calls.length = 0;
+        const em = instance.em.fork();
+        await em.find(AnalyticsEvent, {});
+        await em.findOne(AnalyticsEvent, { name: 'a' }, { refresh: true });
+        await em.count(AnalyticsEvent, {});
+        await em.createQueryBuilder(AnalyticsEvent).select('*').execute();
+        await em.execute('select 1 as one', [], 'all', undefined);
+        await em.execute('select 1 as one', [], { connectionType: 'read' } as never);
+        // (em.stream goes through connection.stream: node:sqlite cannot stream, test/e2e/replicas.e2e-spec.ts covers it)
+        const reads = calls.filter((c) => c.method === 'execute' || c.method === 'stream');
+        // em.execute() without a connectionType is MikroORM's only read that defaults to the primary
+        expect(reads.map((c) => c.on)).toEqual([expected, expected, expected, expected, 'primary', expected]);
+      } finally {
+        await instance.close();
+      }
+    }
+  });
+
+  it("writes run on driver.connection: 'run' for native writes, a begun transaction for flush and transactional", async () => {
+    const { instance, calls } = await recordingOrm();
+    try {
+      const em = instance.em.fork();
+      await em.insert(AnalyticsEvent, { name: 'a', subject: 's' });
+      await em.nativeUpdate(AnalyticsEvent, { name: 'a' }, { subject: 't' });
+      await em.nativeDelete(AnalyticsEvent, { name: 'zzz' });
+      expect(calls.map((c) => [c.on, c.method, c.kind])).toEqual([
+        ['primary', 'execute', 'run'],
+        ['primary', 'execute', 'run'],
+        ['primary', 'execute', 'run'],
+      ]);
+      calls.length = 0;
+      em.create(AnalyticsEvent, { name: 'b', subject: 's' });
+      await em.flush();
+      await em.transactional((tx) => tx.count(AnalyticsEvent, {}));
+      expect(calls.filter((c) => c.method === 'begin').map((c) => c.on)).toEqual(['primary', 'primary']);
+      expect(calls.filter((c) => c.method === 'execute').every((c) => c.on === 'primary' && c.inTransaction)).toBe(true);
+      calls.length = 0;
+      em.getKysely();
+      expect(calls).toEqual([{ on: 'primary', method: 'getClient' }]);
+    } finally {
+      await instance.close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { TenantConnectionMismatchError } from '../../errors/isolation.errors.js';
 import type { ContextConfig } from '../../options/tenancy-options.js';
+import { replicaProblems } from '../../replicas/replica-config.js';
 
 /** The options that decide where a connection lands. MikroORM prefers each of them over the same part of `clientUrl`. */
 const WHERE_OPTIONS = ['dbName', 'host', 'port', 'user'] as const;
@@ -56,6 +57,9 @@ export function resolveTenantConnection(
   // a template clientUrl is kept only for what the tenant does not set itself
   const options: ContextConfig = { ...rest, ...(overrides.clientUrl ? {} : { clientUrl: templateUrl }), ...overrides, dbName };
   if (options.clientUrl === undefined) delete options.clientUrl;
+  // read replicas (the template's or the tenant's) must land in the tenant's database too; checked again once connected
+  const [replicaProblem] = replicaProblems('read replica config (tenancy.database() or tenancy.config)', options.replicas, dbName);
+  if (replicaProblem !== undefined) throw new TenantConnectionMismatchError(tenantId, replicaProblem);
   return { options, dbName };
 }
 
