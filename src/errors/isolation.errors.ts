@@ -58,7 +58,7 @@ export class TenantSearchPathError extends TenancyError {
     super(
       `Tenant context '${contextName}': its connections run with search_path '${actual}' instead of '${expected}', so an ` +
         `unqualified table name could resolve to another schema. Tenant requests are refused until this is fixed. Behind ` +
-        `PgBouncer (which drops the startup option that sets it), set it for the role: ALTER ROLE <app role> SET ` +
+        `PgBouncer (which drops the startup option that sets it), set it on the tenant context's own role: ALTER ROLE <tenant role> SET ` +
         `search_path = '${expected}' (list extension schemas in tenancy.searchPath).`,
       HttpStatus.INTERNAL_SERVER_ERROR,
       'Internal Server Error',

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { messageOf } from '../errors/message-of.js';
@@ -5,7 +6,7 @@ import { messageOf } from '../errors/message-of.js';
 /** The parts of node-postgres used here: a pool (MikroORM's own, for its connection options) and a client. */
 interface PgListenClient {
   connect(): Promise<unknown>;
-  query(sql: string): Promise<unknown>;
+  query(sql: string, values?: unknown[]): Promise<unknown>;
   end(): Promise<void>;
   on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): unknown;
   on(event: 'error' | 'end', listener: (error?: Error) => void): unknown;
@@ -35,6 +36,9 @@ export interface ChannelListenerEvents {
 
 const RETRY_MIN_MS = 250;
 const RETRY_MAX_MS = 5_000;
+/** Notifications with this prefix are the listeners' own checks, never passed on. */
+const PROBE_PREFIX = 'nestjs-mikro-tenancy:probe:';
+const PROBE_TIMEOUT_MS = 3_000;
 
 /**
  * One dedicated PostgreSQL session that LISTENs on a channel, reconnecting with backoff after it is lost (server
@@ -50,6 +54,9 @@ export class PgChannelListener {
   #closed = false;
   #listening = false;
   #everListened = false;
+  /** Whether the session received its own test notification after LISTEN (false behind a transaction-mode pooler). */
+  #verified = false;
+  #probe?: { payload: string; arrived: () => void };
 
   constructor(
     private readonly orm: MikroORM,
@@ -61,6 +68,11 @@ export class PgChannelListener {
 
   get listening(): boolean {
     return this.#listening;
+  }
+
+  /** Listening, and shown to receive: it got its own test notification. */
+  get verified(): boolean {
+    return this.#listening && this.#verified;
   }
 
   /** Connects and listens; a failure is logged and retried in the background (boot does not wait for it). */
@@ -86,7 +98,10 @@ export class PgChannelListener {
       client.on('error', (error) => this.lost(client as PgListenClient, error));
       client.on('end', () => this.lost(client as PgListenClient));
       client.on('notification', (message) => {
-        if (message.channel === this.channel) this.events.message(message.payload ?? '');
+        if (message.channel !== this.channel) return;
+        const payload = message.payload ?? '';
+        if (!payload.startsWith(PROBE_PREFIX)) this.events.message(payload);
+        else if (payload === this.#probe?.payload) this.#probe.arrived();
       });
       await client.connect();
       await client.query(`listen ${quoteChannel(this.channel)}`);
@@ -101,6 +116,7 @@ export class PgChannelListener {
       this.#everListened = true;
       if (reconnected) this.logger.log(`Listening on "${this.channel}" again`);
       this.events.listening(reconnected);
+      void this.verify(client);
     } catch (error) {
       client?.removeAllListeners();
       await client?.end().catch(() => undefined); // the connection already failed; its end() error adds nothing
@@ -108,10 +124,44 @@ export class PgChannelListener {
     }
   }
 
+  /**
+   * Sends a notification to itself: behind a transaction-mode pooler LISTEN "works" but the session is not this
+   * client's, so nothing arrives. Says so loudly rather than letting instances drift apart silently.
+   */
+  private async verify(client: PgListenClient): Promise<void> {
+    const payload = `${PROBE_PREFIX}${randomUUID()}`;
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<boolean>((resolve) => {
+      this.#probe = { payload, arrived: () => resolve(true) };
+      timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
+      timer.unref();
+    });
+    try {
+      await client.query('select pg_notify($1, $2)', [this.channel, payload]);
+      this.#verified = await arrived;
+    } catch (error) {
+      this.#verified = false;
+      if (this.#client === client) this.logger.warn(`Checking the listener on "${this.channel}" failed: ${messageOf(error)}`);
+      return;
+    } finally {
+      clearTimeout(timer);
+      this.#probe = undefined;
+    }
+    if (!this.#verified && this.#client === client) {
+      this.logger.error(
+        `The session listening on "${this.channel}" did not receive its own test notification within ${PROBE_TIMEOUT_MS} ms: ` +
+          `it is probably behind a transaction-mode pooler (PgBouncer), where LISTEN does not work. Point it at PostgreSQL ` +
+          `directly with tenancy.changes.listen (e.g. { port: 5432 }). Until then, other instances' tenant changes reach ` +
+          `this one only when its cached lookups expire (tenancy.cacheTtlMs).`,
+      );
+    }
+  }
+
   private lost(client: PgListenClient, error?: Error): void {
     if (this.#client !== client) return; // a client already replaced or closed
     this.#client = undefined;
     this.#listening = false;
+    this.#verified = false;
     client.removeAllListeners();
     void client.end().catch(() => undefined); // already broken: ending it only frees the socket
     if (!this.#closed) this.retry(error ?? new Error('the connection ended'));

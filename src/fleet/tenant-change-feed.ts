@@ -103,6 +103,8 @@ export class TenantChangeFeed {
       channel: this.settings.channel,
       context: this.settings.context,
       listening: this.#listener.listening,
+      // received its own test notification: false behind a transaction-mode pooler (see tenancy.changes.listen)
+      verified: this.#listener.verified,
       received: this.#received,
       lastReceivedAt: this.#lastReceivedAt?.toISOString() ?? null,
     };

@@ -5,6 +5,7 @@ import type { TenantRequest } from '../resolution/tenant-resolver.js';
 import { DatabaseUnavailableMapper } from './database-unavailable.js';
 import { RequestScope } from '../scope/request-scope.js';
 import { setRequestTenant } from '../scope/request-tenant.js';
+import type { ActiveTenant } from '../scope/active-tenant.js';
 
 /**
  * One middleware for every context, on express and fastify: enters a fresh request scope (static forks are made on
@@ -17,9 +18,26 @@ export class TenancyMiddleware implements NestMiddleware {
     @Inject(DatabaseUnavailableMapper) private readonly unavailable: DatabaseUnavailableMapper,
   ) {}
 
-  async use(request: TenantRequest & object, response: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+  /**
+   * Synchronous for a tenant whose lookup is cached and that opens at once (the common case): no promise, no extra
+   * turn of the event loop. Anything else (first request, unknown, suspended, being dropped, database mode opening
+   * an ORM, an asynchronous resolver) takes `enterAsync`.
+   */
+  use(request: TenantRequest & object, response: ServerResponse, next: (error?: unknown) => void): void | Promise<void> {
     const tenants = this.runtime.tenants;
-    const tenantId = tenants ? await tenants.chain.resolve(request) : undefined;
+    const tenantId = tenants?.chain.resolve(request);
+    if (tenantId instanceof Promise) return tenantId.then((id) => this.enterAsync(id, request, response, next));
+    if (tenantId === undefined || !tenants) {
+      this.runtime.context.run(new RequestScope(this.runtime), next);
+      return;
+    }
+    const tenant = tenants.enterCached(tenantId);
+    if (!tenant) return this.enterAsync(tenantId, request, response, next);
+    this.serve(tenant, request, response, next);
+  }
+
+  private async enterAsync(tenantId: string | undefined, request: TenantRequest & object, response: ServerResponse, next: (error?: unknown) => void): Promise<void> {
+    const tenants = this.runtime.tenants;
     if (tenantId === undefined || !tenants) {
       this.runtime.context.run(new RequestScope(this.runtime), next);
       return;
@@ -28,6 +46,10 @@ export class TenancyMiddleware implements NestMiddleware {
     const tenant = await tenants.enter(tenantId).catch((error: unknown) => {
       throw this.unavailable.map(error, tenantId);
     });
+    this.serve(tenant, request, response, next);
+  }
+
+  private serve(tenant: ActiveTenant, request: TenantRequest & object, response: ServerResponse, next: (error?: unknown) => void): void {
     // 'close' fires after the response is sent and also when the client goes away first; if it went away while the
     // tenant was being opened, 'close' has already fired: give the tenant back now (a leaked lease would pin a pool
     // slot forever) and skip the handler, whose answer nobody would read
@@ -35,7 +57,7 @@ export class TenancyMiddleware implements NestMiddleware {
       tenant.release();
       return;
     }
-    response.once('close', () => tenant.release());
+    response.once('close', tenant.release);
     setRequestTenant(request, tenant.record);
     this.runtime.context.run(new RequestScope(this.runtime, tenant), next);
   }

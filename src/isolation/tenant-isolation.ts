@@ -16,6 +16,8 @@ export interface TenantIsolationStrategy<T extends TenantRecord = TenantRecord> 
   describe(record: T): string;
   /** The tenant made active; release it when the request or `run()` ends. */
   acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>>;
+  /** The tenant made active without waiting (already checked and open), or undefined: then call `acquire`. */
+  acquireNow(record: T): ActiveTenant<T> | undefined;
   /** Creates, checks and removes what holds a tenant's data. */
   readonly provisioning: TenantProvisioning<T>;
   /** How tenant migrations reach a tenant. */

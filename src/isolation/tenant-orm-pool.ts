@@ -87,6 +87,17 @@ export class TenantOrmPool {
     }
   }
 
+  /** A lease on the tenant's ORM when it is open and ready, without a promise; undefined otherwise (use acquire). */
+  leaseIfOpen(tenantId: string): TenantOrmLease | undefined {
+    const entry = this.#closed ? undefined : this.#entries.get(tenantId);
+    const orm = entry?.orm;
+    if (!entry || !orm) return undefined;
+    this.#entries.delete(tenantId); // move to the most recently used end
+    this.#entries.set(tenantId, entry);
+    entry.leases++;
+    return this.leaseOf(entry, orm);
+  }
+
   /** Closes a tenant's ORM once the requests using it have finished (lifecycle drop). */
   async evict(tenantId: string): Promise<void> {
     const entry = this.#entries.get(tenantId);
@@ -117,6 +128,11 @@ export class TenantOrmPool {
       this.returnLease(entry);
       throw error;
     }
+    return this.leaseOf(entry, orm);
+  }
+
+  /** A lease already counted on the entry: its release (idempotent) gives it back. */
+  private leaseOf(entry: PoolEntry, orm: MikroORM): TenantOrmLease {
     let released = false;
     return {
       orm,

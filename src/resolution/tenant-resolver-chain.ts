@@ -9,10 +9,22 @@ export class TenantResolverChain {
     this.howToSend = `send ${resolvers.map((r) => r.describe).join(' or ')}`;
   }
 
-  async resolve(request: TenantRequest): Promise<string | undefined> {
-    for (const resolver of this.resolvers) {
-      const found = await resolver.resolve(request);
+  /** Synchronous while every resolver asked is (the built-in ones are): no promise on the request path. */
+  resolve(request: TenantRequest): string | undefined | Promise<string | undefined> {
+    for (let i = 0; i < this.resolvers.length; i++) {
+      const found = (this.resolvers[i] as TenantResolver).resolve(request);
+      if (found instanceof Promise) return this.resolveAsync(request, found, i);
       if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  private async resolveAsync(request: TenantRequest, pending: Promise<string | undefined>, index: number): Promise<string | undefined> {
+    const found = await pending;
+    if (found !== undefined) return found;
+    for (const resolver of this.resolvers.slice(index + 1)) {
+      const next = await resolver.resolve(request);
+      if (next !== undefined) return next;
     }
     return undefined;
   }

@@ -110,6 +110,20 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   }
 
   /**
+   * `enter` without a promise, for the common case: the tenant's lookup is cached, it is active and not fenced, and
+   * its isolation opens it at once (schema mode: its schema already checked; database mode: its ORM open). Undefined
+   * when any of that does not hold: then call `enter`, which answers every other case (and its errors).
+   */
+  enterCached(tenantId: string): ActiveTenant<T> | undefined {
+    if (!this.#listening) return undefined;
+    const record = this.directory.cached(tenantId);
+    if (!record || this.fences.isFenced(tenantId)) return undefined;
+    const active = this.isolation.acquireNow(record);
+    active?.onReleased(this.fences.enter(tenantId));
+    return active;
+  }
+
+  /**
    * Sets up sharing tenant changes with the other app instances (see tenancy.changes), when configured. Publishing
    * works at once; listening starts with the first unit of tenant work (listenForChanges), so a process that never
    * serves a tenant (the CLI, a migration job) never holds a listening session.

@@ -5,6 +5,8 @@ import type { TenantRecord, TenantStore } from './tenant-store.js';
 interface CacheEntry<T> {
   readonly lookup: Promise<T | undefined>;
   readonly expiresAt: number;
+  /** Set once the lookup resolved: read without a promise on the request path (see `cached`). */
+  settled?: { record: T | undefined };
 }
 
 /** Bounds the cache so a flood of random (unknown) ids cannot grow memory without limit. */
@@ -32,6 +34,18 @@ export class TenantDirectory<T extends TenantRecord = TenantRecord> {
     return record;
   }
 
+  /**
+   * The active tenant with this id when its lookup is cached and settled, without a promise; undefined otherwise
+   * (not cached, still in flight, unknown or suspended: `get` answers those). A cached id was validated when it was
+   * first looked up, so it is not validated again.
+   */
+  cached(id: string): T | undefined {
+    const entry = this.#cache.get(id);
+    const record = entry?.settled?.record;
+    if (!record || record.suspended || (entry as CacheEntry<T>).expiresAt <= Date.now()) return undefined;
+    return record;
+  }
+
   /** Forgets cached lookups (one id, or all). */
   invalidate(id?: string): void {
     if (id === undefined) this.#cache.clear();
@@ -44,10 +58,14 @@ export class TenantDirectory<T extends TenantRecord = TenantRecord> {
     const cached = this.#cache.get(id);
     if (cached && cached.expiresAt > now) return cached.lookup;
     const lookup = this.store.find(id);
-    // a failed lookup is not cached: the next request asks the store again
-    lookup.catch(() => this.#cache.get(id)?.lookup === lookup && this.#cache.delete(id));
+    const entry: CacheEntry<T> = { lookup, expiresAt: now + this.ttlMs };
+    lookup.then(
+      (record) => void (entry.settled = { record }),
+      // a failed lookup is not cached: the next request asks the store again
+      () => this.#cache.get(id) === entry && this.#cache.delete(id),
+    );
     if (this.#cache.size >= MAX_CACHED_LOOKUPS) this.#cache.delete(this.#cache.keys().next().value as string);
-    this.#cache.set(id, { lookup, expiresAt: now + this.ttlMs });
+    this.#cache.set(id, entry);
     return lookup;
   }
 }

@@ -111,7 +111,7 @@ describe('mikro-tenancy CLI (child process, app configured with forRootAsync)', 
     const again = await cli('tenant', 'drop', 'acme', '--yes');
     expect(again.code).toBe(1);
     expect(again.stdout).toContain("Nothing dropped: tenant 'acme' is not registered and has no schema or database");
-  });
+  }, 240_000); // nine CLI runs, each a Node process booting the app: about 5-10 s each on a busy 2-core machine
 
   it('fans out over every tenant and exits 1 with a JSON report naming the tenant that failed', async () => {
     for (const id of ['c1', 'c2', 'c3', 'c4']) await sql(hubDb, 'insert into tenant (id, suspended) values ($1, false)', [id]);

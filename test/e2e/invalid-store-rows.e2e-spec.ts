@@ -138,6 +138,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenant store rows that c
       // invalid there, and the two rows with a bad `name=` are plain tenants it migrates
       const cli = (...args: string[]) => runCli([...args, '--module', 'test/fixtures/cli-app.module.ts'], { CLI_HUB_DB: hubDb, CLI_ISOLATION: 'schema' });
       const human = await cli('migrate', 'up', '--all-tenants');
+      expect(human.code).toBe(1); // every valid tenant migrated, but a row needs fixing: scripts must notice
       expect(human.stdout).toContain(`Tenants of 'tenant' (up): 2 migrated, 6 up to date, 0 failed, 0 skipped, 2 invalid store row(s) in`);
       expect(human.stdout).toContain(`  INVALID ${ESCAPED_BAD_ID}: Invalid tenant id: it has characters that are not allowed`);
       expect(human.stdout).toContain(`  INVALID ${LONG_ID}: Invalid tenant id: the schema name for tenant '${LONG_ID}' would be`);

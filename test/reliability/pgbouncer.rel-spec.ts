@@ -325,7 +325,7 @@ describe('behind PgBouncer without the search_path role setting (schema isolatio
         const body = await response.text();
         expect({ status: response.status, body }).toEqual({ status: 500, body: expect.not.stringContaining('SENTINEL') });
       }
-      expect(app.logger.warnings).toContainEqual(expect.stringMatching(/search_path '\$user, public' instead of ''.*ALTER ROLE <app role> SET search_path = ''/));
+      expect(app.logger.warnings).toContainEqual(expect.stringMatching(/search_path '\$user, public' instead of ''.*ALTER ROLE <tenant role> SET search_path = ''/));
     });
   }, HANG_MS);
 });

@@ -82,6 +82,11 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     return new ActiveTenant(record, lease.orm.em, undefined, lease.release);
   }
 
+  acquireNow(record: T): ActiveTenant<T> | undefined {
+    const lease = this.pool.leaseIfOpen(record.id);
+    return lease && new ActiveTenant(record, lease.orm.em, undefined, lease.release);
+  }
+
   /** Closes the tenant's ORM once its requests are done and forgets its claim (drop). */
   async forgetTenant(tenantId: string): Promise<void> {
     this.#claims.releaseTenant(tenantId);

@@ -7,8 +7,11 @@ import type { TenantProvisioning } from '../tenant-isolation.js';
 import type { ContextConfig } from '../../options/tenancy-options.js';
 import { dropAfterDraining } from '../drain-sessions.js';
 
-/** Other sessions connected to the database (every app instance, any client). */
-const SESSIONS_IN_DATABASE_SQL = 'select pid from pg_stat_activity where datname = ? and pid <> pg_backend_pid()';
+/**
+ * Other sessions working in the database (every app instance, any client): idle ones are left out, since a pooler
+ * (PgBouncer) keeps idle server connections to it that no request uses; `with (force)` ends those.
+ */
+const SESSIONS_IN_DATABASE_SQL = `select pid from pg_stat_activity where datname = ? and pid <> pg_backend_pid() and state <> 'idle'`;
 
 /** What database provisioning needs of DatabaseIsolation. */
 interface TenantDatabases<T extends TenantRecord> {

@@ -86,6 +86,12 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, schema));
   }
 
+  acquireNow(record: T): ActiveTenant<T> | undefined {
+    const schema = this.#verified.get(record.id);
+    // the record may derive another schema than the one checked (it changed): then the full path checks it
+    return schema !== undefined && schema === this.settings.schemaName(record) ? new ActiveTenant(record, this.orm.em, schema) : undefined;
+  }
+
   health(): TenantHealth {
     return { ping: this.orm, details: { isolation: 'schema' } };
   }
