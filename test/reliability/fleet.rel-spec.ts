@@ -46,8 +46,15 @@ describe.each<TenantIsolation>(['schema', 'database'])('two app instances on one
     await child.waitFor(() => /LISTENING (\S+)\n/.test(child.stdout), `instance ${name} to listen`, 60_000);
     return [child, /LISTENING (\S+)\n/.exec(child.stdout)?.[1] as string];
   };
+  /** The instance's listening session: its last statement is LISTEN, or the test notification it sends itself after. */
   const listenerSessions = async (instance: string) =>
-    (await sql<{ pid: number }>('postgres', `select pid from pg_stat_activity where application_name = $1 and query like 'listen %'`, [appNameOf(instance)])).map((r) => r.pid);
+    (
+      await sql<{ pid: number }>(
+        'postgres',
+        `select pid from pg_stat_activity where application_name = $1 and (query like 'listen %' or query = 'select pg_notify($1, $2)')`,
+        [appNameOf(instance)],
+      )
+    ).map((r) => r.pid);
   const statusOn = async (url: string, tenantId: string): Promise<number> => {
     const outcome = await send(`${url}/notes`, { headers: { 'x-tenant-id': tenantId }, agent });
     return outcome.kind === 'ok' ? outcome.status : -1;
@@ -108,11 +115,15 @@ describe.each<TenantIsolation>(['schema', 'database'])('two app instances on one
     let dropping = true;
     const load = async (instance: string, url: string, worker: number) => {
       for (let i = 0; dropping; i++) {
-        // a transaction that waits between its writes, and plain reads
+        // a transaction that waits between its writes, a plain write that waits between create and flush, reads
+        const headers = { 'x-tenant-id': 'fd' };
+        const title = `${instance}-${worker}-${i}`;
         const outcome =
-          i % 2 === 0
-            ? await send(`${url}/tx-notes?pause=150`, { method: 'POST', headers: { 'x-tenant-id': 'fd' }, json: { title: `${instance}-${worker}-${i}` }, agent })
-            : await send(`${url}/notes?pause=50`, { headers: { 'x-tenant-id': 'fd' }, agent });
+          i % 3 === 0
+            ? await send(`${url}/tx-notes?pause=150`, { method: 'POST', headers, json: { title }, agent })
+            : i % 3 === 1
+              ? await send(`${url}/notes?pause=100`, { method: 'POST', headers, json: { title }, agent })
+              : await send(`${url}/notes?pause=50`, { headers, agent });
         outcomes.push({ instance, outcome });
       }
     };
