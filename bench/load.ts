@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
-import { tenantId } from './scenarios.js';
+import { RELATIONAL } from './entities.js';
+import { type Workload, tenantId } from './scenarios.js';
 import { INSERT_SHARE, SEEDED_ROWS } from './settings.js';
 
 export interface LoadResult {
@@ -19,11 +20,16 @@ export interface LoadOptions {
   connections: number;
   /** Tenants to pick from at random per request (0: the header is sent with a fixed value and ignored). */
   tenants: number;
+  workload: Workload;
 }
 
+/** Pages of the relational list endpoint: every page is full (RELATIONAL.articles / pageSize). */
+export const RELATIONAL_PAGES = Math.floor(RELATIONAL.articles / RELATIONAL.pageSize);
+
 /**
- * One bounded autocannon run against 127.0.0.1. Every scenario gets the same mix: (1 - INSERT_SHARE) GET /items/:id
- * with a random seeded id, INSERT_SHARE POST /items, each with an `x-tenant-id` header of a random tenant.
+ * One bounded autocannon run against 127.0.0.1, each request with an `x-tenant-id` header of a random tenant.
+ * findOne: (1 - INSERT_SHARE) GET /items/:id with a random seeded id, INSERT_SHARE POST /items.
+ * relational: GET /articles?page=N with a random full page (read-only, so the data volume stays the same).
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const pickTenant = (): string => tenantId(options.tenants ? 1 + Math.floor(Math.random() * options.tenants) : 1);
@@ -37,6 +43,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         setupRequest: (request) => {
           const tenant = pickTenant();
           const headers = { ...request.headers, 'x-tenant-id': tenant };
+          if (options.workload === 'relational') {
+            return { ...request, method: 'GET', path: `/articles?page=${1 + Math.floor(Math.random() * RELATIONAL_PAGES)}`, headers, body: undefined };
+          }
           if (Math.random() < INSERT_SHARE) {
             return { ...request, method: 'POST', path: '/items', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: 'bench insert', tenant }) };
           }

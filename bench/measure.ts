@@ -1,11 +1,12 @@
 import type pg from 'pg';
-import { countConnections } from './databases.js';
+import { backendPids, backendsRssAnonKb } from './databases.js';
 import { runLoad } from './load.js';
 import type { BenchDatabases, Scenario } from './scenarios.js';
 import { ServerProcess } from './server-process.js';
 import type { BenchSettings } from './settings.js';
+import { verifyScenario } from './verify.js';
 
-/** Every figure of one scenario in one repetition. */
+/** Every figure of one scenario in one repetition. Fields added later are optional (older latest.json files). */
 export interface Measurement {
   scenario: string;
   rep: number;
@@ -21,38 +22,68 @@ export interface Measurement {
   cpuUsPerReq: number;
   /** Peak RSS of the server process over its life (boot, warm-up and measurement). */
   peakRssMb: number;
+  /** RSS of the server process at the end of the measured window. */
+  rssEndMb?: number;
   /** Most client connections seen on the scenario's databases (sampled every 100 ms, warm-up included). */
   peakPgConnections: number;
+  /**
+   * PostgreSQL's own memory for this server: the private resident memory (RssAnon) of the scenario's client backends
+   * summed, at the end of the measured window and at its highest (sampled every 500 ms, warm-up included). null
+   * when the backends' /proc entries cannot be read (PostgreSQL on another machine).
+   */
+  pgBackendsMb?: number | null;
+  pgBackendsPeakMb?: number | null;
   bootMs: number;
 }
 
 const PROBE_INTERVAL_MS = 100;
+/** Every this many connection probes, the backends' memory is read too. */
+const MEMORY_EVERY = 5;
 
-/** Starts the scenario's server, warms it up, measures one bounded window, and stops it. */
+/** Starts the scenario's server, checks its answers, warms it up, measures one bounded window, and stops it. */
 export async function measureScenario(
   scenario: Scenario,
   databases: BenchDatabases,
   settings: BenchSettings,
   probe: pg.Client,
   position: { rep: number; order: number },
+  options: { pgMemory: boolean },
 ): Promise<Measurement> {
   const booting = performance.now();
   const server = await ServerProcess.start(scenario.spec(databases), cpuProfileArgs(scenario));
   const bootMs = Math.round(performance.now() - booting);
   let peakPgConnections = 0;
+  let pgPeakKb: number | undefined;
+  const readMemory = async (): Promise<number | undefined> => {
+    if (!options.pgMemory) return undefined;
+    const kb = backendsRssAnonKb(await backendPids(probe, scenario.databases));
+    if (kb !== undefined) pgPeakKb = Math.max(pgPeakKb ?? 0, kb);
+    return kb;
+  };
   let probing = true;
   const sampler = (async () => {
-    while (probing) {
-      peakPgConnections = Math.max(peakPgConnections, await countConnections(probe, scenario.databases));
+    for (let n = 0; probing; n++) {
+      const pids = await backendPids(probe, scenario.databases);
+      peakPgConnections = Math.max(peakPgConnections, pids.length);
+      if (options.pgMemory && n % MEMORY_EVERY === 0) {
+        const kb = backendsRssAnonKb(pids);
+        if (kb !== undefined) pgPeakKb = Math.max(pgPeakKb ?? 0, kb);
+      }
       await new Promise((resolve) => setTimeout(resolve, PROBE_INTERVAL_MS));
     }
   })();
   try {
-    const load = { port: server.port, connections: settings.connections, tenants: scenario.tenants };
-    if (settings.warmupS > 0) await runLoad({ ...load, durationS: settings.warmupS });
+    await verifyScenario(server.port, scenario);
+    const load = { port: server.port, connections: settings.connections, tenants: scenario.tenants, workload: scenario.workload };
+    if (settings.warmupS > 0) {
+      await runLoad({ ...load, durationS: settings.warmupS });
+      await settle(server);
+    }
     const before = await server.usage();
     const result = await runLoad({ ...load, durationS: settings.durationS });
     const after = await server.usage();
+    const pgEndKb = await readMemory();
+    const mb = (kb: number | undefined): number | null => (kb === undefined ? null : round(kb / 1024, 1));
     return {
       scenario: scenario.id,
       ...position,
@@ -64,13 +95,34 @@ export async function measureScenario(
       non2xx: result.non2xx,
       cpuUsPerReq: round(result.requests ? (after.cpuUs - before.cpuUs) / result.requests : 0, 1),
       peakRssMb: round(after.peakRss / 1024 / 1024, 1),
+      rssEndMb: round(after.rss / 1024 / 1024, 1),
       peakPgConnections,
+      pgBackendsMb: mb(pgEndKb),
+      pgBackendsPeakMb: mb(pgPeakKb),
       bootMs,
     };
   } finally {
     probing = false;
     await sampler;
     await server.stop();
+  }
+}
+
+/**
+ * Waits (at most 5 s) until the server is idle: when the warm-up's load generator stops, the requests it had in
+ * flight still run on the server, and would otherwise be counted in the measured window's CPU and slow its start.
+ */
+async function settle(server: ServerProcess): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  let previous = await server.usage();
+  let at = performance.now();
+  while (performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const now = await server.usage();
+    const elapsedUs = (performance.now() - at) * 1000;
+    if (now.cpuUs - previous.cpuUs < elapsedUs * 0.2) return; // under 20% of one core
+    previous = now;
+    at = performance.now();
   }
 }
 

@@ -1,19 +1,45 @@
-import type { BenchResults } from './results.js';
-import { delta, medians, ratio } from './stats.js';
-import { evaluateTargets } from './targets.js';
+import { type BenchResults, type ScenarioRecord, baselineOfRecord, workloadOf } from './results.js';
+import { NOISE_CV } from './settings.js';
+import { delta, medians, noiseOf, ratio } from './stats.js';
+import { evaluateTargets, resultCell } from './targets.js';
 
-const BASELINE = '2-nest-mikro-express';
 const f = (value: number, digits = 0): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const signed = (value: number, digits = 0): string => (Number.isFinite(value) ? `${value >= 0 ? '+' : ''}${value.toFixed(digits)}` : 'n/a');
+const pct = (value: number): string => (Number.isFinite(value) ? `${(value * 100).toFixed(0)}%` : 'n/a');
+
+/** Wall time as the run prints it: `14 min 05 s`. */
+export function formatWall(seconds: number): string {
+  const s = Math.round(seconds);
+  return s >= 60 ? `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s` : `${s} s`;
+}
 
 /** bench/results/latest.md: the human report (latest.json holds every raw figure). */
 export function renderMarkdown(results: BenchResults): string {
   const { environment: env, method } = results;
+  const threshold = method.noiseCv ?? NOISE_CV;
+  const m = results.measurements;
+  const ran = results.scenarios.filter((s) => medians(m, s.id).reps > 0);
   const lines: string[] = [];
   const push = (...more: string[]): void => void lines.push(...more);
+
+  // the noise verdict first: a run whose repetitions disagree is not presented as a result
+  const fastifyBaseline = (s: ScenarioRecord): string => baselineOfRecord(s).replace(/-express$/, '-fastify');
+  const comparisons = ran.map((s) => ({ s, ref: baselineOfRecord(s), spread: noiseOf(m, s.id, baselineOfRecord(s), threshold) }));
+  for (const s of ran) {
+    if (s.adapter === 'fastify' && m.some((x) => x.scenario === fastifyBaseline(s))) comparisons.push({ s, ref: fastifyBaseline(s), spread: noiseOf(m, s.id, fastifyBaseline(s), threshold) });
+  }
+  const noisy = comparisons.filter((c) => c.spread.noisy);
+  const full = method.full ?? !method.quick;
+  push('# nestjs-mikro-tenancy benchmarks', '');
+  if (noisy.length) {
+    push(
+      `> **Noisy run, not a result.** ${noisy.length} of ${comparisons.length} comparisons have repetitions that disagree beyond the threshold (coefficient of variation of the per-repetition req/s ratios > ${pct(threshold)}, or a single repetition): ${noisy.map((c) => `${c.s.id} vs ${c.ref} (${c.spread.reason})`).join(', ')}. The figures below are for digging, not for quoting; rerun on a quiet machine.`,
+      '',
+    );
+  }
+  if (!full) push(`> **Not a full run**${method.notFull?.length ? ` (${method.notFull.join(', ')})` : method.quick ? ' (--quick)' : ''}: only a full \`npm run bench\` writes bench/results/latest.md.`, '');
   push(
-    '# nestjs-mikro-tenancy benchmarks',
-    '',
-    `Run ${results.date} → ${results.finished}${method.quick ? ' (**quick smoke run**, not representative)' : ''}. Produced by \`npm run bench\`; raw figures of every repetition in \`latest.json\`.`,
+    `Run ${results.date} → ${results.finished}${results.wallS ? ` (wall time ${formatWall(results.wallS)})` : ''}${method.quick ? ' (**quick smoke run**, not representative)' : ''}. Produced by \`npm run bench\`; raw figures of every repetition in \`latest.json\`.`,
     '',
     '## Machine and versions',
     '',
@@ -23,37 +49,66 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '## Method',
     '',
-    `- Load: autocannon (in the orchestrator process) against 127.0.0.1, ${method.connections} connections, ${method.warmupS} s warm-up then ${method.durationS} s measured, per scenario and repetition.`,
-    `- Request mix, identical in every scenario: ${f((1 - method.insertShare) * 100)}% \`GET /items/:id\` (findOne by primary key, id random among ${method.seededRows} seeded rows), ${f(method.insertShare * 100)}% \`POST /items\` (a small insert, flushed); each request carries \`x-tenant-id\` of a tenant picked at random (ignored where there are no tenants).`,
-    '- Every scenario\'s server is its own process (forked, started fresh for each measurement). Same entity, same pool size (10) for every single-database server; database mode uses 2 connections per tenant.',
-    `- ${method.reps} repetition(s); each repetition runs all scenarios, forwards or backwards and rotated, so the order alternates. Figures are **medians over repetitions**; ratios are taken against scenario 2 (express) **of the same repetition**, then the median is reported.`,
-    '- Server CPU: `process.cpuUsage()` of the server process (all threads) over the measured window ÷ requests completed. Peak RSS: the server\'s `maxRSS` (boot included; the TypeScript loader adds a constant ~100+ MB to every server). Peak PG connections: client backends on the scenario\'s databases, sampled every 100 ms.',
-    '- Noise: a shared 2-core machine; the load generator, PostgreSQL and the server compete for the same cores, and other work (test suites) ran at times. Compare ratios, not absolute numbers.',
-    '',
-    '## HTTP scenarios (medians)',
-    '',
-    '| # | Scenario | req/s | p50 ms | p99 ms | CPU µs/req | peak RSS MB | peak PG conns | errors | req/s vs 2 (express) | p99 vs 2 (express) | CPU µs vs 2 (express) |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `- Load: autocannon (in the orchestrator process) against 127.0.0.1, ${method.connections} connections, ${method.warmupS} s warm-up then ${method.durationS} s measured, per scenario and repetition. Before the warm-up, each server's answers are checked (the first and the last tenant get their own rows; relational: every author and tag of a page carries the tenant's marker).`,
+    `- findOne workload (scenarios 1-7, 9 findOne): ${f((1 - method.insertShare) * 100)}% \`GET /items/:id\` (findOne by primary key, id random among ${method.seededRows} seeded rows), ${f(method.insertShare * 100)}% \`POST /items\` (a small insert, flushed); each request carries \`x-tenant-id\` of a tenant picked at random (ignored where there are no tenants).`,
   );
-  for (const scenario of results.scenarios) {
-    const med = medians(results.measurements, scenario.id);
-    if (!med.reps) continue;
-    const rps = ratio(results.measurements, scenario.id, BASELINE, 'reqPerSec');
-    const p99 = ratio(results.measurements, scenario.id, BASELINE, 'p99Ms');
-    const cpu = delta(results.measurements, scenario.id, BASELINE, 'cpuUsPerReq');
+  const rel = method.relational;
+  if (rel) {
     push(
-      `| ${scenario.group} | ${scenario.title} | ${f(med.reqPerSec)} | ${f(med.p50Ms, 1)} | ${f(med.p99Ms, 1)} | ${f(med.cpuUsPerReq)} | ${f(med.peakRssMb)} | ${f(med.peakPgConnections)}${scenario.connectionBudget ? ` (budget ${scenario.connectionBudget})` : ''} | ${med.errors} | ${f(rps, 2)}x | ${f(p99, 2)}x | ${cpu >= 0 ? '+' : ''}${f(cpu)} |`,
+      `- Relational workload (scenarios 8, 9 relational): \`GET /articles?page=N\` (N random among the ${Math.floor(rel.articles / rel.pageSize)} full pages): \`em.findAndCount(Article, {}, { populate: ['author', 'tags'], orderBy: { publishedAt: 'desc', id: 'desc' }, limit: ${rel.pageSize} })\`, that is the page with its author (m:1, joined under MikroORM's default \`balanced\` strategy), the tags (m:n, one query through the pivot table) and a count: 3 queries, ${rel.pageSize} articles serialised per request. Each tenant (and the baseline's one database) holds ${rel.articles} articles, ${rel.authors} authors, ${rel.tags} tags, ${rel.tagsPerArticle} tags per article. Read-only, so the volume stays the same.`,
+      '- By hand (scenario 9): plain `@mikro-orm/nestjs` with its request context off and a Nest middleware that reads `x-tenant-id`, answers 404 for an unknown tenant and calls `RequestContext.create(orm.em, next, { schema })`. It is made correct: `fork({ schema })` alone qualifies only the root table of a query (joined and pivot tables would resolve through `search_path`), so its entities are wildcard-schema (`schema: \'*\'`). It has none of the library\'s other layers (fail-closed `search_path`, id rules, a tenant store and cache, schema ownership checks).',
     );
   }
-  const fastify = results.scenarios.filter((s) => s.adapter === 'fastify' && s.group > 2);
-  if (fastify.length && results.measurements.some((m) => m.scenario === '2-nest-mikro-fastify')) {
-    push('', 'Fastify scenarios against the fastify baseline (same repetition):', '', '| Scenario | req/s vs 2 (fastify) | p99 vs 2 (fastify) | CPU µs vs 2 (fastify) |', '| --- | ---: | ---: | ---: |');
-    for (const scenario of fastify) {
-      if (!results.measurements.some((m) => m.scenario === scenario.id)) continue;
-      const cpu = delta(results.measurements, scenario.id, '2-nest-mikro-fastify', 'cpuUsPerReq');
-      push(`| ${scenario.title} | ${f(ratio(results.measurements, scenario.id, '2-nest-mikro-fastify', 'reqPerSec'), 2)}x | ${f(ratio(results.measurements, scenario.id, '2-nest-mikro-fastify', 'p99Ms'), 2)}x | ${cpu >= 0 ? '+' : ''}${f(cpu)} |`);
+  push(
+    '- Every scenario\'s server is its own process (forked, started fresh for each measurement). Same entities, same pool size (10) for every single-database server; database mode uses 2 connections per tenant.',
+    `- ${method.reps} repetition(s); each repetition runs all scenarios, forwards or backwards and rotated, so the order alternates. Figures are **medians over repetitions**; ratios are taken against the same workload on plain @mikro-orm/nestjs (scenario 2 or 8, express unless said) **of the same repetition**, then the median is reported.`,
+    '- Server CPU: `process.cpuUsage()` of the server process (all threads) over the measured window ÷ requests completed. Node RSS: at the end of the measured window, and the server\'s `maxRSS` (boot included; the TypeScript loader adds a constant ~100+ MB to every server). Peak PG connections: client backends on the scenario\'s databases, sampled every 100 ms.',
+    `- PostgreSQL memory: the private resident memory (\`RssAnon\` of \`/proc/<pid>/status\`: catalog, relation and plan caches, work memory; shared buffers excluded) of the scenario's client backends (\`pg_stat_activity\`), summed, at the end of the measured window and at its highest (sampled every 500 ms).${method.pgMemory === false ? ' **Not readable in this run** (PostgreSQL not on this machine).' : ''}`,
+    `- **Noise rule.** Each comparison's per-repetition req/s ratios must agree: when their coefficient of variation (sample standard deviation / mean) is above ${pct(threshold)} (\`BENCH_NOISE_CV\`), or the comparison ran once, it is marked **noisy, not a result** in the tables and targets, and the whole run is flagged at the top.`,
+    '- Noise: a shared 2-core machine; the load generator, PostgreSQL and the server compete for the same cores, and other work (test suites) ran at times. Compare ratios, not absolute numbers.',
+  );
+
+  const table = (title: string, rows: ScenarioRecord[], refOf: (s: ScenarioRecord) => string, refName: string): void => {
+    const shown = rows.filter((s) => m.some((x) => x.scenario === refOf(s)));
+    if (!shown.length) return;
+    push(
+      '',
+      `## ${title}`,
+      '',
+      `| # | Scenario | req/s | p50 ms | p99 ms | CPU µs/req | errors | req/s vs ${refName} | p99 vs ${refName} | CPU µs vs ${refName} | spread of req/s ratios |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const s of shown) {
+      const med = medians(m, s.id);
+      const ref = refOf(s);
+      const spread = noiseOf(m, s.id, ref, threshold);
+      const spreadCell = s.id === ref ? '(reference)' : spread.noisy ? `**noisy, not a result** (${spread.reason})` : `CV ${pct(spread.cv)}, max/min ${f(spread.maxOverMin, 2)}`;
+      push(
+        `| ${s.group} | ${s.title} | ${f(med.reqPerSec)} | ${f(med.p50Ms, 1)} | ${f(med.p99Ms, 1)} | ${f(med.cpuUsPerReq)} | ${med.errors} | ${f(ratio(m, s.id, ref, 'reqPerSec'), 2)}x | ${f(ratio(m, s.id, ref, 'p99Ms'), 2)}x | ${signed(delta(m, s.id, ref, 'cpuUsPerReq'))} | ${spreadCell} |`,
+      );
     }
+  };
+  table('findOne scenarios (medians)', ran.filter((s) => workloadOf(s) === 'findOne'), (s) => baselineOfRecord(s), 'baseline (2, express)');
+  table('Relational scenarios (medians)', ran.filter((s) => workloadOf(s) === 'relational'), (s) => baselineOfRecord(s), 'baseline (8, express)');
+  table(
+    'Fastify scenarios against the fastify baseline of their workload (same repetition)',
+    ran.filter((s) => s.adapter === 'fastify' && s.id !== fastifyBaseline(s)),
+    fastifyBaseline,
+    'fastify baseline',
+  );
+
+  push(
+    '',
+    '## Memory (medians)',
+    '',
+    '| Scenario | Node RSS MB, end of window | Node peak RSS MB | peak PG conns | PG backends\' private memory MB, end of window | highest | per connection, end |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const s of ran) {
+    const med = medians(m, s.id);
+    push(`| ${s.title} | ${f(med.rssEndMb)} | ${f(med.peakRssMb)} | ${f(med.peakPgConnections)}${s.connectionBudget ? ` (budget ${s.connectionBudget})` : ''} | ${f(med.pgBackendsMb)} | ${f(med.pgBackendsPeakMb)} | ${f(med.pgBackendsMb / med.peakPgConnections, 1)} |`);
   }
+
   const mig = results.migrations;
   if (mig) {
     push(
@@ -71,21 +126,35 @@ export function renderMarkdown(results: BenchResults): string {
     }
     push('', `MikroORM CLI loop: ${mig.cli.schemas} schemas in ${mig.cli.totalMs} ms, **${mig.cli.msPerSchema} ms per schema** (median single call ${f([...mig.cli.perSchemaMs].sort((a, b) => a - b)[Math.floor(mig.cli.perSchemaMs.length / 2)] ?? Number.NaN)} ms).`);
   }
-  push('', '## Targets', '', '| Target | Measured | Result |', '| --- | --- | --- |');
-  for (const t of evaluateTargets(results)) push(`| ${t.target} | ${t.measured} | ${t.met === undefined ? 'not run' : t.met ? '**met**' : '**not met**'} |`);
+  push(
+    '',
+    '## Targets',
+    '',
+    `Ratios against the same endpoint on plain @mikro-orm/nestjs in the same repetition. A target whose comparison is noisy (see the noise rule) is not marked met or not met.`,
+    '',
+    '| Target | Measured | Result |',
+    '| --- | --- | --- |',
+  );
+  for (const t of evaluateTargets(results)) push(`| ${t.target} | ${t.measured} | ${resultCell(t)} |`);
   push('', '## Notes', '', ...NOTES, '');
   return lines.join('\n');
 }
 
-/** What bounds the figures; kept here so the report regenerates with them (update when the findings change). */
+/**
+ * Findings from profiles and earlier runs, kept here so the report regenerates with them. They are not produced by
+ * the run above: update them when a full run changes what they say.
+ */
 const NOTES: string[] = [
-  '- **Noise.** A shared 2-core machine (another engineer\'s test suites ran during some runs): absolute figures swing by up to 2x between repetitions (per-repetition figures in latest.json). Ratios are taken within one repetition, yet with 3 repetitions a single ratio is only good to roughly ±10-15%; the express-vs-fastify spread of the same scenario shows that scale.',
+  '_Findings from profiles of earlier full runs (2026-11-21); the figures above are this run\'s._',
+  '',
+  '- **Noise.** A shared 2-core machine (another engineer\'s test suites ran during some runs): absolute figures swing by up to 2x between repetitions (per-repetition figures in latest.json). Ratios are taken within one repetition, yet with 3 repetitions a single ratio is only good to roughly ±10-15%; the express-vs-fastify spread of the same scenario shows that scale. The noise rule above now marks such comparisons instead of reporting them.',
   '- **What bounds request throughput.** MikroORM itself: a findOne + serialisation through any EntityManager costs ~300-400 µs of server CPU here against ~75 µs for the node:http + pg ceiling (scenario 1 vs 2). What this library adds on top of @mikro-orm/nestjs is an async middleware (resolve, AsyncLocalStorage scope), a proxy hop per tenant EntityManager call, the lazy fork and a global guard.',
-  '- **Profiled and fixed: the global interceptor.** The first full run measured +30 to +90 µs per request already with static contexts only (scenario 3: 0.85x express) and 0.83x at 10 tenants. CPU profiles of scenarios 2 and 3 (`BENCH_CPU_PROF=<scenario> npm run bench`, 8 s each) put the difference in RxJS (334 ms vs 4 ms of self time) and garbage collection (718 ms vs 235 ms): a global interceptor the module registered (to map database outages to 503) made Nest run its RxJS pipeline on every request, where an app without interceptors has none. The 503 mapping moved to the PostgreSQL pools (errors become `DatabaseConnectionFailure`) plus an exception filter that only catches that class, so successful requests pay nothing; the tenant-lease interceptor is registered only when database isolation is possible. This run is after the fix.',
-  '- **What is left of the routing cost (targets not met: 0.91x and +36-43 µs at 10-100 tenants on express, 0.86-0.91x on fastify).** A profile of scenario 4 (10 tenants) against scenario 3 over ~24k requests shows the library\'s own frames at ~8 µs per request in total (tenant EM proxy ~1.9, id validation ~1.3, `response.once(\'close\')` listener add/remove ~2, middleware ~1, directory ~0.7, pool guards ~2 — the last also in scenario 3) and the rest spread over MikroORM\'s fork and GC; there is no single hot spot left. Further gains would need structural changes (a synchronous middleware path on a cache hit, skipping re-validation of cached ids, no per-call proxy). The same-run spread of scenario 3 between repetitions (365-443 µs) is as large as the gap itself.',
-  '- **Schema count.** 10, 100 and 1000 tenants share one pool of 10 connections; Node-side RSS does not grow with the tenant count. Throughput and p99 do degrade at 1000 tenants: every pooled PostgreSQL connection builds catalog and plan caches per schema it touches (schema-qualified SQL is planned per schema), so with requests spread at random over 1000 schemas the database does more work per query. That is server-side and not visible in the Node RSS column.',
-  '- **Database isolation, warm (scenario 5):** 20 ORMs, one per tenant database, each with its own pool of 2; every request leases a tenant slot, and the lease interceptor (needed so a disconnecting client cannot let the pool close an ORM under a running handler) brings the RxJS pipeline back for this mode; queries spread over 40 connections instead of 10.',
+  '- **Profiled and fixed: the global interceptor.** The first full run measured +30 to +90 µs per request already with static contexts only (scenario 3: 0.85x express) and 0.83x at 10 tenants. CPU profiles of scenarios 2 and 3 (`BENCH_CPU_PROF=<scenario> npm run bench`, 8 s each) put the difference in RxJS (334 ms vs 4 ms of self time) and garbage collection (718 ms vs 235 ms): a global interceptor the module registered (to map database outages to 503) made Nest run its RxJS pipeline on every request, where an app without interceptors has none. The 503 mapping moved to the PostgreSQL pools (errors become `DatabaseConnectionFailure`) plus an exception filter that only catches that class, so successful requests pay nothing; the tenant-lease interceptor is registered only when database isolation is possible.',
+  '- **What was left of the routing cost (2026-11-21: 0.91x and +36-43 µs at 10-100 tenants on express, 0.86-0.91x on fastify).** A profile of scenario 4 (10 tenants) against scenario 3 over ~24k requests showed the library\'s own frames at ~8 µs per request in total (tenant EM proxy ~1.9, id validation ~1.3, `response.once(\'close\')` listener add/remove ~2, middleware ~1, directory ~0.7, pool guards ~2 — the last also in scenario 3) and the rest spread over MikroORM\'s fork and GC; no single hot spot. Further gains need structural changes (a synchronous middleware path on a cache hit, skipping re-validation of cached ids, no per-call proxy).',
+  '- **Schema count.** 10, 100 and 1000 tenants share one pool of 10 connections; Node-side RSS does not grow with the tenant count. Throughput and p99 do degrade at 1000 tenants: every pooled PostgreSQL connection builds catalog and plan caches per schema it touches (schema-qualified SQL is planned per schema), so with requests spread at random over 1000 schemas the database does more work per query. The Memory table\'s PostgreSQL column measures that cache; `npm run bench:scale` takes it to 10,000 schemas.',
+  '- **The relational workload** runs 3 queries per request (page with the joined author, tags through the pivot, count) and serialises 20 articles with their relations, so per-request ORM work is several times findOne\'s and a fixed per-request routing cost weighs less in the ratio; at 1000 schemas each connection caches 5 relations (and their indexes) per schema instead of 1.',
+  '- **Database isolation, warm (scenarios 5, 8 database):** 20 ORMs, one per tenant database, each with its own pool of 2; every request leases a tenant slot, and the lease interceptor (needed so a disconnecting client cannot let the pool close an ORM under a running handler) brings the RxJS pipeline back for this mode; queries spread over 40 connections instead of 10.',
   '- **Database churn (scenario 6): a pool wedge found by this benchmark, fixed.** With 200 tenant databases and `maxOpenTenants` 20, ~90% of requests need another tenant\'s ORM, so throughput is bounded by opening and closing ORMs (MikroORM.init + connect ≈ 10 ms each). The first run had 100 errors: a request gave its tenant back when the socket closed, also when the client disconnected mid-request (autocannon ending its warm-up), so the ORM could be evicted and closed under the running handler; Kysely then kept a pg client, `orm.close()` never resolved and, evictions running one at a time, no other tenant was opened again. Now a handler holds its tenant until it finishes (regression test: test/reliability/lease-on-disconnect.rel-spec.ts) and a hung close frees its slot after 10 s. The connection budget always held.',
   '- **Request-scoped injection (scenario 7)** makes Nest build the controller and its dependencies per request; it is opt-in and expected to be slower (~0.6x the baseline, ~0.75x context injection).',
-  '- **Migrations.** The fan-out reuses one ORM per worker and applies each tenant\'s 3 migrations in one transaction behind an advisory lock: 12-25 ms per tenant, against ~1 s per schema for a fresh `mikro-orm` CLI process (Node start, TypeScript loader, discovery, connect). The per-tenant cost grows with the number of schemas in the database (15 ms at 200, 24 ms at 1000 at concurrency 1: catalog lookups grow with the catalog), and concurrency only pays once that database-side work dominates (1000 schemas: 1.9x at 4, 2.1x at 8; at 200 schemas the single Node thread is the bound and concurrency gains ~1.1x).',
+  '- **Migrations.** The fan-out reuses one ORM per worker and applies each tenant\'s migrations in one transaction behind an advisory lock, against ~1 s per schema for a fresh `mikro-orm` CLI process (Node start, TypeScript loader, discovery, connect). The per-tenant cost grows with the number of schemas in the database (2026-11-21, 3-migration set: 13 ms at 200, 23 ms at 1000 at concurrency 1: catalog lookups grow with the catalog), and concurrency only pays once that database-side work dominates (1000 schemas: 1.9x at 4; at 200 schemas the single Node thread is the bound). The set has a 4th migration (the relational tables) since issue #18, so per-tenant times are not comparable with runs before it.',
 ];

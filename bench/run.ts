@@ -1,28 +1,47 @@
 /**
- * `npm run bench` (`-- --quick` for a smoke run): issue #6's benchmarks. Starts one PostgreSQL (embedded in a temp
- * dir, or DATABASE_URL), prepares every database once, runs each HTTP scenario's server in its own process for a
- * bounded window per repetition (scenario order rotated every repetition), then the migration fan-out, and writes
- * bench/results/latest.md and latest.json. Not part of `npm test`.
+ * `npm run bench` (`-- --quick` for a smoke run): the benchmarks of issues #6 and #18. Starts one PostgreSQL
+ * (embedded in a temp dir, or DATABASE_URL), prepares the databases the selected scenarios need once, runs each HTTP
+ * scenario's server in its own process for a bounded window per repetition (scenario order rotated every
+ * repetition), then the migration fan-out. A full run writes bench/results/latest.md and latest.json; any other run
+ * (--quick, BENCH_SCENARIOS, fewer repetitions...) writes to bench/results/quick/ (see settings.ts). Prints an
+ * estimate first and its wall time at the end. Not part of `npm test`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { usePostgres } from '../scripts/embedded-postgres.js';
-import { prepareDatabases, serverFacts } from './databases.js';
+import { canReadBackendMemory, prepareDatabases, serverFacts } from './databases.js';
+import { RELATIONAL, TAGS_PER_ARTICLE } from './entities.js';
 import { environmentFacts } from './environment.js';
 import { type Measurement, measureScenario } from './measure.js';
 import { runMigrationBench } from './migrations/bench-migrations.js';
-import { renderMarkdown } from './report.js';
+import { formatWall, renderMarkdown } from './report.js';
 import type { BenchResults } from './results.js';
-import { orderForRepetition, selectScenarios } from './scenarios.js';
+import { orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
 import { killAllServers } from './server-process.js';
-import { INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
+import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
 
 const log = (line: string): void => void process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
+/**
+ * Rough duration from the settings: per scenario and repetition, boot + check + stop (~3 s) + warm-up + window;
+ * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
+ */
+function estimateS(settings: BenchSettings, scenarios: number, needs: { schemas: number; databases: number }): number {
+  const http = settings.http ? scenarios * settings.reps * (3 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 : 0;
+  const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
+  const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
+  return http + migrations + 10;
+}
+
 async function main(): Promise<void> {
+  const wallStart = performance.now();
   const settings = readSettings(process.argv.slice(2), process.env);
   const started = new Date();
+  const scenarios = settings.http ? selectScenarios(settings.scenarioFilter) : [];
+  const needs = storageNeeds(scenarios);
+  log(`${settings.full ? 'full run' : `not a full run (${settings.notFull.join(', ')})`}: results go to ${settings.resultsDir}`);
+  log(`${scenarios.length} scenarios x ${settings.reps} repetition(s)${settings.migrations ? ' + migrations' : ''}: about ${formatWall(estimateS(settings, scenarios.length, needs))} on an idle 2-core machine`);
   const postgres = await usePostgres({ log });
   const cleanup = async (): Promise<void> => {
     killAllServers();
@@ -36,20 +55,25 @@ async function main(): Promise<void> {
   }
   try {
     const pgFacts = await serverFacts(postgres.url);
-    const scenarios = selectScenarios(settings.scenarioFilter);
     const measurements: Measurement[] = [];
-    if (settings.http && scenarios.length) {
+    let pgMemory = false;
+    if (scenarios.length) {
       log('preparing databases');
-      const databases = await prepareDatabases(postgres.url, log);
+      const databases = await prepareDatabases(postgres.url, needs, log);
       const probe = new pg.Client({ connectionString: postgres.url });
       await probe.connect();
       try {
+        pgMemory = await canReadBackendMemory(probe);
+        if (!pgMemory) log('PostgreSQL backends\' memory is not readable from /proc here (PostgreSQL on another machine?): not measured');
         for (let rep = 0; rep < settings.reps; rep++) {
           const order = orderForRepetition(scenarios, rep);
           for (const [index, scenario] of order.entries()) {
-            const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index });
+            const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index }, { pgMemory });
             measurements.push(m);
-            log(`rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(26)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  RSS ${m.peakRssMb} MB  PG ${m.peakPgConnections}  errors ${m.errors}`);
+            log(
+              `rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(34)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ` +
+                `RSS ${m.rssEndMb} MB (peak ${m.peakRssMb})  PG ${m.peakPgConnections} conns, ${m.pgBackendsMb ?? 'n/a'} MB  errors ${m.errors}`,
+            );
           }
         }
       } finally {
@@ -62,17 +86,24 @@ async function main(): Promise<void> {
       environment: { ...environmentFacts(), postgres: { ...pgFacts, embedded: postgres.embedded } },
       method: {
         quick: settings.quick,
+        full: settings.full,
+        notFull: settings.notFull,
         reps: settings.reps,
         durationS: settings.durationS,
         warmupS: settings.warmupS,
         connections: settings.connections,
         insertShare: INSERT_SHARE,
         seededRows: SEEDED_ROWS,
+        noiseCv: settings.noiseCv,
+        relational: { articles: RELATIONAL.articles, authors: RELATIONAL.authors, tags: RELATIONAL.tags, tagsPerArticle: TAGS_PER_ARTICLE, pageSize: RELATIONAL.pageSize },
+        pgMemory,
       },
-      scenarios: scenarios.map(({ id, group, title, adapter, tenants, connectionBudget }) => ({ id, group, title, adapter, tenants, connectionBudget })),
+      scenarios: scenarios.map(({ id, group, title, adapter, tenants, connectionBudget, workload, baseline }) => ({ id, group, title, adapter, tenants, connectionBudget, workload, baseline })),
       measurements,
     };
     const save = (): void => {
+      results.finished = new Date().toISOString();
+      results.wallS = Math.round((performance.now() - wallStart) / 1000);
       mkdirSync(settings.resultsDir, { recursive: true });
       writeFileSync(join(settings.resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
       writeFileSync(join(settings.resultsDir, 'latest.md'), renderMarkdown(results));
@@ -80,12 +111,12 @@ async function main(): Promise<void> {
     save(); // the HTTP figures survive a failing migration benchmark
     if (settings.migrations) {
       results.migrations = await runMigrationBench(postgres.url, settings, log);
-      results.finished = new Date().toISOString();
       save();
     }
     log(`wrote ${join(settings.resultsDir, 'latest.md')} and latest.json`);
   } finally {
     await cleanup();
+    log(`bench finished in ${formatWall((performance.now() - wallStart) / 1000)} (wall time, PostgreSQL start and stop included)`);
   }
 }
 

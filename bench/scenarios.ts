@@ -1,25 +1,42 @@
-/** The HTTP scenarios of issue #6: what each child server runs, and how the load is addressed. */
+/** The HTTP scenarios (issue #6, extended by issue #18): what each child server runs, and how the load is addressed. */
 
 export type Adapter = 'express' | 'fastify';
 
-/** What a child server builds; sent to it as JSON in BENCH_SERVER. */
+/**
+ * What the load asks for. findOne: 90% `GET /items/:id` + 10% `POST /items`. relational: `GET /articles?page=N`, a
+ * page of 20 articles with their author (m:1, joined) and tags (m:n, populated) plus the total count.
+ */
+export type Workload = 'findOne' | 'relational';
+
+/** What a child server builds; sent to it as JSON in BENCH_SERVER. Every Nest server serves both workloads. */
 export type ServerSpec =
   | { kind: 'bare-pg'; url: string }
   | { kind: 'nest-mikro'; adapter: Adapter; url: string }
+  | { kind: 'by-hand-schema'; adapter: Adapter; url: string; tenants: number }
   | { kind: 'library-static'; adapter: Adapter; url: string; secondaryUrl: string }
   | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request' }
   | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number };
 
+/** How a scenario's tenants are stored: decides which databases must be prepared. */
+export type Storage = 'main' | 'schemas' | 'databases';
+
 export interface Scenario {
   /** Stable id used in filters, the JSON and the report, e.g. `4-schema-100-express`. */
   id: string;
-  /** Issue #6 scenario number (1-7). */
+  /** Scenario group (1-7: issue #6; 8: relational; 9: by hand), the report's `#` column. */
   group: number;
   title: string;
   adapter: Adapter | 'node:http';
+  workload: Workload;
+  /**
+   * The same workload on plain @mikro-orm/nestjs, express: what the report's main tables compare against (fastify
+   * scenarios are also compared with the fastify baseline, baselineOf(workload, 'fastify')).
+   */
+  baseline: string;
   /** Tenant ids the load picks from at random per request (none: the header is still sent, and ignored). */
   tenants: number;
-  /** Database name pattern whose client connections are counted (LIKE). */
+  storage: Storage;
+  /** Database name pattern whose client connections (and their memory) are counted (LIKE). */
   databases: string;
   /** Scenario 6: the most connections the tenant pool may hold (maxOpenTenants x connectionsPerTenant). */
   connectionBudget?: number;
@@ -40,47 +57,93 @@ export const POOL_MAX = 10;
 export const CHURN = { tenants: 200, maxOpenTenants: 20, connectionsPerTenant: 2 } as const;
 export const WARM = { tenants: 20, maxOpenTenants: 50, connectionsPerTenant: 2 } as const;
 export const SCHEMA_TENANT_COUNTS = [10, 100, 1000] as const;
-/** Tenants prepared as schemas: the largest schema scenario. */
-export const MAX_SCHEMA_TENANTS = Math.max(...SCHEMA_TENANT_COUNTS);
+/** The by-hand peer (middleware + RequestContext.create with the tenant's schema) runs at this tenant count. */
+export const BY_HAND_TENANTS = 100;
 
 export const tenantId = (n: number): string => `t${String(n).padStart(4, '0')}`;
 export const tenantSchemaName = (id: string): string => `tenant_${id}`;
 export const tenantDatabaseName = (id: string): string => `bench_db_${id}`;
 
+/** The plain @mikro-orm/nestjs scenario a workload and adapter compare against. */
+export const baselineOf = (workload: Workload, adapter: Adapter): string =>
+  workload === 'findOne' ? `2-nest-mikro-${adapter}` : `8-rel-nest-mikro-${adapter}`;
+
 export function allScenarios(): Scenario[] {
   const adapters: Adapter[] = ['express', 'fastify'];
+  const base = (workload: Workload, adapter: Adapter) => ({ workload, adapter, baseline: baselineOf(workload, 'express') });
   const list: Scenario[] = [
-    { id: '1-bare-pg', group: 1, title: 'Ceiling: node:http + pg Pool', adapter: 'node:http', tenants: 0, databases: 'bench_main', spec: (pg) => ({ kind: 'bare-pg', url: pg.main }) },
+    { id: '1-bare-pg', group: 1, title: 'Ceiling: node:http + pg Pool', adapter: 'node:http', workload: 'findOne', baseline: '2-nest-mikro-express', tenants: 0, storage: 'main', databases: 'bench_main', spec: (pg) => ({ kind: 'bare-pg', url: pg.main }) },
   ];
   for (const adapter of adapters) {
-    list.push({ id: `2-nest-mikro-${adapter}`, group: 2, title: `Baseline: NestJS + @mikro-orm/nestjs (${adapter})`, adapter, tenants: 0, databases: 'bench_main', spec: (pg) => ({ kind: 'nest-mikro', adapter, url: pg.main }) });
+    list.push({ id: `2-nest-mikro-${adapter}`, group: 2, title: `Baseline: NestJS + @mikro-orm/nestjs (${adapter})`, ...base('findOne', adapter), tenants: 0, storage: 'main', databases: 'bench_main', spec: (pg) => ({ kind: 'nest-mikro', adapter, url: pg.main }) });
   }
   for (const adapter of adapters) {
-    list.push({ id: `3-static-${adapter}`, group: 3, title: `Library, static contexts default + secondary (${adapter})`, adapter, tenants: 0, databases: 'bench_main', spec: (pg) => ({ kind: 'library-static', adapter, url: pg.main, secondaryUrl: pg.secondary }) });
+    list.push({ id: `3-static-${adapter}`, group: 3, title: `Library, static contexts default + secondary (${adapter})`, ...base('findOne', adapter), tenants: 0, storage: 'main', databases: 'bench_main', spec: (pg) => ({ kind: 'library-static', adapter, url: pg.main, secondaryUrl: pg.secondary }) });
   }
   for (const tenants of SCHEMA_TENANT_COUNTS) {
     for (const adapter of adapters) {
-      list.push({ id: `4-schema-${tenants}-${adapter}`, group: 4, title: `Schema isolation, ${tenants} tenants (${adapter})`, adapter, tenants, databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter, url: pg.schemas, tenants, injection: 'context' }) });
+      list.push({ id: `4-schema-${tenants}-${adapter}`, group: 4, title: `Schema isolation, ${tenants} tenants (${adapter})`, ...base('findOne', adapter), tenants, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter, url: pg.schemas, tenants, injection: 'context' }) });
     }
   }
   list.push({
-    id: '5-database-warm-express', group: 5, title: `Database isolation, warm: ${WARM.tenants} tenant databases, all open (express)`, adapter: 'express', tenants: WARM.tenants, databases: 'bench_db_%',
+    id: '5-database-warm-express', group: 5, title: `Database isolation, warm: ${WARM.tenants} tenant databases, all open (express)`, ...base('findOne', 'express'), tenants: WARM.tenants, storage: 'databases', databases: 'bench_db_%',
     spec: (pg) => ({ kind: 'library-database', adapter: 'express', url: pg.server, ...WARM }),
   });
   list.push({
-    id: '6-database-churn-express', group: 6, title: `Database isolation, churn: ${CHURN.tenants} tenant databases, maxOpenTenants ${CHURN.maxOpenTenants} (express)`, adapter: 'express', tenants: CHURN.tenants, databases: 'bench_db_%',
+    id: '6-database-churn-express', group: 6, title: `Database isolation, churn: ${CHURN.tenants} tenant databases, maxOpenTenants ${CHURN.maxOpenTenants} (express)`, ...base('findOne', 'express'), tenants: CHURN.tenants, storage: 'databases', databases: 'bench_db_%',
     connectionBudget: CHURN.maxOpenTenants * CHURN.connectionsPerTenant,
     spec: (pg) => ({ kind: 'library-database', adapter: 'express', url: pg.server, ...CHURN }),
   });
-  list.push({ id: '7-request-scoped-express', group: 7, title: "Opt-in injection: 'request', schema isolation, 10 tenants (express)", adapter: 'express', tenants: 10, databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter: 'express', url: pg.schemas, tenants: 10, injection: 'request' }) });
+  list.push({ id: '7-request-scoped-express', group: 7, title: "Opt-in injection: 'request', schema isolation, 10 tenants (express)", ...base('findOne', 'express'), tenants: 10, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter: 'express', url: pg.schemas, tenants: 10, injection: 'request' }) });
+
+  // 8: the relational workload in every mode, against the same endpoint on plain @mikro-orm/nestjs
+  for (const adapter of adapters) {
+    list.push({ id: `8-rel-nest-mikro-${adapter}`, group: 8, title: `Relational baseline: NestJS + @mikro-orm/nestjs (${adapter})`, ...base('relational', adapter), tenants: 0, storage: 'main', databases: 'bench_main', spec: (pg) => ({ kind: 'nest-mikro', adapter, url: pg.main }) });
+  }
+  for (const tenants of SCHEMA_TENANT_COUNTS) {
+    for (const adapter of adapters) {
+      list.push({ id: `8-rel-schema-${tenants}-${adapter}`, group: 8, title: `Relational, schema isolation, ${tenants} tenants (${adapter})`, ...base('relational', adapter), tenants, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter, url: pg.schemas, tenants, injection: 'context' }) });
+    }
+  }
+  list.push({
+    id: '8-rel-database-warm-express', group: 8, title: `Relational, database isolation, warm: ${WARM.tenants} tenant databases (express)`, ...base('relational', 'express'), tenants: WARM.tenants, storage: 'databases', databases: 'bench_db_%',
+    spec: (pg) => ({ kind: 'library-database', adapter: 'express', url: pg.server, ...WARM }),
+  });
+
+  // 9: what a user writes without this package, for schema mode (see servers/by-hand.module.ts)
+  for (const workload of ['findOne', 'relational'] as const) {
+    const id = workload === 'findOne' ? `9-by-hand-schema-${BY_HAND_TENANTS}-express` : `9-by-hand-rel-schema-${BY_HAND_TENANTS}-express`;
+    list.push({
+      id, group: 9, title: `By hand: @mikro-orm/nestjs + middleware forking with the tenant's schema, ${BY_HAND_TENANTS} tenants, ${workload} (express)`, ...base(workload, 'express'),
+      tenants: BY_HAND_TENANTS, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'by-hand-schema', adapter: 'express', url: pg.schemas, tenants: BY_HAND_TENANTS }),
+    });
+  }
   return list;
 }
 
-/** Scenarios selected by BENCH_SCENARIOS (exact ids or id prefixes); the express baseline always runs (ratios). */
+/** The library scenario the by-hand peer `id` is compared with (same workload, tenants and adapter). */
+export function libraryPeerOfByHand(id: string): string | undefined {
+  const match = /^9-by-hand-(rel-)?schema-(\d+)-(express|fastify)$/.exec(id);
+  if (!match) return undefined;
+  return match[1] ? `8-rel-schema-${match[2]}-${match[3]}` : `4-schema-${match[2]}-${match[3]}`;
+}
+
+/**
+ * Scenarios selected by BENCH_SCENARIOS (exact ids or id prefixes); the baselines of the selected scenarios always
+ * run (ratios), and so does the express findOne baseline.
+ */
 export function selectScenarios(filter: string[] | undefined): Scenario[] {
   const all = allScenarios();
   if (!filter) return all;
-  return all.filter((s) => s.id === '2-nest-mikro-express' || filter.some((f) => s.id === f || s.id.startsWith(f)));
+  const chosen = all.filter((s) => filter.some((f) => s.id === f || s.id.startsWith(f)));
+  const needed = new Set(['2-nest-mikro-express', ...chosen.flatMap((s) => [s.id, s.baseline, s.adapter === 'node:http' ? s.baseline : baselineOf(s.workload, s.adapter)])]);
+  return all.filter((s) => needed.has(s.id));
+}
+
+/** The schemas and tenant databases the selected scenarios need (prepared once per run). */
+export function storageNeeds(scenarios: Scenario[]): { schemas: number; databases: number } {
+  const most = (storage: Storage): number => Math.max(0, ...scenarios.filter((s) => s.storage === storage).map((s) => s.tenants));
+  return { schemas: most('schemas'), databases: most('databases') };
 }
 
 /**

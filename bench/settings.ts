@@ -1,9 +1,17 @@
 /**
- * Run settings: defaults sized so a full `npm run bench` finishes in ~15 minutes on a 2-core machine; every
- * figure can be overridden from the environment, and `--quick` makes a smoke run of a minute or two.
+ * Run settings: defaults sized so a full `npm run bench` finishes in ~15-20 minutes on a 2-core machine (it prints
+ * an estimate first and its wall time at the end); every figure can be overridden from the environment, and
+ * `--quick` makes a smoke run.
  */
 export interface BenchSettings {
   quick: boolean;
+  /**
+   * A full run: not --quick, every scenario, HTTP and migrations. Only a full run writes bench/results/latest.*
+   * (the committed report); any other run writes to bench/results/quick/ (git-ignored) unless BENCH_RESULTS_DIR says.
+   */
+  full: boolean;
+  /** Why this run is not a full one (empty for a full run). */
+  notFull: string[];
   /** Repetitions of the whole HTTP scenario list, each in a rotated order. */
   reps: number;
   /** Seconds of measured load per scenario and repetition. */
@@ -23,12 +31,27 @@ export interface BenchSettings {
   cliSchemas: number;
   /** Where latest.md / latest.json go. */
   resultsDir: string;
+  /**
+   * A scenario is "noisy, not a result" when the coefficient of variation (sample standard deviation / mean) of its
+   * per-repetition req/s ratios to its baseline exceeds this (BENCH_NOISE_CV, default 0.10), or when it ran once.
+   */
+  noiseCv: number;
 }
+
+/** Default noise threshold: see BenchSettings.noiseCv. */
+export const NOISE_CV = 0.1;
 
 /** Same request mix in every scenario: this share of requests is a small insert, the rest a findOne by PK. */
 export const INSERT_SHARE = 0.1;
-/** Rows seeded into every `item` table; GETs pick an id uniformly among them. */
+/** Rows seeded into every `item` table; GETs pick an id uniformly among them (the relational volume: entities.ts). */
 export const SEEDED_ROWS = 100;
+
+/** The committed report's folder, and where every other run writes (git-ignored). */
+export const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
+export const QUICK_RESULTS_DIR = new URL('./results/quick/', import.meta.url).pathname;
+
+/** What a full run needs at least (more repetitions or longer windows still make a full run). */
+const FULL = { reps: 3, durationS: 6, warmupS: 2, fanOutTenants: [200, 1000], cliSchemas: 20 } as const;
 
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSettings {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
@@ -41,18 +64,37 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
   };
   const list = (name: string): string[] | undefined =>
     env[name] ? env[name].split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-  return {
-    quick,
-    reps: num('BENCH_REPS', quick ? 1 : 3),
-    durationS: num('BENCH_DURATION', quick ? 3 : 6),
-    warmupS: num('BENCH_WARMUP', quick ? 1 : 2),
+  const scenarioFilter = list('BENCH_SCENARIOS');
+  const shape = {
+    reps: num('BENCH_REPS', quick ? 1 : FULL.reps),
+    durationS: num('BENCH_DURATION', quick ? 3 : FULL.durationS),
+    warmupS: num('BENCH_WARMUP', quick ? 1 : FULL.warmupS),
     connections: num('BENCH_CONNECTIONS', 50),
-    scenarioFilter: list('BENCH_SCENARIOS'),
     migrations: env.BENCH_MIGRATIONS !== '0',
     http: env.BENCH_HTTP !== '0',
-    fanOutTenants: (list('BENCH_FANOUT_TENANTS') ?? (quick ? ['50'] : ['200', '1000'])).map(Number),
+    fanOutTenants: (list('BENCH_FANOUT_TENANTS') ?? (quick ? ['50'] : FULL.fanOutTenants.map(String))).map(Number),
     fanOutConcurrency: (list('BENCH_FANOUT_CONCURRENCY') ?? (quick ? ['1', '4'] : ['1', '2', '4', '8'])).map(Number),
-    cliSchemas: num('BENCH_CLI_SCHEMAS', quick ? 3 : 20),
-    resultsDir: env.BENCH_RESULTS_DIR ?? new URL('./results/', import.meta.url).pathname,
+    cliSchemas: num('BENCH_CLI_SCHEMAS', quick ? 3 : FULL.cliSchemas),
+  };
+  const notFull = [
+    quick && '--quick',
+    scenarioFilter && 'BENCH_SCENARIOS',
+    !shape.migrations && 'BENCH_MIGRATIONS=0',
+    !shape.http && 'BENCH_HTTP=0',
+    shape.reps < FULL.reps && `${shape.reps} repetition(s)`,
+    shape.durationS < FULL.durationS && `${shape.durationS} s windows`,
+    shape.warmupS < FULL.warmupS && `${shape.warmupS} s warm-up`,
+    !FULL.fanOutTenants.every((n) => shape.fanOutTenants.includes(n)) && 'fewer fan-out tenant counts',
+    shape.cliSchemas < FULL.cliSchemas && `${shape.cliSchemas} CLI schemas`,
+  ].filter((reason): reason is string => typeof reason === 'string');
+  const full = notFull.length === 0;
+  return {
+    quick,
+    full,
+    notFull,
+    ...shape,
+    scenarioFilter,
+    resultsDir: env.BENCH_RESULTS_DIR || (full ? RESULTS_DIR : QUICK_RESULTS_DIR),
+    noiseCv: num('BENCH_NOISE_CV', NOISE_CV),
   };
 }

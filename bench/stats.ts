@@ -1,11 +1,18 @@
 import type { Measurement } from './measure.js';
 
-export type Metric = 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerReq' | 'peakRssMb' | 'peakPgConnections';
-export const METRICS: Metric[] = ['reqPerSec', 'p50Ms', 'p99Ms', 'cpuUsPerReq', 'peakRssMb', 'peakPgConnections'];
+export type Metric = 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerReq' | 'peakRssMb' | 'rssEndMb' | 'peakPgConnections' | 'pgBackendsMb' | 'pgBackendsPeakMb';
+export const METRICS: Metric[] = ['reqPerSec', 'p50Ms', 'p99Ms', 'cpuUsPerReq', 'peakRssMb', 'rssEndMb', 'peakPgConnections', 'pgBackendsMb', 'pgBackendsPeakMb'];
+
+/** A metric of one measurement; NaN when it was not measured (older result files, PostgreSQL memory not readable). */
+export function valueOf(m: Measurement, metric: Metric): number {
+  const value = m[metric];
+  return typeof value === 'number' ? value : Number.NaN;
+}
 
 export function median(values: number[]): number {
-  if (!values.length) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
+  const finite = values.filter(Number.isFinite);
+  if (!finite.length) return Number.NaN;
+  const sorted = [...finite].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
@@ -13,8 +20,18 @@ export function median(values: number[]): number {
 /** Per scenario: the median of each metric over its repetitions. */
 export function medians(measurements: Measurement[], scenario: string): Record<Metric, number> & { errors: number; reps: number } {
   const runs = measurements.filter((m) => m.scenario === scenario);
-  const out = Object.fromEntries(METRICS.map((metric) => [metric, median(runs.map((m) => m[metric]))])) as Record<Metric, number>;
+  const out = Object.fromEntries(METRICS.map((metric) => [metric, median(runs.map((m) => valueOf(m, metric)))])) as Record<Metric, number>;
   return { ...out, errors: runs.reduce((sum, m) => sum + m.errors, 0), reps: runs.length };
+}
+
+/** `scenario / reference` of each repetition both ran in (each ratio pairs runs made within one repetition). */
+export function ratios(measurements: Measurement[], scenario: string, reference: string, metric: Metric): number[] {
+  const out: number[] = [];
+  for (const m of measurements.filter((x) => x.scenario === scenario)) {
+    const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
+    if (ref && valueOf(ref, metric) > 0 && Number.isFinite(valueOf(m, metric))) out.push(valueOf(m, metric) / valueOf(ref, metric));
+  }
+  return out;
 }
 
 /**
@@ -22,12 +39,7 @@ export function medians(measurements: Measurement[], scenario: string): Record<M
  * minutes apart, so a slow phase of the shared machine hits both sides of it.
  */
 export function ratio(measurements: Measurement[], scenario: string, reference: string, metric: Metric): number {
-  const ratios: number[] = [];
-  for (const m of measurements.filter((x) => x.scenario === scenario)) {
-    const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
-    if (ref && ref[metric] > 0) ratios.push(m[metric] / ref[metric]);
-  }
-  return median(ratios);
+  return median(ratios(measurements, scenario, reference, metric));
 }
 
 /** Same-repetition difference `scenario - reference` (CPU µs per request, RSS MB), median over repetitions. */
@@ -35,7 +47,43 @@ export function delta(measurements: Measurement[], scenario: string, reference: 
   const deltas: number[] = [];
   for (const m of measurements.filter((x) => x.scenario === scenario)) {
     const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
-    if (ref) deltas.push(m[metric] - ref[metric]);
+    if (ref) deltas.push(valueOf(m, metric) - valueOf(ref, metric));
   }
   return median(deltas);
+}
+
+/** Coefficient of variation (sample standard deviation / mean); NaN for fewer than two values. */
+export function coefficientOfVariation(values: number[]): number {
+  if (values.length < 2) return Number.NaN;
+  const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
+  const variance = values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (values.length - 1);
+  return mean > 0 ? Math.sqrt(variance) / mean : Number.NaN;
+}
+
+/** How far the repetitions of one comparison agree: see noiseOf. */
+export interface Spread {
+  /** The per-repetition req/s ratios to the reference. */
+  ratios: number[];
+  cv: number;
+  /** Highest ratio / lowest. */
+  maxOverMin: number;
+  /** Not a result: fewer than two repetitions (the spread is unknown), or cv above the threshold. */
+  noisy: boolean;
+  /** Why, for the report (empty when not noisy). */
+  reason: string;
+}
+
+/**
+ * The noise rule of the report: a comparison is "noisy, not a result" when its per-repetition req/s ratios have a
+ * coefficient of variation above `threshold` (settings' noiseCv, 10% by default), or when it ran in fewer than two
+ * repetitions. A scenario compared with itself (its own baseline) is never noisy.
+ */
+export function noiseOf(measurements: Measurement[], scenario: string, reference: string, threshold: number): Spread {
+  const values = ratios(measurements, scenario, reference, 'reqPerSec');
+  const cv = scenario === reference ? 0 : coefficientOfVariation(values);
+  const maxOverMin = values.length ? Math.max(...values) / Math.min(...values) : Number.NaN;
+  if (scenario === reference) return { ratios: values, cv, maxOverMin, noisy: false, reason: '' };
+  if (values.length < 2) return { ratios: values, cv, maxOverMin, noisy: true, reason: `${values.length} repetition(s): spread unknown` };
+  if (cv > threshold) return { ratios: values, cv, maxOverMin, noisy: true, reason: `CV ${(cv * 100).toFixed(0)}% > ${(threshold * 100).toFixed(0)}%` };
+  return { ratios: values, cv, maxOverMin, noisy: false, reason: '' };
 }

@@ -1,6 +1,6 @@
 /**
  * One fan-out run in its own process (forked by bench-migrations.ts with BENCH_FANOUT set): boots the library on the
- * migration database with N static tenants, applies the 3-migration set to all of them with
+ * migration database with N static tenants, applies the migration set to all of them with
  * TenantLifecycle.migrate({ concurrency }), and reports the timing over IPC.
  */
 import 'reflect-metadata';

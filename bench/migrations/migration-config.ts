@@ -3,13 +3,16 @@ import { fileURLToPath } from 'node:url';
 import type { ContextConfig } from '../../src/index.js';
 import { ormConfig } from '../servers/orm-config.js';
 
-/** The bench's 3-migration tenant set (an `item` table, then a column + index, then another column). */
+/**
+ * The bench's 4-migration tenant set: an `item` table, then a column + index, then another column, then the
+ * relational model (author, tag, article, article_tags; generated from bench/entities.ts).
+ */
 export const TENANT_MIGRATIONS_PATH = fileURLToPath(new URL('./tenant', import.meta.url));
-export const MIGRATION_SET_SIZE = 3;
+export const MIGRATION_SET_SIZE = 4;
 
 /**
  * The tenant config of the migration benchmark, used both by the library's fan-out and, through
- * mikro-orm.config.ts, by MikroORM's own CLI: same entity, same migrations folder, no snapshot rewrites.
+ * mikro-orm.config.ts, by MikroORM's own CLI: same entities, same migrations folder, no snapshot rewrites.
  */
 export function migrationConfig(clientUrl: string): ContextConfig {
   return {

@@ -3,6 +3,7 @@ import { Module, type Type } from '@nestjs/common';
 import { MikroTenancyModule, type MikroTenancyModuleOptions, TenantStores, getEntityManagerToken } from '../../src/index.js';
 import { tenantDatabaseName, tenantId, tenantSchemaName } from '../scenarios.js';
 import type { ServerSpec } from '../scenarios.js';
+import { articlesController } from './articles.controller.js';
 import { itemsController } from './items.controller.js';
 import { ormConfig } from './orm-config.js';
 
@@ -39,12 +40,12 @@ function options(spec: LibrarySpec): MikroTenancyModuleOptions {
   }
 }
 
-/** The library in one of its modes, serving the shared items controller through the matching EntityManager. */
+/** The library in one of its modes, serving the shared controllers through the matching EntityManager. */
 export function libraryModule(spec: LibrarySpec): Type<unknown> {
   const emToken = spec.kind === 'library-static' ? EntityManager : getEntityManagerToken('tenant');
   @Module({
     imports: [MikroTenancyModule.forRoot(options(spec))],
-    controllers: [itemsController(emToken)],
+    controllers: [itemsController(emToken), articlesController(emToken)],
   })
   class LibraryBenchModule {}
   return LibraryBenchModule;

@@ -20,6 +20,10 @@ async function start(spec: ServerSpec): Promise<RunningServer> {
     const { nestMikroModule } = await import('./nest-mikro.module.js');
     return startNestApp(nestMikroModule(spec.url), spec.adapter);
   }
+  if (spec.kind === 'by-hand-schema') {
+    const { byHandSchemaModule } = await import('./by-hand.module.js');
+    return startNestApp(byHandSchemaModule(spec.url, spec.tenants), spec.adapter);
+  }
   const { libraryModule } = await import('./library.module.js');
   return startNestApp(libraryModule(spec), spec.adapter);
 }

@@ -1,17 +1,17 @@
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
-import { Item } from '../entities.js';
+import { BENCH_ENTITIES } from '../entities.js';
 import { POOL_MAX } from '../scenarios.js';
 
 /**
- * The MikroORM config every Nest scenario starts from: same entity, same pool size, no query logging, and no
- * startup discovery surprises (the entity is given as a class).
+ * The MikroORM config every Nest scenario starts from: same entities, same pool size, no query logging, and no
+ * startup discovery surprises (the entities are given as classes).
  */
 export function ormConfig(clientUrl: string, poolMax: number = POOL_MAX) {
   return defineConfig({
     metadataProvider: ReflectMetadataProvider,
     clientUrl,
-    entities: [Item],
+    entities: BENCH_ENTITIES,
     debug: false,
     pool: { min: 0, max: poolMax },
   });
