@@ -16,6 +16,11 @@ Commands:
   tenant suspend <id>  refuse the tenant's requests (403) on every app instance
   tenant resume <id>   serve a suspended tenant again
   tenant list          registered tenants
+  outbox status        outbox messages per sender: pending, dead (with their last error), delivered; exit 1 when
+                       a message is dead or a sender cannot be read
+  outbox retry <id>    make a dead (or backing-off) message due again; --dead: every dead message (exit 1 when
+                       the id matches no pending or dead message)
+  outbox relay         relay the outbox once now (the app's background relay never runs in the CLI)
 
 Options:
   --module <file[#Export]>  the Nest module to boot (default: package.json "mikro-tenancy.module",
@@ -30,6 +35,7 @@ Options:
   --blank                   migrate create: an empty migration
   --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
   --yes                     tenant drop: confirm
+  --dead                    outbox retry: every dead message (narrow with --context or --tenant)
   --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)
   --json                    print the result as JSON (for scripts)
   -h, --help                this help
@@ -51,6 +57,7 @@ export interface CliArgs {
   blank: boolean;
   data?: Record<string, unknown>;
   yes: boolean;
+  dead: boolean;
   drainTimeoutMs?: number;
   json: boolean;
   help: boolean;
@@ -77,6 +84,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       blank: { type: 'boolean', default: false },
       data: { type: 'string' },
       yes: { type: 'boolean', default: false },
+      dead: { type: 'boolean', default: false },
       'drain-timeout': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -105,6 +113,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     blank: values.blank,
     data: values.data === undefined ? undefined : parseData(values.data),
     yes: values.yes,
+    dead: values.dead,
     drainTimeoutMs,
     json: values.json,
     help: values.help,

@@ -3,11 +3,13 @@ import { ContextMigrations } from '../lifecycle/context-migrations.js';
 import type { MigrationStatus, TenantMigrationReport } from '../lifecycle/migration-report.js';
 import { TenantLifecycle } from '../lifecycle/tenant-lifecycle.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { runOutboxCommand, stopOutboxRelay } from '../outbox/outbox-cli.js';
 import { type CliArgs, UsageError } from './args.js';
 import type { CliOutput } from './output.js';
 
 /** Runs one CLI command against a booted app; returns the exit code (0 ok, 1 something failed). */
 export async function runCommand(app: INestApplicationContext, args: CliArgs, out: CliOutput): Promise<number> {
+  await stopOutboxRelay(app); // the app's outbox relay never runs in the CLI (outbox relay runs one pass on demand)
   const commands = new Commands(app, args, out);
   const key = `${args.command} ${args.subcommand ?? ''}`.trim();
   switch (key) {
@@ -31,6 +33,10 @@ export async function runCommand(app: INestApplicationContext, args: CliArgs, ou
       return commands.listTenants();
     case 'db create':
       return commands.createDatabases();
+    case 'outbox status':
+    case 'outbox retry':
+    case 'outbox relay':
+      return runOutboxCommand(app, args, out, (message) => new UsageError(message));
     default:
       throw new UsageError(`unknown command '${key}'`);
   }
