@@ -1,10 +1,11 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { TenancyService } from '../runtime/tenancy.service.js';
 import { FIX_THE_ROW, tenantRowProblem } from '../runtime/tenant-row-problem.js';
 import { OutboxMessage } from './outbox-message.entity.js';
-import { OutboxUsageError } from './outbox.errors.js';
+import { OutboxSetupError, OutboxUsageError } from './outbox.errors.js';
 
 /** Where messages are sent from: a static context, or one tenant (its schema or database). */
 export type OutboxSource = { kind: 'context'; context: string } | { kind: 'tenant'; tenantId: string };
@@ -32,7 +33,7 @@ export interface OutboxSelection {
 
 /** Finds the senders and runs work inside one: a static context's fork, or `TenancyService.run(tenantId, ...)`. */
 @Injectable()
-export class OutboxSources {
+export class OutboxSources implements OnModuleInit {
   readonly #logger = new Logger('Outbox');
   #statics?: string[];
 
@@ -40,6 +41,17 @@ export class OutboxSources {
     @Inject(TenancyRuntime) private readonly runtime: TenancyRuntime,
     @Inject(TenancyService) private readonly tenancy: TenancyService,
   ) {}
+
+  /** The relay claims with `for update skip locked`: a sender on another database would fail at its first pass. */
+  onModuleInit(): void {
+    const other = this.staticContexts.filter((name) => !isPostgreSqlDriver(this.runtime.orm(name).config.get('driver')));
+    if (other.length) {
+      throw new OutboxSetupError(
+        `${other.map((n) => `context '${n}'`).join(', ')}: OutboxMessage is among its entities, but only PostgreSQL contexts can send ` +
+          `(the relay claims messages with for update skip locked). Remove OutboxMessage there; such a context can still receive (OutboxReceipt).`,
+      );
+    }
+  }
 
   /** Static contexts whose entities include OutboxMessage. */
   get staticContexts(): string[] {
@@ -76,6 +88,8 @@ export class OutboxSources {
     const sources: OutboxSource[] = contexts.map((context) => ({ kind: 'context', context }));
     const everyTenant = narrowed ? selection.tenants === 'all' : this.tenantsMaySend;
     const tenantIds = everyTenant ? await this.listTenants() : Array.isArray(selection.tenants) ? selection.tenants : [];
+    // ids named by the caller (the CLI's --tenant) are checked before any is run, reported or logged
+    if (!everyTenant) for (const id of tenantIds) this.runtime.tenants?.validateId(id);
     return [...sources, ...tenantIds.map((tenantId): OutboxSource => ({ kind: 'tenant', tenantId }))];
   }
 

@@ -4,15 +4,19 @@
  * in effect; a redelivery is a no-op; failures back off and end dead; retry brings them back; health shows them.
  */
 import { EntityManager } from '@mikro-orm/postgresql';
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Injectable, Module, type ModuleMetadata, Query } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { defineConfig as defineCoreConfig } from '@mikro-orm/core';
+import { NodeSqliteDialect, SqliteDriver } from '@mikro-orm/sql';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import {
-  Outbox, OutboxMessage, OutboxSetupError, OutboxUsageError, TenancyService, type TenantIsolation, getEntityManagerToken,
+  MikroTenancyModule, Outbox, OutboxHandler, OutboxMessage, OutboxModule, OutboxSetupError, OutboxUsageError, TenancyService, type TenantIsolation,
+  getEntityManagerToken,
 } from '../../src/index.js';
 import { TenancyHealthIndicator } from '../../src/health/index.js';
-import { AccountsService, type OutboxSetup, outboxAppModule } from '../fixtures/outbox/outbox-app.js';
+import { AccountsService, type OutboxSetup, outboxAppModule, outboxTenancyOptions } from '../fixtures/outbox/outbox-app.js';
 import { clearFault, migrateAndCreate, outboxDatabases, outboxRows, setFault, tenantTable } from '../fixtures/outbox/setup.js';
 import { type RunningApp, startApp } from '../support/http-app.js';
 import { TestDatabases, connectionOptions, sql } from '../support/test-databases.js';
@@ -205,6 +209,30 @@ describe.each<TenantIsolation>(['schema', 'database'])('Outbox (%s isolation)', 
     }
   });
 
+  it('skips the messages another relay holds instead of waiting for them (for update skip locked)', async () => {
+    const second = await startApp({ imports: [outboxAppModule(setup)] });
+    process.env.OUTBOX_HANDLER_SLEEP_MS = '200'; // each delivery sleeps inside the receiving transaction
+    try {
+      for (let i = 0; i < 3; i++) await tenancy.run('acme', () => accounts.create(`held${i}@acme.test`));
+      let firstDone = false;
+      const first = outbox.relayOnce({ tenants: ['acme'] }).finally(() => (firstDone = true));
+      const sleeping = async () => (await sql(setup.analyticsDb, "select 1 from pg_stat_activity where datname = current_database() and query like 'select pg_sleep%'")).length > 0;
+      expect(await pollUntil(sleeping, 10_000, 5)).toBe(true);
+      // the first relay holds all three (its sender transaction is open until it has recorded them): nothing to claim
+      const meanwhile = await second.app.get(Outbox).relayOnce({ tenants: ['acme'] });
+      expect({ firstDone, delivered: meanwhile.delivered, duplicates: meanwhile.duplicates }).toEqual({ firstDone: false, delivered: 0, duplicates: 0 });
+      expect(await first).toMatchObject({ delivered: 3, duplicates: 0 });
+    } finally {
+      delete process.env.OUTBOX_HANDLER_SLEEP_MS;
+      await second.close();
+    }
+  });
+
+  it('checks tenant ids named by the caller before relaying any', async () => {
+    await expect(outbox.relayOnce({ tenants: ['acme', 'Bad Id'] })).rejects.toThrow('Invalid tenant id');
+    await expect(outbox.status({ contexts: ['analytics'] })).rejects.toThrow("'analytics': not a static context with an outbox (those are: hub;");
+  });
+
   it('relays in the background once started: a message added by a request reaches analytics without a call', async () => {
     const background = await startApp({ imports: [outboxAppModule({ ...setup, outbox: { relay: { intervalMs: 20, sweepIntervalMs: 60_000 } } })] });
     try {
@@ -217,5 +245,59 @@ describe.each<TenantIsolation>(['schema', 'database'])('Outbox (%s isolation)', 
       await background.close();
     }
     expect(background.app.get(Outbox).relay.running).toBe(false); // stopped before the ORMs closed
+  });
+});
+
+describe('OutboxModule boot checks', () => {
+  const databases = new TestDatabases();
+  let setup: OutboxSetup;
+  beforeAll(async () => {
+    setup = await outboxDatabases(databases, 'schema');
+  });
+  afterAll(() => databases.dropAll());
+
+  @Injectable()
+  class SecondProjector {
+    @OutboxHandler('account.created')
+    project(): void {}
+  }
+
+  @Injectable()
+  class UnknownContextHandler {
+    @OutboxHandler('account.archived', { context: 'archive' })
+    archive(): void {}
+  }
+
+  const boot = async (metadata: ModuleMetadata) => {
+    @Module(metadata)
+    class BootModule {}
+    const app = await NestFactory.createApplicationContext(BootModule, { logger: false, abortOnError: false });
+    await app.close();
+  };
+
+  it('refuses two handlers of one topic, and a handler for a context that does not exist, listing both', async () => {
+    const error = (await boot({ imports: [outboxAppModule(setup)], providers: [SecondProjector, UnknownContextHandler] }).catch((e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(OutboxSetupError);
+    const [title, ...problems] = error.message.split('\n');
+    expect(title).toBe('Outbox handlers cannot be registered:');
+    // one line per problem, in the order Nest lists the providers
+    expect(problems.sort()).toEqual([
+      expect.stringMatching(/^ {2}- (AccountProjector|SecondProjector)\.project and (AccountProjector|SecondProjector)\.project both handle topic 'account\.created': keep one, or give each its own \{ context \}$/),
+      "  - UnknownContextHandler.archive: context 'archive' is not a static context of MikroTenancyModule (static contexts: hub, analytics)",
+    ]);
+  });
+
+  it('refuses a sender that is not PostgreSQL (the relay claims with for update skip locked)', async () => {
+    const options = outboxTenancyOptions(setup);
+    const sqlite = defineCoreConfig({ metadataProvider: ReflectMetadataProvider, driver: SqliteDriver, dbName: ':memory:', driverOptions: new NodeSqliteDialect(':memory:'), entities: [OutboxMessage] });
+    await expect(boot({ imports: [MikroTenancyModule.forRoot({ ...options, contexts: { ...options.contexts, local: sqlite } }), OutboxModule.forRoot()] })).rejects.toThrow(
+      "context 'local': OutboxMessage is among its entities, but only PostgreSQL contexts can send",
+    );
+  });
+
+  it('reports every invalid option at once', () => {
+    expect(() => OutboxModule.forRoot({ maxAttempts: 0, relay: { batchSize: 1.5 }, backoff: { initialMs: 10, maxMs: 5 } })).toThrow(
+      'Invalid OutboxModule options:\n  - relay.batchSize must be a whole number >= 1, got 1.5\n  - maxAttempts must be a whole number >= 1, got 0\n  - backoff.maxMs (5) is below backoff.initialMs (10)',
+    );
   });
 });
