@@ -44,7 +44,7 @@ const MEMORY_EVERY = 5;
 export async function measureScenario(
   scenario: Scenario,
   databases: BenchDatabases,
-  settings: BenchSettings,
+  settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'>,
   probe: pg.Client,
   position: { rep: number; order: number },
   options: { pgMemory: boolean },
