@@ -108,7 +108,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnModuleDestroy {
       this.#warnings.warn(reason ?? label, `Outbox: relaying ${describeSource(source)} failed${reason ? ` (${reason}; others may fail alike)` : ''}: ${messageOf(error)}`);
     }
     for (const key of Object.keys(this.#sinceBoot) as (keyof OutboxPassCounts)[]) this.#sinceBoot[key] += report[key];
-    if (sweep && selection === undefined) this.#lastSweepAt = new Date();
+    if (sweep && selection === undefined) {
+      this.#lastSweepAt = new Date();
+      // a tenant dropped (or suspended) since: what was last seen of it no longer counts in health
+      const swept = new Set(sources.map(sourceLabel));
+      for (const label of this.#observed.keys()) if (!swept.has(label)) this.#observed.delete(label);
+    }
     return report;
   }
 

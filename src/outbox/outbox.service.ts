@@ -65,9 +65,14 @@ export class Outbox {
     const topic = checkName('topic', message.topic, usage);
     const key = message.key === undefined ? undefined : checkName('key', message.key, usage);
     this.checkDestination(message.to, topic, usage);
+    if (source.kind === 'context' && source.context === message.to) {
+      // one database needs no outbox; and the delivery would wait for a second connection of the pool the claim holds one of
+      throw new OutboxUsageError(`${usage}: the message would stay in context '${message.to}': write what its handler writes in the same transaction instead`);
+    }
     const id = randomUUID();
     const now = new Date();
     const entity = em.create(OutboxMessage, { id, topic, to: message.to, key: key ?? id, payload: message.payload as unknown, status: 'pending', attempts: 0, availableAt: now, createdAt: now });
+    em.persist(entity); // also under `persistOnCreate: false`
     if (source.kind === 'context' || source.tenantId !== undefined) this.relay.noteAdded(source);
     return entity;
   }

@@ -128,6 +128,10 @@ describe.each<TenantIsolation>(['schema', 'database'])('Outbox (%s isolation)', 
           "to the entities of 'analytics', then generate and apply a migration (`mikro-tenancy migrate create --context analytics`, `mikro-tenancy migrate up`).",
       );
     });
+    const hub = app.app.get<EntityManager>(getEntityManagerToken('hub'));
+    await tenancy.run(() => {
+      expect(() => outbox.add(hub, { to: 'hub', topic: 'account.audited', payload: {} })).toThrow("the message would stay in context 'hub': write what its handler writes in the same transaction instead");
+    });
     await tenancy.run('acme', ({ em }) => {
       expect(() => outbox.add(em, { to: 'nowhere', topic: 'account.created', payload: {} })).toThrow("'nowhere' is not a static context (static contexts: hub, analytics)");
       expect(() => outbox.add(em, { to: 'tenant', topic: 'account.created', payload: {} })).toThrow('the tenant context cannot receive them');
