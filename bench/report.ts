@@ -1,6 +1,6 @@
 import { type BenchResults, type ScenarioRecord, baselineOfRecord, workloadOf } from './results.js';
 import { NOISE_CV } from './settings.js';
-import { delta, medians, noiseOf, ratio } from './stats.js';
+import { MIN_REQUESTS, delta, medians, noiseOf, ratio } from './stats.js';
 import { evaluateTargets, resultCell } from './targets.js';
 
 const f = (value: number, digits = 0): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
@@ -33,13 +33,13 @@ export function renderMarkdown(results: BenchResults): string {
   push('# nestjs-mikro-tenancy benchmarks', '');
   if (noisy.length) {
     push(
-      `> **Noisy run, not a result.** ${noisy.length} of ${comparisons.length} comparisons have repetitions that disagree beyond the threshold (coefficient of variation of the per-repetition req/s ratios > ${pct(threshold)}, or a single repetition): ${noisy.map((c) => `${c.s.id} vs ${c.ref} (${c.spread.reason})`).join(', ')}. The figures below are for digging, not for quoting; rerun on a quiet machine.`,
+      `> **Noisy run, not a result.** ${noisy.length} of ${comparisons.length} comparisons have repetitions that disagree beyond the threshold (coefficient of variation of the per-repetition req/s ratios > ${pct(threshold)}), ran once, or completed too few requests: ${noisy.map((c) => `${c.s.id} vs ${c.ref} (${c.spread.reason})`).join(', ')}. The figures below are for digging, not for quoting; rerun on a quiet machine.`,
       '',
     );
   }
   if (!full) push(`> **Not a full run**${method.notFull?.length ? ` (${method.notFull.join(', ')})` : method.quick ? ' (--quick)' : ''}: only a full \`npm run bench\` writes bench/results/latest.md.`, '');
   push(
-    `Run ${results.date} → ${results.finished}${results.wallS ? ` (wall time ${formatWall(results.wallS)})` : ''}${method.quick ? ' (**quick smoke run**, not representative)' : ''}. Produced by \`npm run bench\`; raw figures of every repetition in \`latest.json\`.`,
+    `Run ${results.date} → ${results.finished}${results.wallS ? ` (${formatWall(results.wallS)} from start to this report; the run prints its total wall time, stopping PostgreSQL included)` : ''}${method.quick ? ' (**quick smoke run**, not representative)' : ''}. Produced by \`npm run bench\`; raw figures of every repetition in \`latest.json\`.`,
     '',
     '## Machine and versions',
     '',
@@ -64,7 +64,7 @@ export function renderMarkdown(results: BenchResults): string {
     `- ${method.reps} repetition(s); each repetition runs all scenarios, forwards or backwards and rotated, so the order alternates. Figures are **medians over repetitions**; ratios are taken against the same workload on plain @mikro-orm/nestjs (scenario 2 or 8, express unless said) **of the same repetition**, then the median is reported.`,
     '- Server CPU: `process.cpuUsage()` of the server process (all threads) over the measured window ÷ requests completed. Node RSS: at the end of the measured window, and the server\'s `maxRSS` (boot included; the TypeScript loader adds a constant ~100+ MB to every server). Peak PG connections: client backends on the scenario\'s databases, sampled every 100 ms.',
     `- PostgreSQL memory: the private resident memory (\`RssAnon\` of \`/proc/<pid>/status\`: catalog, relation and plan caches, work memory; shared buffers excluded) of the scenario's client backends (\`pg_stat_activity\`), summed, at the end of the measured window and at its highest (sampled every 500 ms).${method.pgMemory === false ? ' **Not readable in this run** (PostgreSQL not on this machine).' : ''}`,
-    `- **Noise rule.** Each comparison's per-repetition req/s ratios must agree: when their coefficient of variation (sample standard deviation / mean) is above ${pct(threshold)} (\`BENCH_NOISE_CV\`), or the comparison ran once, it is marked **noisy, not a result** in the tables and targets, and the whole run is flagged at the top.`,
+    `- **Noise rule.** Each comparison's per-repetition req/s ratios must agree: when their coefficient of variation (sample standard deviation / mean) is above ${pct(threshold)} (\`BENCH_NOISE_CV\`), when the comparison ran once, or when a repetition of either side completed fewer than ${MIN_REQUESTS} requests, it is marked **noisy, not a result** in the tables and targets, and the whole run is flagged at the top.`,
     '- Noise: a shared 2-core machine; the load generator, PostgreSQL and the server compete for the same cores, and other work (test suites) ran at times. Compare ratios, not absolute numbers.',
   );
 
@@ -82,7 +82,7 @@ export function renderMarkdown(results: BenchResults): string {
       const med = medians(m, s.id);
       const ref = refOf(s);
       const spread = noiseOf(m, s.id, ref, threshold);
-      const spreadCell = s.id === ref ? '(reference)' : spread.noisy ? `**noisy, not a result** (${spread.reason})` : `CV ${pct(spread.cv)}, max/min ${f(spread.maxOverMin, 2)}`;
+      const spreadCell = s.id === ref && !spread.noisy ? '(reference)' : spread.noisy ? `**noisy, not a result** (${spread.reason})` : `CV ${pct(spread.cv)}, max/min ${f(spread.maxOverMin, 2)}`;
       push(
         `| ${s.group} | ${s.title} | ${f(med.reqPerSec)} | ${f(med.p50Ms, 1)} | ${f(med.p99Ms, 1)} | ${f(med.cpuUsPerReq)} | ${med.errors} | ${f(ratio(m, s.id, ref, 'reqPerSec'), 2)}x | ${f(ratio(m, s.id, ref, 'p99Ms'), 2)}x | ${signed(delta(m, s.id, ref, 'cpuUsPerReq'))} | ${spreadCell} |`,
       );

@@ -25,7 +25,7 @@ import { formatWall } from './report.js';
 import { type BenchDatabases, type Scenario, type Workload, baselineOf, orderForRepetition } from './scenarios.js';
 import { killAllServers } from './server-process.js';
 import { NOISE_CV, QUICK_RESULTS_DIR, RESULTS_DIR } from './settings.js';
-import { delta, medians, noiseOf, ratio } from './stats.js';
+import { MIN_REQUESTS, delta, medians, noiseOf, ratio } from './stats.js';
 
 const log = (line: string): void => void process.stdout.write(`[bench:scale ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
@@ -214,7 +214,7 @@ function renderScale(results: ScaleResults): string {
   const noisy = spreads.filter((x) => x.spread.noisy);
   push(`# Scale run: ${method.schemas.toLocaleString('en')} tenant schemas against ${method.compare.toLocaleString('en')}`, '');
   if (noisy.length) {
-    push(`> **Noisy run, not a result.** ${noisy.map((x) => `${x.s.id} vs ${x.s.baseline} (${x.spread.reason})`).join(', ')}: repetitions disagree beyond the threshold (coefficient of variation of the per-repetition req/s ratios > ${f(method.noiseCv * 100)}%, or a single repetition).`, '');
+    push(`> **Noisy run, not a result.** ${noisy.map((x) => `${x.s.id} vs ${x.s.baseline} (${x.spread.reason})`).join(', ')}: repetitions disagree beyond the threshold (coefficient of variation of the per-repetition req/s ratios > ${f(method.noiseCv * 100)}%), ran once, or completed fewer than ${MIN_REQUESTS} requests in a window.`, '');
   }
   if (!method.full) push('> **Not a full scale run** (smaller than the defaults): written to bench/results/quick/.', '');
   push(
@@ -241,7 +241,7 @@ function renderScale(results: ScaleResults): string {
     if (!med.reps) continue;
     const spread = noiseOf(m, s.id, s.baseline, method.noiseCv);
     push(
-      `| ${s.title} | ${f(med.reqPerSec)} | ${f(med.p99Ms, 1)} | ${f(med.cpuUsPerReq)} | ${med.errors} | ${f(ratio(m, s.id, s.baseline, 'reqPerSec'), 2)}x | ${signed(delta(m, s.id, s.baseline, 'cpuUsPerReq'))} | ${s.id === s.baseline ? '(reference)' : spread.noisy ? `**noisy, not a result** (${spread.reason})` : `CV ${f(spread.cv * 100)}%`} | ${f(med.rssEndMb)} / ${f(med.peakRssMb)} | ${f(med.pgBackendsMb)} / ${f(med.pgBackendsPeakMb)} | ${f(med.pgBackendsMb / med.peakPgConnections, 1)} |`,
+      `| ${s.title} | ${f(med.reqPerSec)} | ${f(med.p99Ms, 1)} | ${f(med.cpuUsPerReq)} | ${med.errors} | ${f(ratio(m, s.id, s.baseline, 'reqPerSec'), 2)}x | ${signed(delta(m, s.id, s.baseline, 'cpuUsPerReq'))} | ${s.id === s.baseline && !spread.noisy ? '(reference)' : spread.noisy ? `**noisy, not a result** (${spread.reason})` : `CV ${f(spread.cv * 100)}%`} | ${f(med.rssEndMb)} / ${f(med.peakRssMb)} | ${f(med.pgBackendsMb)} / ${f(med.pgBackendsPeakMb)} | ${f(med.pgBackendsMb / med.peakPgConnections, 1)} |`,
     );
   }
   push('', `## ${method.schemas.toLocaleString('en')} against ${method.compare.toLocaleString('en')} schemas`, '', '| Workload | req/s | p99 | CPU µs/req | Node RSS end | PG backends\' memory, end | all requests answered 2xx | Node RSS within +50 MB |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');

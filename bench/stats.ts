@@ -73,15 +73,21 @@ export interface Spread {
   reason: string;
 }
 
+/** A measured window with fewer completed requests than this says nothing (a stalled machine, a window too short). */
+export const MIN_REQUESTS = 200;
+
 /**
  * The noise rule of the report: a comparison is "noisy, not a result" when its per-repetition req/s ratios have a
- * coefficient of variation above `threshold` (settings' noiseCv, 10% by default), or when it ran in fewer than two
- * repetitions. A scenario compared with itself (its own baseline) is never noisy.
+ * coefficient of variation above `threshold` (settings' noiseCv, 10% by default), when it ran in fewer than two
+ * repetitions, or when a repetition of either side completed fewer than MIN_REQUESTS requests. A scenario compared
+ * with itself (its own baseline) is noisy only for that last reason.
  */
 export function noiseOf(measurements: Measurement[], scenario: string, reference: string, threshold: number): Spread {
   const values = ratios(measurements, scenario, reference, 'reqPerSec');
   const cv = scenario === reference ? 0 : coefficientOfVariation(values);
   const maxOverMin = values.length ? Math.max(...values) / Math.min(...values) : Number.NaN;
+  const fewest = Math.min(...measurements.filter((m) => m.scenario === scenario || m.scenario === reference).map((m) => m.requests));
+  if (fewest < MIN_REQUESTS) return { ratios: values, cv, maxOverMin, noisy: true, reason: `a repetition completed ${fewest} requests (< ${MIN_REQUESTS})` };
   if (scenario === reference) return { ratios: values, cv, maxOverMin, noisy: false, reason: '' };
   if (values.length < 2) return { ratios: values, cv, maxOverMin, noisy: true, reason: `${values.length} repetition(s): spread unknown` };
   if (cv > threshold) return { ratios: values, cv, maxOverMin, noisy: true, reason: `CV ${(cv * 100).toFixed(0)}% > ${(threshold * 100).toFixed(0)}%` };
