@@ -24,11 +24,11 @@ import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './s
 const log = (line: string): void => void process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 /**
- * Rough duration from the settings: per scenario and repetition, boot + check + stop (~3 s) + warm-up + window;
+ * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window;
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
 function estimateS(settings: BenchSettings, scenarios: number, needs: { schemas: number; databases: number }): number {
-  const http = settings.http ? scenarios * settings.reps * (3 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 : 0;
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;

@@ -130,13 +130,16 @@ export function libraryPeerOfByHand(id: string): string | undefined {
 
 /**
  * Scenarios selected by BENCH_SCENARIOS (exact ids or id prefixes); the baselines of the selected scenarios always
- * run (ratios), and so does the express findOne baseline.
+ * run (ratios), so do the express findOne baseline and, for a by-hand scenario, the library scenario it is compared with.
  */
 export function selectScenarios(filter: string[] | undefined): Scenario[] {
   const all = allScenarios();
   if (!filter) return all;
   const chosen = all.filter((s) => filter.some((f) => s.id === f || s.id.startsWith(f)));
-  const needed = new Set(['2-nest-mikro-express', ...chosen.flatMap((s) => [s.id, s.baseline, s.adapter === 'node:http' ? s.baseline : baselineOf(s.workload, s.adapter)])]);
+  const needed = new Set([
+    '2-nest-mikro-express',
+    ...chosen.flatMap((s) => [s.id, s.baseline, s.adapter === 'node:http' ? s.baseline : baselineOf(s.workload, s.adapter), libraryPeerOfByHand(s.id) ?? s.id]),
+  ]);
   return all.filter((s) => needed.has(s.id));
 }
 
