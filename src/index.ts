@@ -22,6 +22,8 @@ export { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mi
 // Request context and tenants
 export { TenancyService, type ForEachTenantOptions, type TenantHandle, type TenantRun } from './runtime/tenancy.service.js';
 export { NoTenant, RequireTenant } from './http/require-tenant.js';
+export { TenantBound, type AuthenticatedTenantOf } from './http/tenant-binding.guard.js';
+export { TenantAwareLogger, type CurrentTenantSource } from './observability/tenant-aware.logger.js';
 export { CurrentTenant } from './http/current-tenant.decorator.js';
 export { TenantResolvers, type PathResolverOptions, type SubdomainResolverOptions } from './resolution/tenant-resolvers.js';
 export type { TenantRequest, TenantResolver } from './resolution/tenant-resolver.js';

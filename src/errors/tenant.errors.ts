@@ -40,6 +40,22 @@ export class TenantNotAllowedError extends TenancyError {
   }
 }
 
+/**
+ * The request's credentials were issued for another tenant than the one the request runs in (or for none). The
+ * other tenant is not named: it comes from a token, and says nothing the client needs.
+ */
+export class TenantMismatchError extends TenancyError {
+  constructor(readonly tenantId: string, unbound: boolean) {
+    super(
+      unbound
+        ? `These credentials are not bound to a tenant, so they cannot be used for tenant '${tenantId}'.`
+        : `These credentials were issued for another tenant than '${tenantId}': sign in to '${tenantId}' to use it.`,
+      HttpStatus.FORBIDDEN,
+      'Forbidden',
+    );
+  }
+}
+
 /** The tenant EntityManager or a tenant repository was used where no tenant is active. Never falls back. */
 export class NoTenantContextError extends TenancyError {
   constructor(contextName: string) {

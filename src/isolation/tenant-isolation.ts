@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import { Logger } from '@nestjs/common';
 import type { ActiveTenant } from '../scope/active-tenant.js';
 import type { ContextConfig, TenantIsolation } from '../options/tenancy-options.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
@@ -83,6 +84,9 @@ export interface TenantHealth {
 export function tenantOrmOptions<O extends object>(template: O, contextName: string, overrides: object = {}): O {
   const merged = { ...template, ...overrides } as ContextConfig;
   const hydrator = sharedHydrationState(merged.hydrator);
-  const options = { ...merged, hydrator, contextName, allowGlobalContext: false, ensureDatabase: false };
+  // SQL logged for tenants (debug: true) goes through Nest's Logger like the static contexts', not bare console lines
+  const sqlLogger = new Logger(`MikroORM:${contextName}`);
+  const logger = merged.logger ?? ((message: string) => sqlLogger.log(message));
+  const options = { ...merged, hydrator, logger, contextName, allowGlobalContext: false, ensureDatabase: false };
   return withPgPoolGuards(options as ContextConfig) as O;
 }
