@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 const FLOORS: string[][] = [
   ['index.ts'],
   ['module', 'cli'],
-  ['http', 'lifecycle', 'health', 'observability'],
+  ['http', 'lifecycle', 'health', 'observability', 'integrations'],
   ['outbox', 'consistency'],
   ['runtime'],
   ['fleet'],
