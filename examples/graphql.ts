@@ -10,8 +10,8 @@ const tenancyOptions = { contexts: { default: defaultConfig }, tenancy: { isolat
 
 @Module({
   imports: [
-    // the HTTP middleware serves your REST routes; GraphQL operations get their tenant from the interceptor
-    MikroTenancyModule.forRoot({ ...tenancyOptions, forRoutes: ['notes'] }),
+    // the HTTP middleware serves every route but GraphQL, whose operations get their tenant from the interceptor
+    MikroTenancyModule.forRoot({ ...tenancyOptions, excludeRoutes: ['graphql'] }),
     GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true }),
   ],
   providers: [{ provide: APP_INTERCEPTOR, useClass: TenantGraphqlInterceptor }],

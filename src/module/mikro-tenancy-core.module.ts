@@ -14,8 +14,11 @@ export class MikroTenancyCoreModule implements NestModule, OnApplicationShutdown
   ) {}
 
   configure(consumer: MiddlewareConsumer): void {
-    const paths = this.declared.forRoutes ?? ALL_ROUTES;
-    consumer.apply(TenancyMiddleware).forRoutes(...paths.map((path) => ({ path, method: RequestMethod.ALL })));
+    const routes = (paths: readonly string[]) => paths.map((path) => ({ path, method: RequestMethod.ALL }));
+    consumer
+      .apply(TenancyMiddleware)
+      .exclude(...routes(this.declared.excludeRoutes ?? []))
+      .forRoutes(...routes(this.declared.forRoutes ?? ALL_ROUTES));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -59,6 +59,7 @@ export function declarationOf(options: MikroTenancyModuleOptions): MikroTenancyA
     contexts: Object.keys(options.contexts ?? {}),
     tenancy: options.tenancy && { contextName: options.tenancy.contextName, injection: options.tenancy.injection, isolation: options.tenancy.isolation },
     forRoutes: options.forRoutes,
+    excludeRoutes: options.excludeRoutes,
   };
 }
 

@@ -109,6 +109,11 @@ export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord
   /** Routes the per-request middleware runs on. Default: every route. */
   forRoutes?: string[];
   /**
+   * Routes the middleware leaves alone, e.g. `['graphql']` when `TenantGraphqlInterceptor` enters the tenant of each
+   * operation (so refusals are GraphQL errors, not HTTP ones). Default: none.
+   */
+  excludeRoutes?: string[];
+  /**
    * The PostgreSQL pool guards on the static contexts: a bounded wait for a pooled connection (5 s unless
    * `driverOptions.connectionTimeoutMillis` says otherwise), dead connections dropped after a server restart, and
    * "database unavailable" errors answered 503. `false` leaves the static contexts' pools exactly as configured (an
@@ -141,6 +146,7 @@ export interface MikroTenancyAsyncDeclaration {
    */
   tenancy?: { contextName?: string; injection?: TenantInjection; isolation?: TenantIsolation };
   forRoutes?: string[];
+  excludeRoutes?: string[];
   /**
    * The default context's driver class (e.g. `PostgreSqlDriver`), so its own EntityManager/MikroORM classes are
    * injectable by class too; core `EntityManager`/`MikroORM` always are.
