@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { clientStatusOf } from './enter-tenant.js';
+import { clientStatusOf } from '../enter-tenant.js';
 
 /** GraphQL's conventional codes (Apollo's names) for the statuses a tenant can be refused with. */
 const CODE_BY_STATUS: Record<number, string> = {

@@ -3,7 +3,7 @@ import { GqlExecutionContext, type GqlContextType } from '@nestjs/graphql';
 import { catchError, finalize, from, mergeMap, Observable, throwError } from 'rxjs';
 import type { TenantRequest } from '../../resolution/tenant-resolver.js';
 import { TenancyRuntime } from '../../runtime/tenancy-runtime.js';
-import { type EnteredUnit, enterTenantOf } from './enter-tenant.js';
+import { type EnteredUnit, enterTenantOf } from '../enter-tenant.js';
 import { toGraphqlError } from './graphql-errors.js';
 
 /** What Apollo (`{ req, res }`) and mercurius (`{ req, reply }` from @nestjs/mercurius) put in the GraphQL context. */

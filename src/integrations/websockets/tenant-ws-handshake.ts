@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { TenancyRuntime } from '../../runtime/tenancy-runtime.js';
-import { clientStatusOf, enterTenantOf } from './enter-tenant.js';
+import { clientStatusOf, enterTenantOf } from '../enter-tenant.js';
 import { type HandshakeCarrier, handshakeRequest } from './handshake.js';
 
 /** What a refused client gets as `connect_error`: `error.message`, and `error.data` = `{ status, message }`. */

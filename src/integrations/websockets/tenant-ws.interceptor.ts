@@ -2,7 +2,7 @@ import { type CallHandler, type ExecutionContext, Inject, Injectable, type NestI
 import { WsException } from '@nestjs/websockets';
 import { catchError, finalize, from, mergeMap, Observable, throwError } from 'rxjs';
 import { TenancyRuntime } from '../../runtime/tenancy-runtime.js';
-import { clientStatusOf, enterTenantOf } from './enter-tenant.js';
+import { clientStatusOf, enterTenantOf } from '../enter-tenant.js';
 import { type HandshakeCarrier, handshakeRequest } from './handshake.js';
 
 /** A TenancyError (or any HttpException) as the payload of socket.io's `exception` event: `{ status, message }`. */

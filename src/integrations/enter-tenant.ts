@@ -1,9 +1,9 @@
-// A copy of ../graphql/enter-tenant.ts: each integration stays importable without the other's peer dependencies.
+// Shared by the integrations: it imports none of their optional peer dependencies, so each stays importable alone.
 import { HttpStatus } from '@nestjs/common';
-import { DatabaseUnavailableError, databaseUnavailableReason } from '../../errors/database-unavailable.error.js';
-import type { TenantRequest } from '../../resolution/tenant-resolver.js';
-import type { TenancyRuntime } from '../../runtime/tenancy-runtime.js';
-import { RequestScope } from '../../scope/request-scope.js';
+import { DatabaseUnavailableError, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
+import type { TenantRequest } from '../resolution/tenant-resolver.js';
+import type { TenancyRuntime } from '../runtime/tenancy-runtime.js';
+import { RequestScope } from '../scope/request-scope.js';
 
 /** One unit of work entered outside the HTTP middleware: its scope, and how to give its tenant back. */
 export interface EnteredUnit {
