@@ -124,7 +124,7 @@ function replicaLagProblems(lag: MikroTenancyModuleOptions['replicaLag']): strin
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`replicaLag.${key} must be a positive integer (ms)`);
   }
   const { maxMs, checkEveryMs } = normalizeReplicaLag(lag);
-  // a replica is used while its last check is younger than maxMs: checks further apart would leave it unused between them
+  // a replica serves while its freshness, renewed by each check, is within maxMs: checks further apart would leave gaps
   if (!problems.length && checkEveryMs >= maxMs) problems.push(`replicaLag.checkEveryMs (${checkEveryMs}) must be below replicaLag.maxMs (${maxMs})`);
   return problems;
 }

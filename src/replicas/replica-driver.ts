@@ -60,6 +60,11 @@ export function withReadReplicas<C extends { driver?: unknown }>(config: C, sett
       );
     }
 
+    override async connect(...args: Parameters<IDatabaseDriver['connect']>): ReturnType<IDatabaseDriver['connect']> {
+      replicaRouterOf(this)?.reopen();
+      return super.connect(...args);
+    }
+
     override async close(force?: boolean): Promise<void> {
       replicaRouterOf(this)?.close();
       await super.close(force);

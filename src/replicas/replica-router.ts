@@ -51,6 +51,8 @@ export class ReplicaRouter {
   #lastCheckAt = -Infinity;
   #checking?: Promise<void>;
   #closed = false;
+  /** Whether the last check could not reach the primary (logged when that changes, not at every check). */
+  #primaryUnreachable = false;
 
   constructor(
     private readonly primary: SqlConnection,
@@ -115,9 +117,15 @@ export class ReplicaRouter {
     return this.status();
   }
 
+  /** The ORM closed (or reconnects): no more checks, and out of health reports until it is used again. */
   close(): void {
     this.#closed = true;
     this.settings.registry.delete(this);
+  }
+
+  /** The ORM connected again (MikroORM's reconnect()). */
+  reopen(): void {
+    this.#closed = false;
   }
 
   private serves(replica: Replica, now: number): boolean {
@@ -135,7 +143,7 @@ export class ReplicaRouter {
   }
 
   private startCheck(): Promise<void> {
-    this.settings.registry.add(this);
+    if (!this.#closed) this.settings.registry.add(this);
     this.#lastCheckAt = performance.now();
     const checking = this.checkAll()
       .catch((error: unknown) => this.settings.logger.error(`Context '${this.label}': checking its read replicas failed: ${messageOf(error)}`))
@@ -150,9 +158,14 @@ export class ReplicaRouter {
     try {
       primary = (await this.#checkPrimary(PRIMARY_CHECK_SQL, [], 'get')) as PrimaryRow;
       this.#samples = recentSamples([...this.#samples, { lsn: parseLsn(primary.lsn), at: sampledAt }], sampledAt, this.settings.lag.maxMs + 2 * this.settings.lag.checkEveryMs);
+      if (this.#primaryUnreachable) this.settings.logger.log(`Context '${this.label}': the primary answers the read replica checks again.`);
+      this.#primaryUnreachable = false;
     } catch (error) {
       // without the primary nothing can be compared: replicas keep serving until their freshness bound passes maxMs
-      this.settings.logger.warn(`Context '${this.label}': the primary did not answer the read replica check (${messageOf(error)})`);
+      if (!this.#primaryUnreachable) {
+        this.settings.logger.warn(`Context '${this.label}': the primary did not answer the read replica check (${messageOf(error)}); replicas serve until they may lag more than ${this.settings.lag.maxMs} ms.`);
+      }
+      this.#primaryUnreachable = true;
     }
     await Promise.all(this.#replicas.map((replica) => this.checkReplica(replica, primary)));
   }

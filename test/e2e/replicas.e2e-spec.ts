@@ -19,6 +19,7 @@ const COUNT_NOTES = /select count\(\*\).*"note"/;
 let proxy: ReplicaProxy;
 let app: RunningApp;
 let hubDb: string;
+const applicationName = uniqueName('hubreplica');
 
 beforeAll(async () => {
   hubDb = await databases.create('rephub');
@@ -29,7 +30,8 @@ beforeAll(async () => {
     imports: [
       replicaAppModule({
         hub,
-        hubReplicas: [{ name: 'hub-replica', ...viaProxy }],
+        // its own driverOptions: merged over the primary's (the pool guards stay), not instead of them
+        hubReplicas: [{ name: 'hub-replica', ...viaProxy, driverOptions: { application_name: applicationName } }],
         databasePrefix,
         // 'stray' is given a replica in another tenant's database: refused
         tenantReplicas: (id) => (id === 'stray' ? [{ ...viaProxy, dbName: `${databasePrefix}_t1` }] : [{ name: 'tenant-replica', ...viaProxy }]),
@@ -68,6 +70,16 @@ describe('read replicas (static context)', () => {
     const read = await app.request('/items/count?title=a');
     expect(read.body).toEqual({ count: 1, pinned: false }); // the next request is a new unit of work
     expect(queries.count(COUNT_ITEMS)).toEqual({ read: 1, write: 0 });
+  });
+
+  it("opens the replica's connections with its own driverOptions over the primary's", async () => {
+    await hubReplicaState();
+    const rows = await sql<{ n: string }>(hubDb, "select count(*)::text as n from pg_stat_activity where application_name = $1 and datname = current_database()", [applicationName]);
+    expect(Number(rows[0]?.n)).toBeGreaterThan(0);
+    const orm = app.app.get<MikroORM>(getMikroORMToken('hub'));
+    const [replica] = (orm.em.getDriver() as unknown as { replicas: { options: { driverOptions: Record<string, unknown> } }[] }).replicas;
+    // the library's pool guards (bounded pool wait, onPoolCreated) come from the primary's driverOptions
+    expect(replica?.options.driverOptions).toMatchObject({ application_name: applicationName, connectionTimeoutMillis: 5_000, onPoolCreated: expect.any(Function) });
   });
 
   it.each(['native', 'transaction', 'raw'])('a write by %s also pins the rest of the request to the primary', async (how) => {

@@ -159,6 +159,7 @@ export function replicaAppOptions(setup: ReplicaAppSetup): MikroTenancyModuleOpt
         const replicas = setup.tenantReplicas?.(tenant.id);
         return { dbName: `${setup.databasePrefix}_${tenant.id}`, ...(replicas ? { replicas } : {}) };
       },
+      pool: { maxOpenTenants: 5 },
       cacheTtlMs: 0,
       changes: false,
     },
