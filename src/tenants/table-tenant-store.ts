@@ -28,7 +28,8 @@ export class TableTenantStore<T extends TenantRecord & object> implements Tenant
   }
 
   async find(id: string): Promise<T | undefined> {
-    const found = await this.explained(this.em().findOne(this.entity, { id } as FilterQuery<T>));
+    // from the primary: a lookup must see a tenant created, suspended or dropped a moment ago (no read replica)
+    const found = await this.explained(this.em().findOne(this.entity, { id } as FilterQuery<T>, { connectionType: 'write' }));
     return found ?? undefined;
   }
 
