@@ -57,6 +57,8 @@ export class PgChannelListener {
   /** Whether the session received its own test notification after LISTEN (false behind a transaction-mode pooler). */
   #verified = false;
   #probe?: { payload: string; arrived: () => void };
+  /** A connection attempt under way: close() waits for it, so nothing connects after the app closed. */
+  #connecting?: Promise<void>;
 
   constructor(
     private readonly orm: MikroORM,
@@ -77,16 +79,25 @@ export class PgChannelListener {
 
   /** Connects and listens; a failure is logged and retried in the background (boot does not wait for it). */
   async start(): Promise<void> {
-    await this.connect();
+    await this.attempt();
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    await this.#connecting; // never rejects (connect() catches); it ends its client itself once it sees #closed
     const client = this.#client;
     this.#client = undefined;
     this.#listening = false;
     if (client) await client.end().catch((error: unknown) => this.logger.warn(`Closing the listener on "${this.channel}": ${messageOf(error)}`));
+  }
+
+  private attempt(): Promise<void> {
+    const connecting = this.connect().finally(() => {
+      if (this.#connecting === connecting) this.#connecting = undefined;
+    });
+    this.#connecting = connecting;
+    return connecting;
   }
 
   private async connect(): Promise<void> {
@@ -174,7 +185,7 @@ export class PgChannelListener {
         `instances' tenant changes reach this one only when its tenant cache expires (tenancy.cacheTtlMs).`,
     );
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.connect(), this.#retryMs);
+    this.#timer = setTimeout(() => void this.attempt(), this.#retryMs);
     this.#timer.unref();
     this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
   }

@@ -63,22 +63,22 @@ export class TenancyRuntime implements StaticContexts {
     return orm;
   }
 
-  /** Closes every ORM; a failing close is logged and the others still close. */
+  /**
+   * Closes every ORM; a failing close is logged and the others still close. The tenant side first: it uses the
+   * static contexts (the store's, the one carrying tenant changes), which must not be reopened while they close.
+   */
   async close(): Promise<void> {
-    const closings = [...this.#orms].map(async ([name, orm]) => {
-      try {
-        await orm.close();
-      } catch (error) {
-        this.#logger.error(`Closing context '${name}' failed: ${String(error)}`);
-      }
-    });
-    if (this.#tenants) {
-      const tenants = this.#tenants;
-      closings.push(
-        tenants.close().catch((error: unknown) => this.#logger.error(`Closing tenant context '${tenants.contextName}' failed: ${String(error)}`)),
-      );
-    }
-    await Promise.all(closings);
+    const tenants = this.#tenants;
+    await tenants?.close().catch((error: unknown) => this.#logger.error(`Closing tenant context '${tenants.contextName}' failed: ${String(error)}`));
+    await Promise.all(
+      [...this.#orms].map(async ([name, orm]) => {
+        try {
+          await orm.close();
+        } catch (error) {
+          this.#logger.error(`Closing context '${name}' failed: ${String(error)}`);
+        }
+      }),
+    );
   }
 
   private async start(): Promise<void> {
