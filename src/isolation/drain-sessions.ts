@@ -10,10 +10,11 @@ export interface TenantSessions {
 
 const POLL_MS = 100;
 /** A drop that keeps meeting a lock conflict or a deadlock is retried this many times, ending sessions in between. */
-const DROP_ATTEMPTS = 5;
+const DROP_ATTEMPTS = 8;
 
-// 40P01 deadlock_detected, 55P03 lock_not_available (lock_timeout), 55006 object_in_use ("being accessed by other users")
-const RETRYABLE_SQLSTATES = new Set(['40P01', '55P03', '55006']);
+// 40P01 deadlock_detected, 55P03 lock_not_available (lock_timeout), 55006 object_in_use ("being accessed by other
+// users"), 57014 query_canceled (the bounded wait for every table lock at once, see SchemaProvisioning.drop)
+const RETRYABLE_SQLSTATES = new Set(['40P01', '55P03', '55006', '57014']);
 
 /**
  * Drops what holds a tenant's data while other sessions may still use it: waits (polling PostgreSQL) until none

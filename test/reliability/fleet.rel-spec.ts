@@ -141,6 +141,11 @@ describe.each<TenantIsolation>(['schema', 'database'])('two app instances on one
       statuses.set(key, (statuses.get(key) ?? 0) + 1);
     }
     process.stdout.write(`[fleet ${isolation}] answers during the drop: ${JSON.stringify(Object.fromEntries(statuses))}\n`);
+    // the other instances' error lines, so a failure below shows what the server logged for it
+    for (const [name, child] of [['b', b], ['c', c]] as const) {
+      const firstError = child.stderr.search(/ERROR/);
+      if (firstError >= 0) process.stdout.write(`[fleet ${isolation}] instance ${name} logged:\n${child.stderr.slice(firstError, firstError + 4_000)}\n`);
+    }
     const unexpected = outcomes.filter(({ outcome }) => outcome.kind !== 'ok' || ![200, 201, 404, 503].includes(outcome.status));
     expect(unexpected).toEqual([]);
     // A and B were told: they answer 404 now; C was not, but it never answers 500 (503 until its cache expires)

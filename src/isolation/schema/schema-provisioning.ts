@@ -18,8 +18,15 @@ interface TenantSchemas<T extends TenantRecord> {
   forgetTenant(tenantId: string): Promise<void>;
 }
 
+/** The schema's tables (partitioned ones lock their partitions), quoted for `lock table`. */
+const TABLES_IN_SCHEMA_SQL =
+  "select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace " +
+  "where n.nspname = ? and c.relkind in ('r', 'p') order by c.oid";
+
 /** How long one drop attempt waits for a table lock before it ends the sessions holding it and retries. */
 const DROP_LOCK_TIMEOUT_MS = 3_000;
+/** At most this long to take every table lock at once; kept under half of the server's `deadlock_timeout`. */
+const LOCK_ALL_TABLES_MS = 300;
 
 /** Schema mode: schemas of the one tenant database, reached through the tenant context's ORM. */
 export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisioning<T> {
@@ -41,9 +48,14 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
   }
 
   /**
-   * `drop schema ... cascade` takes an exclusive lock on every table of the schema, one by one: a transaction still
-   * using them would block it or deadlock with it, so sessions get until `drainUntil`, then are ended. The drop
-   * waits at most `lock_timeout` for a lock, then retries (see dropAfterDraining).
+   * `drop schema ... cascade` takes an exclusive lock on every object of the schema, one by one (a table's sequence
+   * before the table): a transaction still using them would block it, so sessions get until `drainUntil`, then are
+   * ended. A request that arrives meanwhile (from an app instance that does not know of the drop) could take the
+   * table, then wait for the sequence the drop holds: a deadlock, which PostgreSQL may resolve by failing the
+   * *request*. So the drop first locks every table in one statement bounded well below `deadlock_timeout`: it
+   * gives up (and retries, see dropAfterDraining) before PostgreSQL looks for a deadlock, and once it holds the
+   * tables no request can start a query on the schema; those waiting fail after the drop with "relation does not
+   * exist", which is a 503.
    */
   async drop(record: T, options: { drainUntil?: number } = {}): Promise<void> {
     await this.isolation.forgetTenant(record.id);
@@ -56,6 +68,19 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
     };
     const drop = () =>
       connection.transactional(async (trx) => {
+        const [{ ms: deadlockTimeoutMs }] = await connection.execute<{ ms: number }[]>(
+          "select setting::int as ms from pg_settings where name = 'deadlock_timeout'",
+          [],
+          'all',
+          trx,
+        );
+        const tables = (await connection.execute<{ name: string }[]>(TABLES_IN_SCHEMA_SQL, [schema], 'all', trx)).map((t: { name: string }) => t.name);
+        if (tables.length > 0) {
+          const lockAllMs = Math.max(1, Math.min(LOCK_ALL_TABLES_MS, Math.floor(deadlockTimeoutMs / 2)));
+          await connection.execute(`set local statement_timeout = '${lockAllMs}ms'`, [], 'run', trx);
+          await connection.execute(`lock table ${tables.join(', ')} in access exclusive mode`, [], 'run', trx);
+          await connection.execute('set local statement_timeout to default', [], 'run', trx);
+        }
         await connection.execute(`set local lock_timeout = '${DROP_LOCK_TIMEOUT_MS}ms'`, [], 'run', trx);
         await connection.execute(`drop schema if exists ${quoted} cascade`, [], 'run', trx);
       });
