@@ -14,6 +14,7 @@ import type { MigrationDirection, MigrationStatus, TenantMigrationReport, Tenant
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantNotFoundError } from '../errors/tenant.errors.js';
+import type { TenantOperation } from '../observability/tenancy-observers.js';
 
 
 export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
@@ -73,7 +74,11 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    * registered tenant it only applies pending migrations. On failure, a schema or database this call created is
    * removed again, so a retry starts clean.
    */
-  async create(tenantId: string, data: Partial<T> = {}, options: TenantCreateOptions<T> = {}): Promise<TenantCreateResult<T>> {
+  create(tenantId: string, data: Partial<T> = {}, options: TenantCreateOptions<T> = {}): Promise<TenantCreateResult<T>> {
+    return this.observed('create', tenantId, () => this.createObserved(tenantId, data, options));
+  }
+
+  private async createObserved(tenantId: string, data: Partial<T>, options: TenantCreateOptions<T>): Promise<TenantCreateResult<T>> {
     const { tenants, migrations, provisioning } = this.parts('TenantLifecycle.create');
     tenants.validateId(tenantId);
     const store = tenants.store;
@@ -116,7 +121,11 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    * Needs `{ confirm: tenantId }`. Safe to rerun after a failure at any step; for a tenant with neither a record
    * nor data it does nothing and says so (`dropped: false`).
    */
-  async drop(tenantId: string, options: TenantDropOptions = {}): Promise<TenantDropResult> {
+  drop(tenantId: string, options: TenantDropOptions = {}): Promise<TenantDropResult> {
+    return this.observed('drop', tenantId, () => this.dropObserved(tenantId, options));
+  }
+
+  private async dropObserved(tenantId: string, options: TenantDropOptions): Promise<TenantDropResult> {
     const { tenants, provisioning } = this.parts('TenantLifecycle.drop');
     tenants.validateId(tenantId);
     const store = tenants.store;
@@ -199,7 +208,18 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     return report;
   }
 
-  private async setSuspended(tenantId: string, suspended: boolean): Promise<T> {
+  private setSuspended(tenantId: string, suspended: boolean): Promise<T> {
+    return this.observed(suspended ? 'suspend' : 'resume', tenantId, () => this.setSuspendedObserved(tenantId, suspended));
+  }
+
+  /** Through the tracing and metrics observers (src/observability/): a span and outcome counters per operation. */
+  private observed<R>(name: TenantOperation['name'], tenantId: string, run: () => Promise<R>): Promise<R> {
+    const tenants = this.runtime.tenants;
+    if (!tenants) return run(); // run() throws TenancyNotConfiguredError
+    return tenants.observers.operation({ name, tenantId: tenants.isValidId(tenantId) ? tenantId : undefined }, run);
+  }
+
+  private async setSuspendedObserved(tenantId: string, suspended: boolean): Promise<T> {
     const { tenants } = this.parts(`TenantLifecycle.${suspended ? 'suspend' : 'resume'}`);
     tenants.validateId(tenantId);
     const store = tenants.store;

@@ -180,14 +180,17 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         const started = performance.now();
         const record = records.get(tenantId) as T;
         try {
-          const orm = sharedOrm ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
-          try {
-            const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, ...this.access.target(record), to, label: this.describe(record) };
-            const migrations = await migrateTenant(orm, direction, target);
-            return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
-          } finally {
-            if (!sharedOrm) await orm.close();
-          }
+          // a span and outcome counters per tenant (src/observability/)
+          const migrations = await this.tenants.observers.operation({ name: 'migrate', tenantId, direction }, async () => {
+            const orm = sharedOrm ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
+            try {
+              const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, ...this.access.target(record), to, label: this.describe(record) };
+              return await migrateTenant(orm, direction, target);
+            } finally {
+              if (!sharedOrm) await orm.close();
+            }
+          });
+          return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
         } catch (error) {
           const message = messageOf(error);
           this.logger.error(`Tenant '${tenantId}': ${message}`);

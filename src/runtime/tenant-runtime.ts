@@ -15,6 +15,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import { messageOf } from '../errors/message-of.js';
+import { TenancyObservers } from '../observability/tenancy-observers.js';
 
 /** How long a drop announced by another instance fences its tenant here when no end of it is heard. */
 const DEFAULT_REMOTE_FENCE_MS = 120_000;
@@ -25,6 +26,8 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   readonly directory: TenantDirectory<T>;
   /** Tenants being dropped, and the work in flight per tenant. */
   readonly fences = new TenantFences();
+  /** Tracing and metrics integrations listening to units of tenant work and lifecycle operations. */
+  readonly observers = new TenancyObservers();
   /** How changes reach the other app instances; undefined when they are not shared (see tenancy.changes). */
   #changes?: TenantChangeFeed;
   /** Whether this process has begun listening for other instances' changes (on its first unit of tenant work). */
@@ -94,13 +97,16 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
    * Validates, looks up (cached) and opens the tenant: 400, 404, 403 or 503 when it cannot (503 too while it is
    * being dropped). The unit of work is counted until released, so a drop can wait for it.
    */
-  async enter(tenantId: string): Promise<ActiveTenant<T>> {
+  enter(tenantId: string): Promise<ActiveTenant<T>> {
+    return this.observers.entering(() => this.enterObserved(tenantId));
+  }
+
+  private async enterObserved(tenantId: string): Promise<ActiveTenant<T>> {
     if (!this.#listening) this.listenForChanges();
     const record = await this.directory.get(tenantId);
     this.fences.refuseIfFenced(tenantId);
     const active = await this.isolation.acquire(record);
-    const leave = this.fences.enter(tenantId);
-    active.onReleased(leave);
+    active.onReleased(this.observers.started(tenantId, this.fences.enter(tenantId)));
     // fenced while it was being opened: counted work is what a drop waits for, so this one must not start
     if (this.fences.isFenced(tenantId)) {
       active.release();
@@ -119,7 +125,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     const record = this.directory.cached(tenantId);
     if (!record || this.fences.isFenced(tenantId)) return undefined;
     const active = this.isolation.acquireNow(record);
-    active?.onReleased(this.fences.enter(tenantId));
+    active?.onReleased(this.observers.started(tenantId, this.fences.enter(tenantId)));
     return active;
   }
 

@@ -8,9 +8,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 const FLOORS: string[][] = [
   ['index.ts'],
   ['module', 'cli'],
-  ['http', 'lifecycle', 'health', 'observability', 'integrations'],
+  ['http', 'lifecycle', 'health', 'integrations'],
   ['outbox', 'consistency'],
   ['runtime'],
+  ['observability'],
   ['fleet'],
   ['isolation'],
   ['options', 'scope'],
