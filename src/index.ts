@@ -24,6 +24,8 @@ export { TenancyService, type ForEachTenantOptions, type TenantHandle, type Tena
 export { NoTenant, RequireTenant } from './http/require-tenant.js';
 export { TenantBound, type AuthenticatedTenantOf } from './http/tenant-binding.guard.js';
 export { TenantAwareLogger, type CurrentTenantSource } from './observability/tenant-aware.logger.js';
+export { TenantSqlTagsModule } from './integrations/sql-tags/tenant-sql-tags.module.js';
+export { tenantSqlTag } from './observability/tenant-sql-tags.js';
 export { CurrentTenant } from './http/current-tenant.decorator.js';
 export { TenantResolvers, type PathResolverOptions, type SubdomainResolverOptions } from './resolution/tenant-resolvers.js';
 export type { TenantRequest, TenantResolver } from './resolution/tenant-resolver.js';

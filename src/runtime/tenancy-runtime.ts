@@ -10,6 +10,7 @@ import { isPostgreSqlDriver, withPgPoolGuards } from '../isolation/pg-pool-guard
 import type { ContextConfig } from '../options/tenancy-options.js';
 import { withReadReplicas } from '../replicas/replica-driver.js';
 import { ReplicaRegistry } from '../replicas/replica-registry.js';
+import { TenantSqlTags } from '../observability/tenant-sql-tags.js';
 
 /**
  * Everything one MikroTenancyModule instance owns: the static ORMs, the tenant runtime and the request context.
@@ -19,6 +20,8 @@ export class TenancyRuntime implements StaticContexts {
   readonly context = new TenancyContext();
   /** Read replicas of every context, for the health indicator (docs/replicas.md). */
   readonly replicas = new ReplicaRegistry();
+  /** Optional `/*tenant='acme'*\/` comments on tenant queries (TenantSqlTagsModule turns them on). */
+  readonly sqlTags = new TenantSqlTags();
   readonly #orms = new Map<string, MikroORM>();
   #tenants?: TenantRuntime;
   readonly #logger = new Logger('MikroTenancyModule');
@@ -100,8 +103,9 @@ export class TenancyRuntime implements StaticContexts {
       await this.options.tenancy.store.attach?.(this);
       const tenancy = this.options.tenancy;
       // database mode: any tenant may bring replicas (tenancy.database()), so every tenant ORM gets the routing driver
-      const config = this.withReplicas(tenancy.contextName, tenancy.config, tenancy.isolation === 'database');
-      this.#tenants = await TenantRuntime.create({ ...tenancy, config }, this.#logger, () => this.context.currentTenant()?.id);
+      const currentTenantId = () => this.context.currentTenant()?.id;
+      const config = this.sqlTags.install(this.withReplicas(tenancy.contextName, tenancy.config, tenancy.isolation === 'database'), currentTenantId);
+      this.#tenants = await TenantRuntime.create({ ...tenancy, config }, this.#logger, currentTenantId);
       this.#tenants.setUpChanges((name) => this.orm(name));
     }
   }
