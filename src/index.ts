@@ -26,6 +26,7 @@ export { TenantBound, type AuthenticatedTenantOf } from './http/tenant-binding.g
 export { TenantAwareLogger, type CurrentTenantSource } from './observability/tenant-aware.logger.js';
 export { TenantSqlTagsModule } from './integrations/sql-tags/tenant-sql-tags.module.js';
 export { tenantSqlTag } from './observability/tenant-sql-tags.js';
+export { tenantLogMixin } from './observability/tenant-log-mixin.js';
 export { CurrentTenant } from './http/current-tenant.decorator.js';
 export { TenantResolvers, type PathResolverOptions, type SubdomainResolverOptions } from './resolution/tenant-resolvers.js';
 export type { TenantRequest, TenantResolver } from './resolution/tenant-resolver.js';
