@@ -82,3 +82,73 @@ export class TenantSchemaIncompleteError extends TenancyError {
     );
   }
 }
+
+/**
+ * Table mode: a flush would write a row with another tenant's value in the tenant column, or change the tenant of
+ * a row. Refused before anything is written (the row-level security policies would refuse it too).
+ */
+export class TenantColumnMismatchError extends TenancyError {
+  constructor(readonly tenantId: string | undefined, entity: string, kind: 'create' | 'move') {
+    const where = tenantId === undefined ? 'outside any tenant' : `in tenant '${tenantId}'`;
+    const what =
+      kind === 'create'
+        ? `would create a ${entity} ${where} with another tenant column value`
+        : `would move a ${entity} ${where} to another tenant (its tenant column changed)`;
+    super(
+      `Refused: a flush ${what}; nothing was written. Rows are written in the tenant of the unit of work: leave the ` +
+        `tenant column unset (it is filled in), and use TenancyService.run(otherTenant, ...) to write in another tenant.`,
+      HttpStatus.FORBIDDEN,
+      'Forbidden',
+    );
+  }
+}
+
+/**
+ * Table mode: the app's database role bypasses row-level security (a superuser, or BYPASSRLS), so the policies
+ * would not bind it. Thrown at boot unless `sharedTables.bypassingRole` is 'warn'.
+ */
+export class TenantRoleBypassesRlsError extends TenancyError {
+  constructor(contextName: string, role: string, why: string) {
+    super(
+      `Tenant context '${contextName}' connects as role "${role}", which ${why}, so PostgreSQL's row-level security ` +
+        `would not bind it and only the ORM's filters would keep tenants apart. Connect as a role without SUPERUSER ` +
+        `or BYPASSRLS (see docs/isolation.md, "Shared tables"), or set sharedTables.bypassingRole: 'warn'.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/**
+ * Table mode: `em.getKysely()` outside a transaction. Kysely runs its queries on pooled connections directly, without
+ * the transaction that carries the tenant setting, so PostgreSQL's policies would show it no rows and refuse its
+ * writes. Refused with the fix instead of silently returning nothing.
+ */
+export class TenantKyselyNeedsTransactionError extends TenancyError {
+  constructor(tenantId: string | undefined) {
+    super(
+      `em.getKysely() was called outside a transaction${tenantId === undefined ? '' : ` in tenant '${tenantId}'`} with shared-table ` +
+        `isolation: Kysely queries would run without the tenant setting that row-level security reads. Call it inside ` +
+        `em.transactional(async (em) => em.getKysely()...), which carries the tenant, or use em.find / the QueryBuilder.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/**
+ * Table mode: PostgreSQL's row-level security refused a write (a row of another tenant, or a reference to one, e.g.
+ * another tenant's id passed to em.getReference). Answered 403; the SQL error goes to the log only.
+ */
+export class TenantRowRefusedError extends TenancyError {
+  constructor(tenantId: string | undefined, cause: unknown) {
+    const where = tenantId === undefined ? 'outside any tenant' : `in tenant '${tenantId}'`;
+    super(
+      `A write ${where} was refused by PostgreSQL's row-level security: it would have written a row of another ` +
+        `tenant, or one that references a row the tenant cannot see. Nothing was written.`,
+      HttpStatus.FORBIDDEN,
+      'Forbidden',
+    );
+    this.cause = cause;
+  }
+}

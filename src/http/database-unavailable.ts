@@ -5,13 +5,15 @@ import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { getRequestTenant } from '../scope/request-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantSchemaTableMissingException } from '../isolation/schema/tenant-schema-driver.js';
-import { TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
+import { TenantRowRefusedError, TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
+import { RowLevelSecurityViolationException } from '@mikro-orm/core';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
  * 503 DatabaseUnavailableError, so clients get a retryable 503 instead of a 500 carrying a socket or SQL message;
- * and a table missing from the tenant's own schema (being dropped, or not migrated) into a 503 naming the tenant.
+ * a table missing from the tenant's own schema (being dropped, or not migrated) into a 503 naming the tenant; and a
+ * write refused by row-level security (shared tables) into a 403.
  * Any other error is returned unchanged. The driver's message goes to the log, throttled per reason.
  */
 @Injectable()
@@ -23,6 +25,10 @@ export class DatabaseUnavailableMapper {
   map(error: unknown, tenantId: string | undefined): unknown {
     if (error instanceof HttpException) return error;
     if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
+    if (error instanceof RowLevelSecurityViolationException) {
+      this.#warnings.warn(`rls:${tenantId}`, `Row-level security refused a write (tenant '${tenantId ?? 'none'}'): ${messageOf(error)}; answered 403`);
+      return new TenantRowRefusedError(tenantId, error);
+    }
     const reason = databaseUnavailableReason(error);
     if (reason === undefined) return error;
     // a drop that ended this request's session once its drain time was over
@@ -48,13 +54,13 @@ export class DatabaseUnavailableMapper {
  * an unavailable database) and TenantSchemaTableMissingException, so your own filters keep every other error, and
  * successful requests pay nothing.
  */
-@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException)
+@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException, RowLevelSecurityViolationException)
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
   constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {
     super();
   }
 
-  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException, host: ArgumentsHost): void {
+  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException | RowLevelSecurityViolationException, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception; // RPC and WebSocket contexts keep their own handling
     const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
     super.catch(this.mapper.map(exception, tenantId), host);

@@ -21,10 +21,17 @@ interface KyselyLike {
  * `tryCache` and `clearCache` are MikroORM internals (present in 7.x); test/unit/tenant-entity-manager.spec.ts
  * breaks if they change.
  */
-export function tenantEntityManagerClass(config: ContextConfig, scopeOf: (em: EntityManager) => string | undefined): EntityManagerClass {
+export function tenantEntityManagerClass(
+  config: ContextConfig,
+  scopeOf: (em: EntityManager) => string | undefined,
+  /** Table mode: Kysely outside a transaction would run without the tenant setting (see TableIsolation). */
+  kyselyOutsideTransaction?: (em: EntityManager) => Error | undefined,
+): EntityManagerClass {
   const Base = (config.entityManager as EntityManagerClass | undefined) ?? driverClassesOf(config).entityManager;
   class TenantEntityManager extends (Base as EntityManagerClass) {
     getKysely(options?: unknown): unknown {
+      const refused = this.isInTransaction() ? undefined : kyselyOutsideTransaction?.(this);
+      if (refused) throw refused;
       const kysely = (Base.prototype as unknown as { getKysely(options?: unknown): KyselyLike }).getKysely.call(this, options);
       const schema = this.schema;
       return schema ? kysely.withSchema(schema) : kysely;

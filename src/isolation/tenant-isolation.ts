@@ -63,8 +63,13 @@ export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {
   readonly sharedOrm: boolean;
   /** The config of a migration ORM for this tenant (for a shared ORM, any tenant's gives the same). */
   ormConfig(record: T | undefined): ContextConfig;
-  /** Where the tenant's migrations apply: its schema, or its database (checked to be the connection's). */
-  target(record: T): { schema?: string; database?: string };
+  /**
+   * Where the tenant's migrations apply: its schema, or its database (checked to be the connection's); table mode:
+   * the tables every tenant shares (`shared`, one lock key for all), so they apply once.
+   */
+  target(record: T): { schema?: string; database?: string; shared?: boolean; lockKey?: string };
+  /** The config the migration generator reads the entities with, when it is not the template (table mode). */
+  generatorConfig?(): ContextConfig;
 }
 
 /** The tenant side in a health report: an ORM to ping (schema mode) and details to show. */

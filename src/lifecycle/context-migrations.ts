@@ -31,13 +31,13 @@ export class ContextMigrations {
 
   /**
    * Creates the PostgreSQL databases the app needs before anything else can run: each static context's and, in
-   * schema mode, the one holding the tenant schemas (tenant databases are created by TenantLifecycle.create).
+   * schema and table mode, the one holding the tenant schemas or shared tables (tenant databases are created by TenantLifecycle.create).
    * Databases that exist are left alone. CLI: `mikro-tenancy db create`.
    */
   async createDatabases(): Promise<ContextDatabase[]> {
     const wanted: [string, ContextConfig][] = [...this.runtime.options.contexts];
     const tenancy = this.runtime.options.tenancy;
-    if (tenancy?.isolation === 'schema') wanted.push([tenancy.contextName, tenancy.config]);
+    if (tenancy && tenancy.isolation !== 'database') wanted.push([tenancy.contextName, tenancy.config]);
     const results: ContextDatabase[] = [];
     for (const [context, config] of wanted) {
       const database = databaseNameOf(config);
@@ -80,7 +80,8 @@ export class ContextMigrations {
     const tenants = this.runtime.tenants;
     if (tenancy && tenants && tenancy.contextName === contextName) {
       // the generator reads plain (not wildcard) metadata: the diff is against the unqualified snapshot
-      return createTenantMigration(contextName, tenancy.config, options, () => tenants.isolation.reclaimEntityPrototypes());
+      const config = tenants.isolation.migrations.generatorConfig?.() ?? tenancy.config;
+      return createTenantMigration(contextName, config, options, () => tenants.isolation.reclaimEntityPrototypes());
     }
     const result = await this.migrator(contextName).create(undefined, options.blank ?? false, false, options.name);
     return { fileName: result.fileName, code: result.code };

@@ -42,6 +42,8 @@ export interface TenantMigrationTarget {
   database?: string;
   /** Schema mode: the tenant's schema (created when missing, when migrating up). */
   schema?: string;
+  /** Table mode: the tables every tenant shares (nothing to claim: they are no tenant's own). */
+  shared?: boolean;
   /** Describes the tenant for error messages. */
   label: string;
   to?: string | number;
@@ -100,6 +102,7 @@ export async function initMigrator(orm: MikroORM): Promise<void> {
  * Database mode also checks the connection is in the tenant's database.
  */
 async function claimStorage(orm: MikroORM, target: TenantMigrationTarget, direction: MigrationDirection, trx: Transaction): Promise<void> {
+  if (target.shared) return;
   const connection = orm.em.getConnection();
   const platform = orm.em.getPlatform();
   let mark: string | null | undefined;

@@ -101,7 +101,7 @@ function core(
     { provide: APP_GUARD, useClass: RequireTenantGuard },
     { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
     // database mode only (or undeclared in forRootAsync): see TenantLeaseInterceptor for why not always
-    ...(declared.tenancy && declared.tenancy.isolation !== 'schema' ? [{ provide: APP_INTERCEPTOR, useClass: TenantLeaseInterceptor }] : []),
+    ...(declared.tenancy && declared.tenancy.isolation !== 'schema' && declared.tenancy.isolation !== 'table' ? [{ provide: APP_INTERCEPTOR, useClass: TenantLeaseInterceptor }] : []),
   ];
   return {
     module: MikroTenancyCoreModule,

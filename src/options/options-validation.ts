@@ -13,6 +13,7 @@ import type {
   TenantPoolOptions,
   TenantChangesOptions,
   TenantSeeder,
+  SharedTablesOptions,
 } from './tenancy-options.js';
 import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
 import { databaseNameOf } from './database-name.js';
@@ -27,6 +28,7 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   schemaName: (tenant: T) => string;
   database: (tenant: T) => Partial<ContextConfig>;
   searchPath: string[];
+  sharedTables: Required<SharedTablesOptions>;
   /** Schemas no tenant may derive: static contexts' and the search path's. */
   reservedSchemas: string[];
   /** Databases no tenant may use: static contexts'. */
@@ -142,14 +144,15 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
   const label = `tenant context '${name}'`;
   const problems: string[] = [];
   if (!CONTEXT_NAME.test(name)) problems.push(`${label}: a context name must start with a letter and use letters, digits, '_' or '-'`);
-  if (tenancy.isolation !== 'schema' && tenancy.isolation !== 'database') problems.push(`${label}: isolation must be 'schema' or 'database'`);
+  if (!['schema', 'database', 'table'].includes(tenancy.isolation)) problems.push(`${label}: isolation must be 'schema', 'database' or 'table'`);
+  problems.push(...sharedTablesProblems(tenancy, label));
   if (!tenancy.store || typeof tenancy.store.find !== 'function') problems.push(`${label}: no tenant store; set 'store' (e.g. TenantStores.static([...]) or TenantStores.table(Tenant))`);
   const config = tenancy.config;
   if (!config || typeof config !== 'object') problems.push(`${label}: no 'config' (the template configuration for every tenant)`);
   else {
     if (!config.driver) problems.push(`${label}: no driver in 'config'; use defineConfig from your driver package`);
     if (!config.entities?.length && !config.entitiesTs?.length) problems.push(`${label}: no entities in 'config'`);
-    if (tenancy.isolation === 'schema' && !config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings in 'config'; set 'dbName' or 'clientUrl'`);
+    if (tenancy.isolation !== 'database' && !config.dbName && !config.clientUrl) problems.push(`${label}: no connection settings in 'config'; set 'dbName' or 'clientUrl'`);
     // database mode: a template replica must take each tenant's database (checked again per tenant when it is opened)
     problems.push(...replicaProblems(`${label}: config`, config.replicas, tenancy.isolation === 'database' ? 'own' : databaseNameOf(config)));
   }
@@ -168,6 +171,24 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
 }
 
 const CHANNEL = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const COLUMN = /^[a-z_][a-z0-9_]{0,62}$/;
+const PROPERTY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** A custom setting: two or more dotted parts (PostgreSQL requires the prefix), each a plain identifier. */
+const SETTING = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$/;
+
+function sharedTablesProblems(tenancy: TenancyOptions, label: string): string[] {
+  const shared = tenancy.sharedTables;
+  if (shared === undefined) return [];
+  if (tenancy.isolation !== 'table') return [`${label}: sharedTables applies to isolation 'table' only`];
+  const problems: string[] = [];
+  if (shared.column !== undefined && !COLUMN.test(shared.column)) problems.push(`${label}: sharedTables.column must be a lower-case column name (letters, digits, '_'; at most 63)`);
+  if (shared.property !== undefined && !PROPERTY.test(shared.property)) problems.push(`${label}: sharedTables.property must be a property name`);
+  if (shared.type !== undefined && !['text', 'uuid', 'int', 'bigint'].includes(shared.type)) problems.push(`${label}: sharedTables.type must be 'text', 'uuid', 'int' or 'bigint'`);
+  if (shared.setting !== undefined && !SETTING.test(shared.setting)) problems.push(`${label}: sharedTables.setting must be a dotted lower-case name such as 'app.tenant_id'`);
+  if (shared.uniques !== undefined && shared.uniques !== 'per-tenant' && shared.uniques !== 'as-declared') problems.push(`${label}: sharedTables.uniques must be 'per-tenant' or 'as-declared'`);
+  if (shared.bypassingRole !== undefined && shared.bypassingRole !== 'refuse' && shared.bypassingRole !== 'warn') problems.push(`${label}: sharedTables.bypassingRole must be 'refuse' or 'warn'`);
+  return problems;
+}
 
 function changesProblems(tenancy: TenancyOptions, label: string): string[] {
   const changes = tenancy.changes;
@@ -209,6 +230,15 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     schemaName: tenancy.schemaName ?? ((t) => `tenant_${t.id}`),
     database: tenancy.database ?? ((t) => ({ dbName: `tenant_${t.id}` })),
     searchPath,
+    sharedTables: {
+      column: tenancy.sharedTables?.column ?? 'tenant_id',
+      property: tenancy.sharedTables?.property ?? 'tenantId',
+      type: tenancy.sharedTables?.type ?? 'text',
+      rowLevelSecurity: tenancy.sharedTables?.rowLevelSecurity ?? true,
+      setting: tenancy.sharedTables?.setting ?? 'nmt.tenant_id',
+      uniques: tenancy.sharedTables?.uniques ?? 'per-tenant',
+      bypassingRole: tenancy.sharedTables?.bypassingRole ?? 'refuse',
+    },
     reservedSchemas: [...staticSchemas, ...searchPath],
     reservedDatabases: staticDatabases,
     staticContexts: contexts,

@@ -13,8 +13,11 @@ export type TenantSeeder<T extends TenantRecord = TenantRecord> = (em: EntityMan
 
 export type { TenantIdRules };
 
-/** How tenant data is isolated. */
-export type TenantIsolation = 'schema' | 'database';
+/**
+ * How tenant data is isolated: a PostgreSQL schema per tenant, a database per tenant, or shared tables with a
+ * tenant column (`'table'`, scoped by the ORM and by PostgreSQL row-level security; see SharedTablesOptions).
+ */
+export type TenantIsolation = 'schema' | 'database' | 'table';
 
 /**
  * How the tenant EntityManager and repositories are injected:
@@ -55,6 +58,37 @@ export interface TenantChangesOptions {
   listen?: { connectionString?: string; host?: string; port?: number; user?: string; password?: string; database?: string };
 }
 
+/** Shared-table isolation (`isolation: 'table'`): the tenant column and the row-level security around it. */
+export interface SharedTablesOptions {
+  /** The tenant column of every tenant table. Default `tenant_id`. */
+  column?: string;
+  /**
+   * The entity property mapped to it. Default `tenantId`. An entity that declares it keeps its own mapping (so
+   * `@Unique({ properties: ['tenantId', 'slug'] })` can name it); the others get a hidden property added.
+   */
+  property?: string;
+  /** Column type of a property the library adds: `text` (default), `uuid`, `int` or `bigint` (as your tenant ids). */
+  type?: 'text' | 'uuid' | 'int' | 'bigint';
+  /**
+   * PostgreSQL row-level security on every tenant table (policies generated into the tenant migrations, forced on
+   * the table owner too), keyed on a setting the library sets per transaction. Default true.
+   */
+  rowLevelSecurity?: boolean;
+  /**
+   * Unique constraints of tenant entities (`unique: true`, `@Unique()`): `'per-tenant'` (default) adds the tenant
+   * column to each, so a value is unique within a tenant, as it is in schema and database mode (one tenant's
+   * `alice` neither blocks nor reveals another's); `'as-declared'` keeps them global and warns at boot.
+   */
+  uniques?: 'per-tenant' | 'as-declared';
+  /** The setting the policies read (`current_setting(...)`). Default `nmt.tenant_id`. */
+  setting?: string;
+  /**
+   * What the app does at boot when its database role bypasses row-level security (a superuser or `BYPASSRLS`), so
+   * the policies would not bind it: `'refuse'` (default: boot fails, naming the role and the fix) or `'warn'`.
+   */
+  bypassingRole?: 'refuse' | 'warn';
+}
+
 export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   /** Context name used by `@InjectEntityManager(name)` / `@InjectRepository(E, name)`. Default `'tenant'`. */
   contextName?: string;
@@ -79,6 +113,8 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    * template's `dbName`, host, port or user win over the tenant's `clientUrl` are refused.
    */
   database?: (tenant: T) => Partial<ContextConfig>;
+  /** Table mode: the tenant column and row-level security (see SharedTablesOptions). */
+  sharedTables?: SharedTablesOptions;
   pool?: TenantPoolOptions;
   ids?: TenantIdRules;
   /**

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { ActiveTenant } from '../scope/active-tenant.js';
 import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
+import { TableIsolation } from '../isolation/table/table-isolation.js';
 import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
@@ -76,6 +77,16 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
         schemaName: options.schemaName,
         searchPath: options.searchPath,
         reservedSchemas: options.reservedSchemas,
+        currentTenantId,
+        logger,
+      });
+      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object, logger);
+    }
+    if (options.isolation === 'table') {
+      const isolation = await TableIsolation.open<T>({
+        contextName: options.contextName,
+        template: options.config,
+        shared: options.sharedTables,
         currentTenantId,
         logger,
       });

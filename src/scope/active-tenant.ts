@@ -1,9 +1,15 @@
-import type { EntityManager } from '@mikro-orm/core';
+import type { Dictionary, EntityManager, ForkOptions } from '@mikro-orm/core';
+
+/** How a tenant's fork is made: MikroORM's fork options (schema, session context) and filter params to set on it. */
+export interface TenantForkOptions extends Pick<ForkOptions, 'schema' | 'session'> {
+  filterParams?: Record<string, Dictionary>;
+}
 import type { TenantRecord } from '../tenants/tenant-store.js';
 
 /**
  * The tenant of one request or `run()`: its record and, made on first use, its EntityManager fork
- * (schema mode: a fork pinned to the tenant's schema; database mode: a fork of the tenant's own ORM).
+ * (schema mode: a fork pinned to the tenant's schema; database mode: a fork of the tenant's own ORM; table mode: a
+ * fork whose filters and session context name the tenant).
  */
 export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   #em?: EntityManager;
@@ -16,7 +22,7 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   constructor(
     readonly record: T,
     private readonly root: EntityManager,
-    private readonly schema: string | undefined,
+    private readonly fork: TenantForkOptions,
     private readonly onRelease?: () => void,
   ) {
     this.release = this.holdRelease();
@@ -27,8 +33,12 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   }
 
   get em(): EntityManager {
-    this.#em ??= this.root.fork({ schema: this.schema, disableContextResolution: true });
-    return this.#em;
+    if (this.#em) return this.#em;
+    const { filterParams, ...forkOptions } = this.fork;
+    const em = this.root.fork({ ...forkOptions, disableContextResolution: true });
+    for (const [name, params] of Object.entries(filterParams ?? {})) em.setFilterParams(name, params);
+    this.#em = em;
+    return em;
   }
 
   /**

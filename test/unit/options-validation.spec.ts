@@ -92,7 +92,7 @@ describe('normalizeOptions: every problem at once', () => {
     const label = "tenant context '9shop'";
     expect(error.problems).toEqual([
       `${label}: a context name must start with a letter and use letters, digits, '_' or '-'`,
-      `${label}: isolation must be 'schema' or 'database'`,
+      `${label}: isolation must be 'schema', 'database' or 'table'`,
       `${label}: no tenant store; set 'store' (e.g. TenantStores.static([...]) or TenantStores.table(Tenant))`,
       `${label}: no 'config' (the template configuration for every tenant)`,
       `${label}: pool.maxOpenTenants must be a positive integer`,
@@ -117,6 +117,25 @@ describe('normalizeOptions: every problem at once', () => {
       "tenant context 'tenant': no connection settings in 'config'; set 'dbName' or 'clientUrl'",
     ]);
     expect(() => forRoot({ tenancy: tenancy({ isolation: 'database', config: noDbName }) })).not.toThrow();
+  });
+
+  it('checks sharedTables: only with table isolation, and every name it puts in SQL is a plain identifier', () => {
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ sharedTables: {} }) })).problems).toEqual([
+      "tenant context 'tenant': sharedTables applies to isolation 'table' only",
+    ]);
+    const bad = { column: 'Tenant Id', property: '1x', type: 'text[]', setting: "x'); drop table t; --", uniques: 'global', bypassingRole: 'ignore' } as never;
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ isolation: 'table', sharedTables: bad }) })).problems).toEqual([
+      "tenant context 'tenant': sharedTables.column must be a lower-case column name (letters, digits, '_'; at most 63)",
+      "tenant context 'tenant': sharedTables.property must be a property name",
+      "tenant context 'tenant': sharedTables.type must be 'text', 'uuid', 'int' or 'bigint'",
+      "tenant context 'tenant': sharedTables.setting must be a dotted lower-case name such as 'app.tenant_id'",
+      "tenant context 'tenant': sharedTables.uniques must be 'per-tenant' or 'as-declared'",
+      "tenant context 'tenant': sharedTables.bypassingRole must be 'refuse' or 'warn'",
+    ]);
+    // a setting without a prefix is refused by PostgreSQL itself ("unrecognized configuration parameter")
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ isolation: 'table', sharedTables: { setting: 'tenant' } }) })).problems).toHaveLength(1);
+    const normalized = forRoot({ tenancy: tenancy({ isolation: 'table' }) }).tenancy!;
+    expect(normalized.sharedTables).toEqual({ column: 'tenant_id', property: 'tenantId', type: 'text', rowLevelSecurity: true, setting: 'nmt.tenant_id', uniques: 'per-tenant', bypassingRole: 'refuse' });
   });
 
   it('accepts 0 for idleTimeoutMs and acquireTimeoutMs only', () => {

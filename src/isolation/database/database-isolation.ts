@@ -79,12 +79,12 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   async acquire(record: T): Promise<ActiveTenant<T>> {
     const lease = await this.pool.acquire(record.id, () => this.open(record));
-    return new ActiveTenant(record, lease.orm.em, undefined, lease.release);
+    return new ActiveTenant(record, lease.orm.em, {}, lease.release);
   }
 
   acquireNow(record: T): ActiveTenant<T> | undefined {
     const lease = this.pool.leaseIfOpen(record.id);
-    return lease && new ActiveTenant(record, lease.orm.em, undefined, lease.release);
+    return lease && new ActiveTenant(record, lease.orm.em, {}, lease.release);
   }
 
   /** Closes the tenant's ORM once its requests are done and forgets its claim (drop). */

@@ -1,0 +1,165 @@
+import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core';
+import type { Logger } from '@nestjs/common';
+import { ActiveTenant, type TenantForkOptions } from '../../scope/active-tenant.js';
+import { TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
+import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
+import type { TenantRecord } from '../../tenants/tenant-store.js';
+import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
+import { tenantOrmOptions } from '../tenant-isolation.js';
+import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
+import { TENANT_FILTER, sharedTableDiscovery } from './shared-table-metadata.js';
+import { TenantColumnGuard } from './tenant-column-guard.js';
+import { TableProvisioning } from './table-provisioning.js';
+import { checkRoleHonoursRls } from './rls-role-check.js';
+
+export interface TableIsolationSettings {
+  contextName: string;
+  template: ContextConfig;
+  shared: Required<SharedTablesOptions>;
+  /** The tenant of the current unit of work, to name it in errors. */
+  currentTenantId: () => string | undefined;
+  logger: Logger;
+}
+
+/**
+ * Shared tables: one ORM and one pool for every tenant, each row carrying its tenant in a column. Two layers keep a
+ * tenant to its rows, both MikroORM's own (see shared-table-metadata.ts):
+ * 1. the ORM: an entity filter on every tenant entity (reads, counts, populate, relation conditions, native
+ *    updates and deletes), the tenant column filled in on insert, and a flush guard (tenant-column-guard.ts);
+ * 2. PostgreSQL: row-level security policies on every tenant table, forced on the owner, reading a setting that
+ *    each fork's session context sets per transaction (`set_config(..., true)`, MikroORM's `sessionContext:
+ *    'transaction'`): safe behind PgBouncer in transaction mode, and a query without it sees and writes no rows.
+ */
+export class TableIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
+  readonly kind = 'table' as const;
+  readonly provisioning: TableProvisioning<T>;
+  /** The tables are shared: the tenant migrations apply once (under one lock), whichever tenant runs them first. */
+  readonly migrations: TenantMigrationAccess<T> = {
+    sharedOrm: true,
+    ormConfig: () => this.migrationConfig(),
+    target: () => ({ shared: true, lockKey: `nestjs-mikro-tenancy:${this.settings.contextName}:shared-tables` }),
+    generatorConfig: () => this.migrationConfig(),
+  };
+
+  private constructor(
+    readonly orm: MikroORM,
+    private readonly settings: TableIsolationSettings,
+  ) {
+    this.provisioning = new TableProvisioning<T>(this, settings.logger);
+  }
+
+  static async open<T extends TenantRecord>(settings: TableIsolationSettings): Promise<TableIsolation<T>> {
+    const orm = await MikroORM.init(tableModeOrmOptions(settings));
+    try {
+      if (settings.shared.rowLevelSecurity) await checkRoleHonoursRls(orm, settings.contextName, settings.shared.bypassingRole, settings.logger);
+    } catch (error) {
+      await orm.close();
+      throw error;
+    }
+    return new TableIsolation<T>(orm, settings);
+  }
+
+  describe(record: T): string {
+    return `rows of tenant '${record.id}' in the shared tables`;
+  }
+
+  acquire(record: T): ActiveTenant<T> {
+    return new ActiveTenant(record, this.orm.em, this.forkOf(record.id));
+  }
+
+  acquireNow(record: T): ActiveTenant<T> {
+    return this.acquire(record);
+  }
+
+  health(): TenantHealth {
+    return { ping: this.orm, details: { isolation: 'table', rowLevelSecurity: this.settings.shared.rowLevelSecurity } };
+  }
+
+  /** Tables with a tenant column, children before the tables they reference (the order a drop deletes in). */
+  tenantTables(): { table: string; column: string }[] {
+    const metas = [...this.orm.getMetadata().getAll().values()].filter((m) => !m.embeddable && !m.virtual && (m.root ?? m) === m && m.properties[this.settings.shared.property]);
+    const platform = this.orm.em.getPlatform();
+    return deleteOrder(metas).map((meta) => ({
+      table: meta.schema && meta.schema !== '*' ? `${platform.quoteIdentifier(meta.schema)}.${platform.quoteIdentifier(meta.tableName)}` : platform.quoteIdentifier(meta.tableName),
+      column: platform.quoteIdentifier(this.settings.shared.column),
+    }));
+  }
+
+  asTenant<R>(tenantId: string, fn: (execute: (sql: string, params: unknown[], method?: 'all' | 'run') => Promise<unknown>, trx: Transaction) => Promise<R>): Promise<R> {
+    const connection = this.orm.em.getConnection();
+    return connection.transactional(async (trx) => {
+      await connection.execute('select set_config(?, ?, true)', [this.settings.shared.setting, tenantId], 'all', trx);
+      return fn((sql, params, method = 'all') => connection.execute(sql, params, method, trx), trx);
+    });
+  }
+
+  async forgetTenant(): Promise<void> {
+    // nothing is opened or checked per tenant
+  }
+
+  reclaimEntityPrototypes(): void {
+    this.orm.getMetadata().decorate(this.orm.em);
+  }
+
+  async close(): Promise<void> {
+    await this.orm.close();
+  }
+
+  private forkOf(tenantId: string): TenantForkOptions {
+    const { rowLevelSecurity, setting } = this.settings.shared;
+    return {
+      filterParams: { [TENANT_FILTER]: { id: tenantId } },
+      ...(rowLevelSecurity ? { session: { variables: { [setting]: tenantId } } } : {}),
+    };
+  }
+
+  private migrationConfig(): ContextConfig {
+    const { template, contextName, shared } = this.settings;
+    // the serving ORM already warned about its unique constraints at boot
+    return { ...template, discovery: sharedTableDiscovery(template, contextName, shared, () => undefined) };
+  }
+}
+
+/** The tenant ORM of table mode: see TableIsolation. */
+export function tableModeOrmOptions(settings: TableIsolationSettings): ContextConfig {
+  const { template, contextName, shared, logger, currentTenantId } = settings;
+  const warnUnique = (entity: string, columns: string[]) =>
+    logger.warn(
+      `Tenant context '${contextName}' (shared tables): a unique constraint of ${entity} on (${columns.join(', ')}) leaves out ` +
+        `the tenant column, so one tenant's value blocks every other tenant's (and tells them it exists). Make it ` +
+        `@Unique({ properties: ['${shared.property}', ...] }) and declare ${shared.property} on the entity.`,
+    );
+  return tenantOrmOptions(template, contextName, {
+    discovery: sharedTableDiscovery(template, contextName, shared, warnUnique),
+    subscribers: [...(template.subscribers ?? []), new TenantColumnGuard(shared.property)],
+    sessionContext: 'transaction',
+    entityManager: tenantEntityManagerClass(
+      template,
+      (em) => `tenant:${(em.getFilterParams(TENANT_FILTER) as { id?: string } | undefined)?.id ?? ''}`,
+      shared.rowLevelSecurity ? () => new TenantKyselyNeedsTransactionError(currentTenantId()) : undefined,
+    ),
+  });
+}
+
+/** Children first: a table comes before every table it references (self references aside). */
+function deleteOrder(metas: EntityMetadata[]): EntityMetadata[] {
+  const ordered: EntityMetadata[] = [];
+  const visiting = new Set<EntityMetadata>();
+  const byClass = new Map(metas.map((m) => [m.class, m]));
+  const visit = (meta: EntityMetadata) => {
+    if (ordered.includes(meta) || visiting.has(meta)) return;
+    visiting.add(meta);
+    // every table that references this one goes first
+    for (const other of metas) {
+      if (other === meta) continue;
+      const references = other.relations.some((p) => {
+        const target = p.targetMeta?.root ?? p.targetMeta;
+        return (p.kind === 'm:1' || (p.kind === '1:1' && p.owner)) && target !== undefined && byClass.get(target.class) === meta;
+      });
+      if (references) visit(other);
+    }
+    ordered.push(meta);
+  };
+  for (const meta of metas) visit(meta);
+  return ordered;
+}
