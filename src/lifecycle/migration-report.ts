@@ -31,6 +31,11 @@ export interface TenantMigrationReport {
   durationMs: number;
   counts: Record<TenantMigrationStatus, number>;
   tenants: TenantMigrationResult[];
+  /**
+   * Shared-table isolation: the migrations ran once, on the tables every tenant shares (`tenantId` is
+   * `(shared tables)`); each tenant's result repeats that outcome.
+   */
+  sharedTables?: TenantMigrationResult;
 }
 
 export function buildReport(context: string, direction: MigrationDirection, results: TenantMigrationResult[], durationMs: number): TenantMigrationReport {

@@ -23,6 +23,9 @@ export interface TenantMigrationOptions {
   onResult?: (result: TenantMigrationResult, done: number, total: number) => void;
 }
 
+/** How the shared tables appear in a migration report (never a valid tenant id: it has parentheses and a space). */
+const SHARED_TABLES = '(shared tables)';
+
 /** A row of the tenant store that cannot be a tenant: `id` as listed (never logged), `tenantId` as reported. */
 interface InvalidRow {
   id: string;
@@ -57,21 +60,40 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       error: `unknown tenant '${tenantId}': it is not in the tenant store`,
     }));
     const byId = new Map(records.map((record) => [record.id, record]));
-    const results = await fanOut([...byId.keys()], () => this.worker(byId, direction, options.to), {
-      concurrency: options.concurrency ?? 1,
-      continueOnError: options.continueOnError ?? false,
-      onResult: options.onResult,
-    });
+    const sharedTables = this.access.target({ id: '' } as T).shared ? await this.migrateSharedTables(direction, options.to) : undefined;
+    const results = sharedTables
+      ? records.map((record, i): TenantMigrationResult => {
+          const result = { ...sharedTables, tenantId: record.id };
+          options.onResult?.(result, i + 1, records.length);
+          return result;
+        })
+      : await fanOut([...byId.keys()], () => this.worker(byId, direction, options.to), {
+          concurrency: options.concurrency ?? 1,
+          continueOnError: options.continueOnError ?? false,
+          onResult: options.onResult,
+        });
     const invalidResults = invalid.map(({ tenantId, error }): TenantMigrationResult => ({ tenantId, status: 'invalid', migrations: [], durationMs: 0, error }));
     const report = buildReport(this.contextName, direction, [...invalidResults, ...unknownResults, ...results], Math.round(performance.now() - started));
+    if (sharedTables) report.sharedTables = sharedTables;
     const { counts } = report;
+    const once = sharedTables ? ` (shared tables: ${sharedTables.migrations.length} migration(s) run once for every tenant)` : '';
     const summary =
-      `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}': ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ` +
+      `${direction} on ${report.tenants.length} tenant(s) of '${this.contextName}'${once}: ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ` +
       `${counts.failed} failed, ${counts.skipped} skipped, ${counts.invalid} invalid store row(s) (${report.durationMs} ms)`;
     if (!report.ok) this.logger.error(summary);
     else if (counts.invalid) this.logger.warn(`${summary}. Every tenant succeeded; fix or remove the invalid rows (logged above).`);
     else this.logger.log(summary);
     return report;
+  }
+
+  /** Shared-table isolation: the tenant migrations run once, on the tables every tenant shares, even with no tenant yet. */
+  private async migrateSharedTables(direction: MigrationDirection, to?: string | number): Promise<TenantMigrationResult> {
+    const worker = this.worker(new Map([[SHARED_TABLES, { id: SHARED_TABLES } as T]]), direction, to);
+    try {
+      return await worker.run(SHARED_TABLES);
+    } finally {
+      await worker.close();
+    }
   }
 
   /** Migrates one tenant (lifecycle create): throws when it fails. */

@@ -82,12 +82,13 @@ beforeAll(async () => {
   );
   await raw.exec((await modelDdl()).hub);
 
-  // as the owner: generate the tenant migration, then create t1 (which applies it to the shared tables)
-  const owner = await startBlogApp({ imports: [tableModule(undefined, { bypassingRole: 'warn' }), MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, new CapturingLogger());
+  // as the owner (a deploy step, like the CLI): generate the tenant migration and apply it, before any tenant exists
+  const owner = await startBlogApp({ imports: [tableModule(undefined, { bypassingRole: 'warn' }), MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, logger);
   try {
     expect((await owner.app.get(ContextMigrations).create('tenant')).fileName).not.toBe('');
-    const created = await owner.app.get(TenantLifecycle).create('t1', {}, { seed: false });
-    expect(created.migrations).toHaveLength(1);
+    const report = await owner.app.get(TenantLifecycle).migrate();
+    expect({ tenants: report.tenants, shared: report.sharedTables?.status, migrations: report.sharedTables?.migrations.length }).toEqual({ tenants: [], shared: 'migrated', migrations: 1 });
+    expect(logger.lines.filter((l) => l.includes('superuser'))).toEqual([expect.stringContaining("sharedTables.bypassingRole: 'warn'")]);
   } finally {
     await owner.close();
   }
@@ -96,8 +97,8 @@ beforeAll(async () => {
   em = app.app.get<EntityManager>(getEntityManagerToken('tenant'));
   tenancy = app.app.get(TenancyService);
   lifecycle = app.app.get(TenantLifecycle);
-  // t2 is registered by the app itself: the shared tables exist, so nothing is migrated
-  expect((await lifecycle.create('t2', {}, { seed: false })).migrations).toEqual([]);
+  // tenants are registered by the app itself: the shared tables exist, so nothing is migrated
+  for (const t of TENANTS) expect((await lifecycle.create(t, {}, { seed: false })).migrations).toEqual([]);
   for (const place of Object.values(PLACES)) await raw.reseed(place);
   await raw.exec(`insert into author (id, username, email, display_name, address_city, address_country, tenant_id) values ('empty-a1', 'alice', 'alice@example.com', 'SENTINEL-empty', 'Paris', 'x', '')`);
 }, 120_000);
@@ -429,9 +430,11 @@ describe('shared tables: lifecycle and HTTP', () => {
     expect(await lifecycle.drop('t3', { confirm: 't3' })).toEqual({ tenantId: 't3', dropped: false, registered: false, storageExisted: false });
   });
 
-  it('TenantLifecycle.migrate() finds the shared tables up to date for every tenant', async () => {
-    const report = await lifecycle.migrate();
+  it('TenantLifecycle.migrate() runs the shared tables once and reports the outcome for every tenant', async () => {
+    const report = await lifecycle.migrate({ concurrency: 4 });
+    expect(report.sharedTables?.status).toBe('up-to-date');
     expect(report.tenants.map((r) => `${r.tenantId}:${r.status}`).sort()).toEqual(['t1:up-to-date', 't2:up-to-date']);
+    expect(logger.lines.filter((l) => l.includes('shared tables: 0 migration(s) run once for every tenant'))).toHaveLength(1);
   });
 
   it('two tenants interleaved, each with awaits between its queries, see and write only their own rows', async () => {
