@@ -5,7 +5,7 @@ import { MikroTenancyModule, TenantResolvers, TenantStores } from '../../src/ind
 import { TenancyHealthIndicator } from '../../src/health/index.js';
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { AnalyticsService } from './analytics/analytics.service.js';
-import { databaseUrl, sampleConfigs, tenantIsolation } from './config.js';
+import { databaseUrl, ownerOf, sampleConfigs, tenantIsolation } from './config.js';
 import { Event } from './entities/event.entity.js';
 import { Membership } from './entities/membership.entity.js';
 import { Project } from './entities/project.entity.js';
@@ -26,12 +26,15 @@ import { TasksController } from './tenant-data/tasks.controller.js';
       tenancy: {},
       driver: PostgreSqlDriver,
       useFactory: () => {
-        const configs = sampleConfigs(databaseUrl());
+        const isolation = tenantIsolation();
+        const configs = sampleConfigs(databaseUrl(), isolation);
         return {
           contexts: { default: configs.hub, analytics: configs.analytics },
           tenancy: {
-            isolation: tenantIsolation(),
+            isolation,
             config: configs.tenant,
+            // shared tables: the app serves as a role bound by row-level security; migrations run as the owner
+            ...(isolation === 'table' ? { migrateAs: ownerOf(databaseUrl()) } : {}),
             store: TenantStores.table(Tenant),
             // `x-tenant-id: acme`, or a subdomain: acme.localhost:3000
             resolve: [TenantResolvers.header('x-tenant-id'), TenantResolvers.subdomain({ baseDomain: process.env.SAMPLE_BASE_DOMAIN ?? 'localhost' })],

@@ -19,25 +19,50 @@ export function databaseUrl(): string {
   return url;
 }
 
-/** `TENANT_ISOLATION=database` gives each tenant a database of its own; the default is a schema per tenant. */
+/**
+ * `TENANT_ISOLATION=database` gives each tenant a database of its own, `table` puts every tenant's rows in shared
+ * tables (row-level security); the default is a schema per tenant.
+ */
 export function tenantIsolation(): TenantIsolation {
   const value = process.env.TENANT_ISOLATION ?? 'schema';
-  if (value !== 'schema' && value !== 'database') throw new Error(`TENANT_ISOLATION must be 'schema' or 'database', got '${value}'`);
+  if (value !== 'schema' && value !== 'database' && value !== 'table') throw new Error(`TENANT_ISOLATION must be 'schema', 'database' or 'table', got '${value}'`);
   return value;
 }
 
+/**
+ * Shared tables: the app serves tenants as this role, which row-level security binds (no superuser, not the tables'
+ * owner); the server URL's own user runs the migrations (`migrateAs`). bootstrap-data.ts creates the role.
+ */
+export const SHARED_TABLES_ROLE = { user: 'sample_app', password: 'sample_app' };
+
+/** The server URL's credentials: the owner of everything the sample creates. */
+export function ownerOf(serverUrl: string): { user: string; password?: string } {
+  const url = new URL(serverUrl);
+  return { user: decodeURIComponent(url.username), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) };
+}
+
 /** Connection settings of each of the sample's databases on one PostgreSQL server. */
-export function sampleConfigs(serverUrl: string) {
-  const on = (dbName: string) => {
+export function sampleConfigs(serverUrl: string, isolation: TenantIsolation = 'schema') {
+  const on = (dbName: string, as?: { user: string; password: string }) => {
     const url = new URL(serverUrl);
     url.pathname = `/${dbName}`;
+    if (as) {
+      url.username = as.user;
+      url.password = as.password;
+    }
     return { clientUrl: url.toString(), metadataProvider: ReflectMetadataProvider, pool: { max: 5 } };
   };
+  const shared = isolation === 'table';
   return {
     hub: defineConfig({ ...on('sample_hub'), entities: [Tenant, User, Membership], migrations: { path: migrationsOf('hub'), snapshot: false } }),
     analytics: defineConfig({ ...on('sample_analytics'), entities: [Event], migrations: { path: migrationsOf('analytics'), snapshot: false } }),
-    // schema mode: tenant schemas live in the hub database; database mode: tenancy.database() picks the dbName.
+    // schema mode: tenant schemas live in the hub database; database mode: tenancy.database() picks the dbName;
+    // table mode: shared tables in the hub database, with migrations of their own (tenant column, policies).
     // Tenant migrations are generated from the snapshot, never from a database.
-    tenant: defineConfig({ ...on('sample_hub'), entities: [Project, Task], migrations: { path: migrationsOf('tenant'), snapshotName: '.snapshot-tenant' } }),
+    tenant: defineConfig({
+      ...on('sample_hub', shared ? SHARED_TABLES_ROLE : undefined),
+      entities: [Project, Task],
+      migrations: shared ? { path: migrationsOf('tenant-table'), snapshotName: '.snapshot-tenant-table' } : { path: migrationsOf('tenant'), snapshotName: '.snapshot-tenant' },
+    }),
   };
 }

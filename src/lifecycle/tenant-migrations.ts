@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import type { ContextConfig } from '../options/tenancy-options.js';
 import type { Logger } from '@nestjs/common';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
@@ -232,10 +233,22 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   /** A migration ORM (see TenantMigrationAccess); the serving ORM takes the entity prototypes back right after. */
   private async openOrm(record: T | undefined): Promise<MikroORM> {
     const name = `${this.contextName}:migrations${record ? `:${record.id}` : ''}`;
-    const orm = await openConnectedOrm(migrationOrmOptions(this.access.ormConfig(record), name), this.logger, `the migration connection of '${name}'`);
+    const config = withCredentials(this.access.ormConfig(record), this.tenants.options.migrateAs);
+    const orm = await openConnectedOrm(migrationOrmOptions(config, name), this.logger, `the migration connection of '${name}'`);
     this.tenants.isolation.reclaimEntityPrototypes();
     return orm;
   }
+}
+
+/** `tenancy.migrateAs`: the migration connections log in as that role (in a `clientUrl` too, which would win). */
+function withCredentials(config: ContextConfig, as: { user: string; password?: string } | undefined): ContextConfig {
+  if (!as) return config;
+  const credentials = { user: as.user, ...(as.password !== undefined ? { password: as.password } : {}) };
+  if (!config.clientUrl) return { ...config, ...credentials };
+  const url = new URL(config.clientUrl);
+  url.username = encodeURIComponent(as.user);
+  if (as.password !== undefined) url.password = encodeURIComponent(as.password);
+  return { ...config, ...credentials, clientUrl: url.toString() };
 }
 
 /** The migrations tracking table's name, from MikroORM's migrator (`migrations.tableName`, without its schema). */

@@ -42,6 +42,7 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   changes?: Required<Pick<TenantChangesOptions, 'context' | 'channel'>> & Pick<TenantChangesOptions, 'listen'> & { explicit: boolean };
   injection: TenantInjection;
   seed?: TenantSeeder<T>;
+  migrateAs?: { user: string; password?: string };
 }
 
 export interface NormalizedOptions {
@@ -146,6 +147,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
   if (!CONTEXT_NAME.test(name)) problems.push(`${label}: a context name must start with a letter and use letters, digits, '_' or '-'`);
   if (!['schema', 'database', 'table'].includes(tenancy.isolation)) problems.push(`${label}: isolation must be 'schema', 'database' or 'table'`);
   problems.push(...sharedTablesProblems(tenancy, label));
+  if (tenancy.migrateAs !== undefined && (typeof tenancy.migrateAs?.user !== 'string' || !tenancy.migrateAs.user)) problems.push(`${label}: migrateAs.user must name a database role`);
   if (!tenancy.store || typeof tenancy.store.find !== 'function') problems.push(`${label}: no tenant store; set 'store' (e.g. TenantStores.static([...]) or TenantStores.table(Tenant))`);
   const config = tenancy.config;
   if (!config || typeof config !== 'object') problems.push(`${label}: no 'config' (the template configuration for every tenant)`);
@@ -253,5 +255,6 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     changes: normalizeChanges(tenancy),
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
+    migrateAs: tenancy.migrateAs,
   };
 }

@@ -133,6 +133,11 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    * is flushed afterwards. E.g. `seed: (em) => new DatabaseSeeder().run(em)` with @mikro-orm/seeder.
    */
   seed?: TenantSeeder<T>;
+  /**
+   * The role tenant migrations run as, when it is not the app's (e.g. the tables' owner, while the app connects as a
+   * role that row-level security binds). Replaces the user and password of the migration connections only.
+   */
+  migrateAs?: { user: string; password?: string };
 }
 
 export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {
