@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
  */
 const FLOORS: string[][] = [
   ['index.ts'],
-  ['module', 'cli'],
+  ['module', 'cli', 'testing'],
   ['http', 'lifecycle', 'health', 'integrations'],
   ['outbox', 'consistency'],
   ['runtime'],

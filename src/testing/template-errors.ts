@@ -1,0 +1,19 @@
+import { TenancyError } from '../errors/tenancy.error.js';
+
+/** The template tenant's schema holds something the schema clone does not copy faithfully: it refuses rather than guess. */
+export class TemplateNotCloneableError extends TenancyError {
+  constructor(templateSchema: string, objects: string[]) {
+    super(
+      `The template schema "${templateSchema}" cannot be cloned: it holds ${objects.join(', ')}, which the clone does not copy ` +
+        `(it copies tables, their columns, defaults, constraints, indexes, sequences, comments and rows). Create these ` +
+        `tenants with TenantLifecycle.create (migrations) instead, or keep such objects out of the tenant schema.`,
+    );
+  }
+}
+
+/** A tenant's tables changed while another tenant was written: a broken isolation, named table by table. */
+export class TenantIsolationViolation extends TenancyError {
+  constructor(writer: string, changes: string[]) {
+    super(`Writing in tenant '${writer}' changed other tenants' tables: ${changes.join('; ')}.`);
+  }
+}
