@@ -1,12 +1,17 @@
 /**
  * Isolation soak on the relational model (issue 12): the blog model of the isolation conformance suite (m:1, 1:m,
  * 1:1, generated and self m:n pivots, a pivot entity, an embeddable, a formula, a default filter) served over HTTP to
- * a handful of tenants, in schema and in database isolation, on express and on fastify. Thousands of interleaved
+ * a handful of tenants, in schema, database and table isolation, on express and on fastify. Thousands of interleaved
  * random requests: paginated lists with an author join, a tags populate and counts (joined, select-in and balanced
  * loading), author pages populating every relation kind, and transactional writes with sleeps between their queries
  * (article + tags, favorite through the pivot entity, follow through the self m:n, comment); a fifth of the requests
  * aborted by the client mid-flight. Look-alike sentinel rows (same keys, same unique values) sit in `public` of the
- * tenants' database (schema mode) or in the hub and template databases (database mode).
+ * tenants' database (schema mode) or in the hub and template databases (database mode). In table mode (issue 15)
+ * every tenant's rows share the tables, the app connects as a role row-level security binds (an owner app generated
+ * and applied the tenant migration first), seeded ids carry the tenant (primary keys are global) while unique values
+ * are the same in every tenant, and the look-alikes are rows of a `ghost` tenant, of `R1` (a case variant of r1)
+ * and of the empty id in the same tables; a tenant's rows, for the checks below, are those with its tenant_id (pivot
+ * rows: those whose owning row has it), and no row may carry any other tenant_id.
  *
  * Judged four ways: every row of every response must be the requesting tenant's (marker in a text column, id sent
  * for that tenant), and counts/relation sets must hold every write acknowledged before the request and nothing never
@@ -23,14 +28,15 @@
  * It runs to that count, not for a time: a busy machine is slower, not laxer.
  */
 import { ContextMigrations, MikroTenancyModule, type TenantIsolation, TenantLifecycle, TenantStores } from '../../src/index.js';
+import { type SharedPlace, SharedTablesSql, placeDataset } from '../fixtures/shared-tables/places.js';
 import { hubContextConfig, tenantTemplateConfig } from '../fixtures/relational/app.js';
 import { dataset } from '../fixtures/relational/dataset.js';
 import { TenantRow } from '../fixtures/relational/entities.js';
 import { type Place, RawSql, Sentinels } from '../fixtures/relational/places.js';
 import { migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
 import type { Platform } from '../support/http-app.js';
-import { TestDatabases, uniqueName } from '../support/test-databases.js';
-import { type Figures, TenantBook, WRITE_KINDS, ackedWrites, rowVersions, runWorkload, seedRowChanges, verifyInPostgres } from './support/relational-soak.js';
+import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
+import { type Figures, type SoakPlace, TenantBook, WRITE_KINDS, ackedWrites, rowVersions, runWorkload, seedRowChanges, verifyInPostgres } from './support/relational-soak.js';
 import { newHttpAgent, startSoakApp } from './support/soak.js';
 import { STRATEGIES, SoakBlogController } from './support/soak-blog.controller.js';
 
@@ -49,9 +55,17 @@ beforeAll(async () => {
   ddl = await modelDdl();
 });
 
-describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soak (%s isolation)', (isolation) => {
+describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isolation soak (%s isolation)', (isolation) => {
   const databases = new TestDatabases();
   const raw = new RawSql();
+  /** Table mode: the app's role (row-level security binds it), and look-alike places in the same tables. */
+  const role = uniqueName('relsoak_app').toLowerCase();
+  const SHARED_SENTINELS: SharedPlace[] = [
+    { label: 'ghost', tenantId: 'ghost', marker: 'SENTINEL-ghost', variant: 'sentinel' },
+    { label: 'R1', tenantId: 'R1', marker: 'SENTINEL-R1', variant: 'sentinel' },
+  ];
+  let shared: SharedTablesSql | undefined;
+  let sentinelChanges: () => Promise<Record<string, unknown>>;
   const migrations = migrationsFolder(`soak_${isolation}`);
   const prefix = uniqueName('relsoak');
   const dbOf = (tenantId: string) => `${prefix}_${tenantId}`;
@@ -62,12 +76,22 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
   let hubTenantsBefore: string[];
   const seedVersions = new Map<string, Map<string, string>>();
 
-  const metadata = () => ({
+  /** `owner`: table mode's deploy step, connected as the tables' owner (a superuser: warned, not refused). */
+  const metadata = (owner = false) => ({
     imports: [
       MikroTenancyModule.forRoot({
         contexts: { default: hubContextConfig(hubDb) },
         tenancy:
-          isolation === 'schema'
+          isolation === 'table'
+            ? {
+                isolation: 'table' as const,
+                // every tenant in the same tables, one pool, connected as a role row-level security binds
+                config: tenantTemplateConfig(hubDb, migrations.path, { pool: { max: 8 }, ...(owner ? {} : { user: role, password: 'pw' }) }),
+                store: TenantStores.table(TenantRow),
+                sharedTables: { bypassingRole: owner ? ('warn' as const) : ('refuse' as const) },
+                pool: { acquireTimeoutMs: 10_000 },
+              }
+            : isolation === 'schema'
             ? {
                 isolation: 'schema' as const,
                 // one pool for every tenant
@@ -95,10 +119,18 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
 
   beforeAll(async () => {
     const started = performance.now();
-    hubDb = await databases.create(isolation === 'schema' ? 'relsoak_one' : 'relsoak_hub');
+    hubDb = await databases.create({ schema: 'relsoak_one', database: 'relsoak_hub', table: 'relsoak_shared' }[isolation]);
     await raw.exec(hubDb, ddl.hub);
-    let sentinelPlaces: Place[];
-    if (isolation === 'schema') {
+    let sentinelPlaces: Place[] = [];
+    if (isolation === 'table') {
+      await sql('postgres', `create role "${role}" login password 'pw'`);
+      // the owner (the test's superuser) creates the tables; the app role gets row privileges on them, nothing more
+      await raw.exec(
+        hubDb,
+        `grant usage on schema public to "${role}"; alter default privileges in schema public grant select, insert, update, delete on tables to "${role}"; ` +
+          `alter default privileges in schema public grant usage, select on sequences to "${role}"`,
+      );
+    } else if (isolation === 'schema') {
       sentinelPlaces = [{ label: 'public', db: hubDb, schema: 'public', marker: 'SENTINEL-public', variant: 'sentinel' }];
     } else {
       templateDb = await databases.create('relsoak_tpl');
@@ -114,23 +146,54 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
     sentinels = new Sentinels(raw, sentinelPlaces, ['tenant']);
     await sentinels.take();
 
-    const setup = await startSoakApp(metadata(), 'express');
+    const setup = await startSoakApp(metadata(true), 'express');
     try {
       const created = await setup.app.get(ContextMigrations).create('tenant');
       expect(created.fileName).not.toBe('');
       const lifecycle = setup.app.get(TenantLifecycle);
+      // table mode: the shared tables are made once, before any tenant exists (a deploy step)
+      if (isolation === 'table') expect((await lifecycle.migrate()).sharedTables?.status).toBe('migrated');
       for (const id of TENANT_IDS) await lifecycle.create(id, {}, { seed: false });
     } finally {
       await setup.close();
     }
+    if (isolation === 'table') {
+      // look-alike rows in the same tables: another tenant id, a case variant of r1, and the empty id (what a reset setting reads as)
+      shared = new SharedTablesSql(hubDb);
+      for (const place of SHARED_SENTINELS) await shared.reseed(place);
+      await shared.exec(`insert into author (id, username, email, display_name, address_city, address_country, tenant_id) values ('empty-a1', 'alice', 'alice@example.com', 'SENTINEL-empty', 'Paris', 'x', '')`);
+      const snapshot = async () => {
+        const places: Record<string, Record<string, string[]>> = {};
+        for (const t of ['ghost', 'R1', '']) places[t] = await (shared as SharedTablesSql).snapshot(t);
+        return places;
+      };
+      const baseline = await snapshot();
+      sentinelChanges = async () => {
+        const now = await snapshot();
+        const changed: Record<string, unknown> = {};
+        for (const [label, tables] of Object.entries(now)) if (JSON.stringify(tables) !== JSON.stringify(baseline[label])) changed[label || '(empty id)'] = tables;
+        // and no row of any tenant that is neither a soak tenant nor a look-alike
+        const strays = await (shared as SharedTablesSql).strays([...TENANT_IDS, 'ghost', 'R1', '']);
+        if (Object.keys(strays).length) changed['(strays)'] = strays;
+        return changed;
+      };
+    } else {
+      sentinelChanges = () => sentinels.changes();
+    }
     books = TENANT_IDS.map((id, i) => {
       const variant = i % 2 === 0 ? 't1' : 't2';
+      if (isolation === 'table') {
+        // shared tables: primary keys are global, so the seeded ids carry the tenant (`r1-a1`); unique values are the same in every tenant
+        const place: SoakPlace = { label: id, db: hubDb, schema: 'public', marker: id, variant, sharedTenantId: id };
+        return new TenantBook(id, place, placeDataset({ label: id, tenantId: id, marker: id, variant }));
+      }
       const place: Place =
         isolation === 'schema' ? { label: id, db: hubDb, schema: `tenant_${id}`, marker: id, variant } : { label: id, db: dbOf(id), schema: 'public', marker: id, variant };
       return new TenantBook(id, place, dataset(id, variant));
     });
     for (const book of books) {
-      await raw.reseed(book.place);
+      if (shared) await shared.reseed({ label: book.id, tenantId: book.id, marker: book.id, variant: book.place.variant });
+      else await raw.reseed(book.place);
       seedVersions.set(book.id, await rowVersions(raw, book.place));
     }
     hubTenantsBefore = await hubTenants();
@@ -140,7 +203,9 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
 
   afterAll(async () => {
     await raw.close();
+    await shared?.close();
     await databases.dropAll(prefix);
+    if (isolation === 'table') await sql('postgres', `drop role if exists "${role}"`).catch(() => undefined);
     migrations.dispose();
   });
 
@@ -169,7 +234,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
     }
 
     const verdict = await verifyInPostgres(raw, books);
-    const sentinelChanges = await sentinels.changes();
+    const sentinelsChanged = await sentinelChanges();
     const hubTenantsAfter = await hubTenants();
     const seedChanged: string[] = [];
     const seedRewritten: string[] = [];
@@ -188,7 +253,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
       `[relational soak ${isolation}] TOTAL ${total.requests} requests: ${total.ok} ok, ${total.aborted} aborted, ${errors.length} errors; ` +
         `${foreignInResponses.length} foreign rows and ${inconsistent.length} inconsistent answers in responses; ` +
         `in PostgreSQL ${verdict.rowsChecked} tenant rows checked, ${verdict.foreign.length} foreign; ${verdict.ackedChecked} acknowledged writes checked, ${verdict.lost.length} lost ` +
-        `(${JSON.stringify(writes)}); seeded tenant rows changed: ${seedChanged.length}; sentinel places changed: ${Object.keys(sentinelChanges).length}; ` +
+        `(${JSON.stringify(writes)}); seeded tenant rows changed: ${seedChanged.length}; sentinel places changed: ${Object.keys(sentinelsChanged).length}; ` +
         `server-side errors logged: ${serverErrors.length}; deadlock victims: ${deadlocks.length}; seeded rows rewritten by UPDATEs the soak never made: ${seedRewritten.length}\n`,
     );
     for (const [label, list] of Object.entries({ foreignInResponses, inconsistent, errors, serverErrors, foreignInPostgres: verdict.foreign, lost: verdict.lost, seedChanged, deadlocks, seedRewritten })) {
@@ -199,7 +264,7 @@ describe.each<TenantIsolation>(['schema', 'database'])('relational isolation soa
     expect(verdict.foreign.slice(0, 10)).toEqual([]);
     expect(verdict.lost.slice(0, 10)).toEqual([]);
     expect(seedChanged.slice(0, 10)).toEqual([]);
-    expect({ sentinelChanges }).toEqual({ sentinelChanges: {} });
+    expect({ sentinelChanges: sentinelsChanged }).toEqual({ sentinelChanges: {} });
     expect(hubTenantsAfter).toEqual(hubTenantsBefore);
     expect(inconsistent.slice(0, 10)).toEqual([]);
     expect(errors.slice(0, 10)).toEqual([]);

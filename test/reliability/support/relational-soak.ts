@@ -15,6 +15,7 @@
 import type { Agent } from 'node:http';
 import { type Dataset, TENANT_TABLES } from '../../fixtures/relational/dataset.js';
 import type { Place, RawSql } from '../../fixtures/relational/places.js';
+import { ownedBy } from '../../fixtures/shared-tables/places.js';
 import { pick } from '../../support/load.js';
 import { type Outcome, randomInt, send } from './soak.js';
 import {
@@ -36,6 +37,20 @@ import {
   STRATEGIES,
   type TagRef,
 } from './soak-blog.controller.js';
+
+/**
+ * Where a tenant's rows are: its own tables (`{table}` is the place's schema-qualified table), or, in table mode
+ * (`sharedTenantId`), the rows of the shared tables in the place's schema whose tenant_id is the tenant's (pivot
+ * rows: those whose owning row is the tenant's).
+ */
+export type SoakPlace = Place & { sharedTenantId?: string };
+
+/** `text` with each `{table}` replaced by the tenant's rows of that table (same name, so columns qualify as before). */
+function tenantSql(place: SoakPlace, text: string): string {
+  const tenantId = place.sharedTenantId;
+  if (tenantId === undefined) return text;
+  return text.replace(/\{([a-z_]+)\}/g, (_, table: string) => `(select * from "${place.schema}"."${table}" where ${ownedBy(table, tenantId)}) "${table}"`);
+}
 
 /** Global acknowledgement clock: an ack stamped `n` happened before every request sent when the clock was > n. */
 let clock = 0;
@@ -65,7 +80,7 @@ export class TenantBook {
 
   constructor(
     readonly id: string,
-    readonly place: Place,
+    readonly place: SoakPlace,
     readonly ds: Dataset,
   ) {
     this.authors = ds.authors.map((a) => a.id);
@@ -534,7 +549,7 @@ export async function verifyInPostgres(raw: RawSql, books: TenantBook[]): Promis
     const t = book.id;
     const place = book.place;
     const where = `${place.db}/${place.schema}`;
-    const q = <R extends Record<string, unknown>>(text: string) => raw.rows<R>(place, text);
+    const q = <R extends Record<string, unknown>>(text: string) => raw.rows<R>(place, tenantSql(place, text));
     const authors = await q<{ id: string; username: string; display_name: string; address_country: string }>('select id, username, display_name, address_country from {author}');
     const profiles = await q<{ id: string; bio: string; author_id: string }>('select id, bio, author_id from {profile}');
     const tags = await q<{ id: string; name: string; description: string }>('select id, name, description from {tag}');
@@ -630,8 +645,11 @@ export const ackedWrites = (books: TenantBook[]) =>
   );
 
 /** Every row of a place's tenant tables, keyed by table and content, with its row version (xmin). */
-export async function rowVersions(raw: RawSql, place: Place): Promise<Map<string, string>> {
-  const parts = TENANT_TABLES.map((t) => `select '${t}' as t, xmin::text as v, to_jsonb(r)::text as row from {${t}} r`);
+export async function rowVersions(raw: RawSql, place: SoakPlace): Promise<Map<string, string>> {
+  const tenantId = place.sharedTenantId;
+  const parts = TENANT_TABLES.map(
+    (t) => `select '${t}' as t, xmin::text as v, to_jsonb(r)::text as row from {${t}} r${tenantId === undefined ? '' : ` where ${ownedBy(t, tenantId)}`}`,
+  );
   const rows = await raw.rows<{ t: string; v: string; row: string }>(place, parts.join(' union all '));
   return new Map(rows.map((r) => [`${r.t} ${r.row}`, r.v]));
 }
