@@ -1,3 +1,4 @@
+import { sqlStateOf } from '../errors/sql-state.js';
 import type { Logger } from '@nestjs/common';
 
 /** The sessions that use a tenant's schema or database, as PostgreSQL sees them (every app instance, any client). */
@@ -36,17 +37,6 @@ export async function dropAfterDraining(sessions: TenantSessions, drop: () => Pr
       await sleep(POLL_MS * attempt);
     }
   }
-}
-
-/** The SQLSTATE of a driver error, through MikroORM's wrapping (`cause`). */
-function sqlStateOf(error: unknown): string | undefined {
-  for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 4; depth++) {
-    const { code, sqlState, cause } = current as { code?: unknown; sqlState?: unknown; cause?: unknown };
-    if (typeof sqlState === 'string' && sqlState.length === 5) return sqlState;
-    if (typeof code === 'string' && code.length === 5) return code;
-    current = cause;
-  }
-  return undefined;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -3,6 +3,9 @@ import type { Logger } from '@nestjs/common';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
+import { sqlStateOf } from '../../errors/sql-state.js';
+
+const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Rows deleted per statement when a tenant is dropped: short transactions, so requests of other tenants never wait long. */
 const DROP_BATCH_ROWS = 5_000;
@@ -57,8 +60,14 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
     for (const { table, column } of this.tables.tenantTables()) {
       let total = 0;
       for (;;) {
-        const sql = `delete from ${table} where ctid in (select ctid from ${table} where ${column} = ? limit ${DROP_BATCH_ROWS})`;
-        const result = (await this.tables.asTenant(record.id, (execute) => execute(sql, [record.id], 'run'))) as { affectedRows: number };
+        const batch = `delete from ${table} where ctid in (select ctid from ${table} where ${column} = ? limit ${DROP_BATCH_ROWS})`;
+        const deleteIn = (sql: string) => this.tables.asTenant(record.id, (execute) => execute(sql, [record.id], 'run')) as Promise<{ affectedRows: number }>;
+        // a table that references itself (a parent row) may need its rows gone in one statement: foreign keys are
+        // checked at its end, so a batch that takes a parent but not its child fails where the whole set does not
+        const result = await deleteIn(batch).catch((error: unknown) => {
+          if (sqlStateOf(error) !== FOREIGN_KEY_VIOLATION) throw error;
+          return deleteIn(`delete from ${table} where ${column} = ?`);
+        });
         total += result.affectedRows;
         if (result.affectedRows < DROP_BATCH_ROWS) break;
       }
@@ -67,3 +76,4 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
     this.logger.log(`Tenant '${record.id}': deleted its rows from the shared tables (${deleted.length ? deleted.join(', ') : 'none left'})`);
   }
 }
+
