@@ -1,0 +1,158 @@
+/**
+ * Shared tables (`isolation: 'table'`, issue 15): dropping a tenant while work of that tenant is still running.
+ * `TenantLifecycle.drop` promises (src/lifecycle/tenant-lifecycle.ts) to let the work already running finish, "here
+ * and in every other session using its schema or database", up to `drainTimeoutMs`, then to end what is left (its
+ * requests get a 503), and only then to delete the tenant's data and remove it from the store. In schema and
+ * database mode that is `dropAfterDraining` (src/isolation/drain-sessions.ts): PostgreSQL's sessions are counted and
+ * ended, and a write that comes later finds no table. In table mode the tables stay, so a write that comes after the
+ * rows were deleted is kept, carrying the dropped tenant's id: no tenant owns it, and a tenant created later with
+ * the same id (another customer, maybe) is served it.
+ *
+ * Two ways that happens, each with the app connected as a role row-level security binds, and judged by PostgreSQL
+ * (as the superuser) after the drop: no row may carry the dropped tenant's id, and a tenant created again with that
+ * id must see none of the old tenant's rows.
+ * 1. One instance, work still running after the drain time: drop with `drainTimeoutMs: 300` while a unit of work of
+ *    the tenant waits 1.5 s and then writes.
+ * 2. Two instances, within the drain time: instance B has a transaction of the tenant open (a write, an await, a
+ *    write) when instance A drops it with the default drain time.
+ *
+ * Both FAIL at the time of writing (src/isolation/table/table-provisioning.ts `drop` ignores `drainUntil` and has no
+ * notion of sessions of the tenant): measured, the late unit of work in case 1 is 'written' after the log said
+ * "1 unit(s) of work still running after 300 ms; ending them", and in case 2 both writes of the other instance's
+ * transaction are committed after the drop; the rows stay with the dropped tenant's id and the tenant created again
+ * with that id is served them.
+ */
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { EntityManager, defineConfig } from '@mikro-orm/postgresql';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  ContextMigrations,
+  MikroTenancyModule,
+  type MikroTenancyModuleOptions,
+  TenancyService,
+  TenantLifecycle,
+  TenantStores,
+  getEntityManagerToken,
+} from '../../src/index.js';
+import { Note } from '../fixtures/entities/note.entity.js';
+import { Tenant } from '../fixtures/entities/tenant.entity.js';
+import { migrationsFolder } from '../fixtures/relational/setup.js';
+import { NotesController, NotesService } from '../fixtures/tenant-app.js';
+import { type RunningApp, startApp } from '../support/http-app.js';
+import { TestDatabases, connectionOptions, sql, uniqueName } from '../support/test-databases.js';
+
+const HUB_MIGRATIONS = fileURLToPath(new URL('../fixtures/migrations/hub', import.meta.url));
+
+describe('shared tables: a drop with work of the tenant still running', () => {
+  const databases = new TestDatabases();
+  const migrations = migrationsFolder('drop_inflight');
+  const role = uniqueName('drop_app').toLowerCase();
+  let db: string;
+  let a: RunningApp;
+  let b: RunningApp;
+
+  const options = (user?: { user: string; password: string }): MikroTenancyModuleOptions => {
+    const common = { metadataProvider: ReflectMetadataProvider, debug: false, ...connectionOptions(db) } as const;
+    return {
+      contexts: { hub: defineConfig({ ...common, entities: [Tenant], pool: { max: 3 }, migrations: { path: HUB_MIGRATIONS, snapshot: false } }) },
+      tenancy: {
+        isolation: 'table',
+        store: TenantStores.table(Tenant, { context: 'hub' }),
+        config: defineConfig({ ...common, ...user, entities: [Note], pool: { max: 4 }, migrations: { path: migrations.path, snapshotName: '.snapshot-tenant', tableName: 'tenant_migrations' } }),
+        sharedTables: { bypassingRole: user ? 'refuse' : 'warn' },
+        cacheTtlMs: 0,
+        seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }),
+      },
+    };
+  };
+  const module = (user?: { user: string; password: string }) => ({
+    imports: [MikroTenancyModule.forRoot(options(user)), MikroTenancyModule.forFeature([Note], 'tenant')],
+    controllers: [NotesController],
+    providers: [NotesService],
+  });
+  const rowsOf = async (tenantId: string) => (await sql<{ title: string }>(db, 'select title from note where tenant_id = $1 order by id', [tenantId])).map((r) => r.title);
+  /** A unit of work of `tenantId` on `app`: `before` ms, then a note written (in a transaction with an await between two writes, when `tx`). */
+  const lateWrite = (app: RunningApp, tenantId: string, title: string, before: number, tx: boolean) => {
+    const em = app.app.get<EntityManager>(getEntityManagerToken('tenant'));
+    return app.app
+      .get(TenancyService)
+      .run(tenantId, async () => {
+        if (!tx) {
+          await sleep(before);
+          em.create(Note, { title, marker: tenantId });
+          await em.flush();
+          return;
+        }
+        await em.transactional(async (t) => {
+          t.create(Note, { title: `${title}#a`, marker: tenantId });
+          await t.flush();
+          await sleep(before);
+          t.create(Note, { title: `${title}#b`, marker: tenantId });
+          await t.flush();
+        });
+      })
+      .then(
+        () => 'written',
+        (error: Error) => `${error.constructor.name}: ${error.message}`,
+      );
+  };
+
+  beforeAll(async () => {
+    db = await databases.create('dropinflight');
+    await sql('postgres', `create role "${role}" login password 'pw'`);
+    await sql(
+      db,
+      `grant usage on schema public to "${role}"; alter default privileges in schema public grant select, insert, update, delete on tables to "${role}"; ` +
+        `alter default privileges in schema public grant usage, select on sequences to "${role}"`,
+    );
+    const owner = await startApp(module());
+    try {
+      await owner.app.get(ContextMigrations).up('hub');
+      expect((await owner.app.get(ContextMigrations).create('tenant')).fileName).not.toBe('');
+      expect((await owner.app.get(TenantLifecycle).migrate()).sharedTables?.status).toBe('migrated');
+    } finally {
+      await owner.close();
+    }
+    // two instances of the same app (e.g. two pods), told of each other's lifecycle changes through the store's LISTEN
+    a = await startApp(module({ user: role, password: 'pw' }));
+    b = await startApp(module({ user: role, password: 'pw' }));
+    for (const id of ['d1', 'd2', 'bystander']) await a.app.get(TenantLifecycle).create(id);
+  }, 120_000);
+
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await databases.dropAll();
+    await sql('postgres', `drop role if exists "${role}"`).catch(() => undefined);
+    migrations.dispose();
+  });
+
+  it('one instance, work still running after the drain time: its late write must not outlive the drop', async () => {
+    const late = lateWrite(a, 'd1', 'late', 1_500, false);
+    await sleep(50); // the unit of work has started
+    const dropped = await a.app.get(TenantLifecycle).drop('d1', { confirm: 'd1', drainTimeoutMs: 300 });
+    const outcome = await late;
+    const left = await rowsOf('d1');
+    await a.app.get(TenantLifecycle).create('d1', {}, { seed: false });
+    const reborn = await a.request('/notes', { headers: { 'x-tenant-id': 'd1' } });
+    process.stdout.write(`[table drop, one instance] drop ${JSON.stringify(dropped)}; the late unit of work: ${outcome}; rows left with tenant_id 'd1': ${JSON.stringify(left)}; the new 'd1' is served ${JSON.stringify(reborn.body)}\n`);
+    expect(dropped.dropped).toBe(true);
+    expect(await rowsOf('bystander')).toEqual(['seeded']);
+    expect({ left, reborn: reborn.body }).toEqual({ left: [], reborn: [] });
+  }, 60_000);
+
+  it("two instances: a transaction of the tenant open on the other instance must not outlive the drop", async () => {
+    const late = lateWrite(b, 'd2', 'other-instance', 1_500, true);
+    await sleep(200); // its first write is done, its transaction open
+    const dropped = await a.app.get(TenantLifecycle).drop('d2', { confirm: 'd2' });
+    const outcome = await late;
+    const left = await rowsOf('d2');
+    await a.app.get(TenantLifecycle).create('d2', {}, { seed: false });
+    const reborn = await a.request('/notes', { headers: { 'x-tenant-id': 'd2' } });
+    process.stdout.write(`[table drop, two instances] drop ${JSON.stringify(dropped)}; the other instance's transaction: ${outcome}; rows left with tenant_id 'd2': ${JSON.stringify(left)}; the new 'd2' is served ${JSON.stringify(reborn.body)}\n`);
+    expect(dropped.dropped).toBe(true);
+    expect(await rowsOf('bystander')).toEqual(['seeded']);
+    expect({ left, reborn: reborn.body }).toEqual({ left: [], reborn: [] });
+  }, 60_000);
+});
