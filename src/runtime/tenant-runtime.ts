@@ -117,12 +117,14 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     const record = await this.directory.get(tenantId);
     this.fences.refuseIfFenced(tenantId);
     const active = await this.isolation.acquire(record);
-    active.onReleased(this.observers.started(tenantId, this.fences.enter(tenantId)));
+    const leave = this.fences.enter(tenantId);
+    active.onReleased(leave);
     // fenced while it was being opened: counted work is what a drop waits for, so this one must not start
     if (this.fences.isFenced(tenantId)) {
       active.release();
       this.fences.refuseIfFenced(tenantId);
     }
+    active.onReleased(this.observers.started(tenantId, leave)); // observers see only work that starts
     return active;
   }
 

@@ -11,16 +11,16 @@ import { ContextMigrations, MikroTenancyModule, getMikroORMToken, TenancyService
 import { Note } from '../fixtures/entities/note.entity.js';
 import { lifecycleOptions } from '../fixtures/lifecycle-app.js';
 import { NotesController, NotesService } from '../fixtures/tenant-app.js';
-import { TestDatabases, sql } from '../support/test-databases.js';
+import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
 
 const databases = new TestDatabases();
 const apps: INestApplication[] = [];
 let hubDb: string;
 
-async function boot(tagged: boolean): Promise<{ app: INestApplication; url: string }> {
+async function boot(tagged: boolean, isolation: 'schema' | 'database' = 'schema', databasePrefix?: string): Promise<{ app: INestApplication; url: string }> {
   @Module({
     imports: [
-      MikroTenancyModule.forRoot(lifecycleOptions({ isolation: 'schema', hubDb, changes: false })),
+      MikroTenancyModule.forRoot(lifecycleOptions({ isolation, hubDb, databasePrefix, changes: false })),
       MikroTenancyModule.forFeature([Note], 'tenant'),
       ...(tagged ? [TenantSqlTagsModule] : []),
     ],
@@ -35,11 +35,11 @@ async function boot(tagged: boolean): Promise<{ app: INestApplication; url: stri
 }
 
 /** The text PostgreSQL shows for the running query that contains `marker`, read while it runs. */
-async function runningQuery(marker: string, run: () => Promise<unknown>): Promise<string> {
+async function runningQuery(marker: string, run: () => Promise<unknown>, db = hubDb): Promise<string> {
   const running = run();
   const found: string[] = [];
   for (let i = 0; i < 400 && found.length === 0; i++) {
-    const rows = await sql<{ query: string }>(hubDb, `select query from pg_stat_activity where state = 'active' and query like $1 and pid <> pg_backend_pid()`, [`%${marker}%`]);
+    const rows = await sql<{ query: string }>(db, `select query from pg_stat_activity where state = 'active' and query like $1 and pid <> pg_backend_pid()`, [`%${marker}%`]);
     found.push(...rows.map((row) => row.query));
     if (!found.length) await sleep(10);
   }
@@ -88,5 +88,16 @@ describe('TenantSqlTagsModule: the tenant in the SQL PostgreSQL sees', () => {
     // a static context's query inside a tenant's unit of work: only the tenant context is tagged
     const central = await runningQuery(marker, () => tenancy.run('st1', () => hub.em.getConnection().execute(`select pg_sleep(1.5) as ${marker}`)));
     expect(central).not.toContain('/*');
+  });
+});
+
+describe('TenantSqlTagsModule in database mode', () => {
+  it("tags the queries each tenant's own ORM sends to its database", async () => {
+    const databasePrefix = uniqueName('stdb');
+    const { app, url } = await boot(true, 'database', databasePrefix);
+    await app.get(TenantLifecycle).create('sd1');
+    databases.track(`${databasePrefix}_sd1`);
+    const query = await runningQuery('pg_sleep', async () => expect(await slow(url, 'sd1', 1500)).toBe(200), `${databasePrefix}_sd1`);
+    expect(query).toMatch(/^select pg_sleep\(.*\) \/\*tenant='sd1'\*\/$/);
   });
 });
