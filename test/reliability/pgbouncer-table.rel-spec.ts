@@ -19,6 +19,10 @@
  * acknowledged write is in PostgreSQL with the tenant's tenant_id (both the ORM's and the raw insert's); no row
  * anywhere carries a tenant_id that is not its marker; the look-alike rows (a `ghost` tenant, `P1`, the empty id,
  * rows of p1's marker in the wrong tenant) are untouched; the raw client read 0 rows every time and saw no setting.
+ * While the load runs, the lifecycle goes through the same PgBouncer: `migrate()` (the shared tables, once, under
+ * a transaction-level advisory lock), 6 concurrent creates (each seeded), a drop of one of them after it was
+ * written to (its rows deleted in batches, each a transaction carrying its setting) and `status()`; each must
+ * complete and leave exactly its effect (hang guard: 90 s, never a duration expected).
  * The one error answer allowed is the documented 503 of a bounded pool wait; none was measured.
  */
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
@@ -49,6 +53,9 @@ const POOL_SIZE = 2;
 const HANG_MS = 90_000;
 const CLIENTS = 8;
 const TENANTS = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'];
+/** Created while the load runs (each seeded with one note); the last one written to, then dropped. */
+const BURST = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6'];
+const DROPPED = 'n6';
 /** Requests of the load, in all (a count, not a time: a slow machine takes longer, it does not do less). */
 const REQUESTS = Number(process.env.RELIABILITY_PGBOUNCER_TABLE_REQUESTS ?? 800);
 const SETTING = 'nmt.tenant_id';
@@ -150,7 +157,7 @@ describe('shared tables behind PgBouncer in transaction mode', () => {
       },
     };
   };
-  const lookAlikes = () => sql(db, `select xmin::text as v, id, title, marker, tenant_id from note where tenant_id <> all($1) order by id`, [TENANTS]);
+  const lookAlikes = () => sql(db, `select xmin::text as v, id, title, marker, tenant_id from note where tenant_id <> all($1) order by id`, [[...TENANTS, ...BURST]]);
 
   beforeAll(async () => {
     const server = serverCredentials();
@@ -237,6 +244,18 @@ describe('shared tables behind PgBouncer in transaction mode', () => {
         }
       });
 
+      // the lifecycle through the same PgBouncer while the load runs
+      const lifecycle = app.app.get(TenantLifecycle);
+      const operations = (async () => {
+        await sleep(500);
+        const migrated = await orHang('TenantLifecycle.migrate', HANG_MS, lifecycle.migrate({ concurrency: 4 }));
+        const created = await orHang('6 concurrent creates', HANG_MS, Promise.all(BURST.map((id) => lifecycle.create(id))));
+        const written = await app.request('/tt/notes', { method: 'POST', headers: { 'x-tenant-id': DROPPED }, json: { title: 'doomed' } });
+        const dropped = await orHang('TenantLifecycle.drop', HANG_MS, lifecycle.drop(DROPPED, { confirm: DROPPED }));
+        const status = await orHang('TenantLifecycle.status', HANG_MS, lifecycle.status());
+        return { migrated, created, written: written.status, dropped, status };
+      })();
+
       // the raw client: the app's role, through the same PgBouncer, no tenant setting; in autocommit and in a transaction
       const probe = new pg.Client({ host: bouncer.host, port: bouncer.port, user: role, password: 'pw', database: db, application_name: 'no-tenant-probe' });
       await probe.connect();
@@ -259,9 +278,29 @@ describe('shared tables behind PgBouncer in transaction mode', () => {
           await sleep(2);
         }
       } finally {
+        await operations.catch(() => undefined);
         await load.stop();
         await probe.end();
       }
+      const ops = await operations;
+      process.stdout.write(
+        `[pgbouncer table] meanwhile: migrate() ${ops.migrated.sharedTables?.status} for ${ops.migrated.tenants.length} tenants, ${ops.created.length} creates, ` +
+          `a write (${ops.written}) then drop of '${DROPPED}' (${ops.dropped.dropped ? 'dropped' : 'not dropped'}), status() of ${ops.status.length} tenants\n`,
+      );
+      expect({ ok: ops.migrated.ok, shared: ops.migrated.sharedTables?.status, tenants: ops.migrated.tenants.map((t) => `${t.tenantId}:${t.status}`).sort() }).toEqual({
+        ok: true,
+        shared: 'up-to-date',
+        tenants: TENANTS.map((id) => `${id}:up-to-date`),
+      });
+      expect(ops.created.map((c) => ({ id: c.tenant.id, created: c.created, migrations: c.migrations }))).toEqual(BURST.map((id) => ({ id, created: true, migrations: [] })));
+      expect({ written: ops.written, dropped: ops.dropped }).toEqual({ written: 201, dropped: { tenantId: DROPPED, dropped: true, registered: true, storageExisted: true } });
+      expect(ops.status.map((s) => `${s.tenantId}:${s.pending.length}:${s.error ?? ''}`).sort()).toEqual([...TENANTS, ...BURST.filter((b) => b !== DROPPED)].sort().map((id) => `${id}:0:`));
+      for (const id of BURST.filter((b) => b !== DROPPED)) {
+        const seen = await app.request('/tt/notes', { headers: { 'x-tenant-id': id } });
+        expect({ id, status: seen.status, rows: (seen.body as Seen).raw?.map((r) => `${r.title}:${r.marker}:${r.tenant_id}`) }).toEqual({ id, status: 200, rows: [`seeded:${id}:${id}`] });
+      }
+      expect(await sql(db, 'select title from note where tenant_id = $1', [DROPPED])).toEqual([]);
+      expect((await app.request('/tt/notes', { headers: { 'x-tenant-id': DROPPED } })).status).toBe(404);
 
       const outcomes = load.outcomes.filter((o) => o.tenant !== '');
       const statuses: Record<string, number> = {};
@@ -273,7 +312,7 @@ describe('shared tables behind PgBouncer in transaction mode', () => {
       const stored = await sql<NoteRow & { tenant_id: string }>(db, 'select id, title, marker, tenant_id from note order by id');
       const tenantOf = new Map(stored.map((r) => [r.id, r.tenant_id]));
       const lookAlikeIds = new Set((lookAlikesBefore as { id: number }[]).map((r) => r.id));
-      const mislabelled = stored.filter((r) => !lookAlikeIds.has(r.id) && (r.tenant_id !== r.marker || !TENANTS.includes(r.tenant_id)));
+      const mislabelled = stored.filter((r) => !lookAlikeIds.has(r.id) && (r.tenant_id !== r.marker || ![...TENANTS, ...BURST].includes(r.tenant_id) || r.tenant_id === DROPPED));
       const lost: string[] = [];
       for (const id of TENANTS) {
         const titles = new Set(stored.filter((r) => r.tenant_id === id).map((r) => r.title));
