@@ -2,14 +2,25 @@
  * 1000+ hostile tenant ids through every resolver (header, subdomain, path, query), in every isolation mode:
  * every answer is 400 or 404, a 400 runs no SQL at all, a 404 runs only the tenant lookup with a well-formed id
  * (checked in the ORM's query log), no line the app logs while answering a request carries that request's id raw,
- * no schema or database appears, the tenant table is untouched, and the app keeps serving real tenants.
+ * no schema or database appears, the tenant table is untouched, and the app keeps serving real tenants. The same ids
+ * given in code to TenantLifecycle.create/drop/suspend and TenancyService.run() are refused as invalid
+ * (InvalidTenantIdError) with no SQL, and neither the error nor a log line carries an ill-formed id raw.
  * Table mode (issue 15): the app's tenant context connects as a role row-level security binds (an owner app
  * generated and applied the tenant migration first), and nothing is written to the shared table: its look-alike
  * rows (tenant ids `acme`, `ghost` and the empty id) keep their row versions, and its id sequence never moved
  * (an insert refused by a policy would still have taken a value).
  */
 import type { ModuleMetadata } from '@nestjs/common';
-import { ContextMigrations, MikroTenancyModule, type MikroTenancyModuleOptions, TenantLifecycle, TenantResolvers, type TenantIsolation } from '../../src/index.js';
+import {
+  ContextMigrations,
+  InvalidTenantIdError,
+  MikroTenancyModule,
+  type MikroTenancyModuleOptions,
+  TenancyService,
+  TenantLifecycle,
+  TenantResolvers,
+  type TenantIsolation,
+} from '../../src/index.js';
 import { Note } from '../fixtures/entities/note.entity.js';
 import { lifecycleOptions } from '../fixtures/lifecycle-app.js';
 import { CapturingLogger, type StartedApp, startBlogApp } from '../fixtures/relational/app.js';
@@ -174,6 +185,39 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('hostile tenant 
     );
     expect(problems.slice(0, 20)).toEqual([]);
     expect(lookupsLogged).toBeGreaterThanOrEqual(UNKNOWN_WELL_FORMED.length); // well-formed unknown ids reached the lookup
+
+    // the same ids given to the lifecycle and to TenancyService.run() in code: refused as invalid before any SQL or log line
+    const lifecycle = app.app.get(TenantLifecycle);
+    const tenancy = app.app.get(TenancyService);
+    const calls: [string, (id: string) => Promise<unknown>][] = [
+      ['create', (id) => lifecycle.create(id, {}, { seed: false })],
+      ['drop', (id) => lifecycle.drop(id, { confirm: id })],
+      ['suspend', (id) => lifecycle.suspend(id)],
+      ['run', (id) => tenancy.run(id, async () => 'ran')],
+    ];
+    let refused = 0;
+    const codeProblems: string[] = [];
+    for (const id of corpus.filter((i) => !WELL_FORMED.test(i) || RESERVED.test(i))) {
+      for (const [name, call] of calls) {
+        const logged = queries.length;
+        const lines = logger.lines.length;
+        const outcome = await call(id).then(
+          () => 'completed',
+          (error: unknown) => error,
+        );
+        const where = `${name}(${JSON.stringify(id).slice(0, 60)})`;
+        if (outcome instanceof InvalidTenantIdError) refused++;
+        else codeProblems.push(`${where}: ${outcome instanceof Error ? `${outcome.constructor.name}: ${outcome.message.slice(0, 120)}` : String(outcome)}`);
+        if (queries.length > logged) codeProblems.push(`${where}: ran SQL ${queries[logged]}`);
+        // a reserved but well-formed name (public, pg_catalog) may be named; anything else never appears raw
+        const raw = id.trim().length > 1 && !WELL_FORMED.test(id);
+        if (outcome instanceof Error && raw && outcome.message.includes(id)) codeProblems.push(`${where}: the error message carries the id`);
+        if (raw) for (const line of logger.lines.slice(lines).filter((l) => l.includes(id))) codeProblems.push(`${where}: logged raw: ${line.slice(0, 200)}`);
+      }
+    }
+    console.log(`hostile ids in code (${isolation}): ${refused} calls refused as invalid (create, drop, suspend, TenancyService.run); problems ${codeProblems.length}`);
+    expect(codeProblems.slice(0, 20)).toEqual([]);
+    expect(refused).toBeGreaterThan(3_000);
 
     expect(await namespaces()).toEqual(before.namespaces);
     expect(await databaseNames()).toEqual(before.databases);
