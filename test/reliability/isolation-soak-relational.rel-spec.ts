@@ -11,7 +11,9 @@
  * and applied the tenant migration first), seeded ids carry the tenant (primary keys are global) while unique values
  * are the same in every tenant, and the look-alikes are rows of a `ghost` tenant, of `R1` (a case variant of r1)
  * and of the empty id in the same tables; a tenant's rows, for the checks below, are those with its tenant_id (pivot
- * rows: those whose owning row has it), and no row may carry any other tenant_id.
+ * rows: those whose owning row has it), and no row may carry any other tenant_id. Table mode runs a second time
+ * with the tenant context behind a real PgBouncer in transaction mode (4 server connections for every tenant): the
+ * tenant setting is set per transaction, so it must hold there too.
  *
  * Judged four ways: every row of every response must be the requesting tenant's (marker in a text column, id sent
  * for that tenant), and counts/relation sets must hold every write acknowledged before the request and nothing never
@@ -37,6 +39,7 @@ import { migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
 import type { Platform } from '../support/http-app.js';
 import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
 import { type Figures, type SoakPlace, TenantBook, WRITE_KINDS, ackedWrites, rowVersions, runWorkload, seedRowChanges, verifyInPostgres } from './support/relational-soak.js';
+import { type PgBouncer, startPgBouncer } from './support/pgbouncer.js';
 import { newHttpAgent, startSoakApp } from './support/soak.js';
 import { STRATEGIES, SoakBlogController } from './support/soak-blog.controller.js';
 
@@ -55,7 +58,17 @@ beforeAll(async () => {
   ddl = await modelDdl();
 });
 
-describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isolation soak (%s isolation)', (isolation) => {
+/** Table mode also runs behind a real PgBouncer in transaction mode (the tenant context only; 4 server connections). */
+const VARIANTS: [TenantIsolation, '' | ' behind PgBouncer'][] = [
+  ['schema', ''],
+  ['database', ''],
+  ['table', ''],
+  ['table', ' behind PgBouncer'],
+];
+
+describe.each(VARIANTS)('relational isolation soak (%s isolation%s)', (isolation, via) => {
+  const label = `${isolation}${via ? '+pgbouncer' : ''}`;
+  let bouncer: PgBouncer | undefined;
   const databases = new TestDatabases();
   const raw = new RawSql();
   /** Table mode: the app's role (row-level security binds it), and look-alike places in the same tables. */
@@ -86,7 +99,10 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
             ? {
                 isolation: 'table' as const,
                 // every tenant in the same tables, one pool, connected as a role row-level security binds
-                config: tenantTemplateConfig(hubDb, migrations.path, { pool: { max: 8 }, ...(owner ? {} : { user: role, password: 'pw' }) }),
+                config: tenantTemplateConfig(hubDb, migrations.path, {
+                  pool: { max: 8 },
+                  ...(owner ? {} : { user: role, password: 'pw', ...(bouncer ? { host: bouncer.host, port: bouncer.port } : {}) }),
+                }),
                 store: TenantStores.table(TenantRow),
                 sharedTables: { bypassingRole: owner ? ('warn' as const) : ('refuse' as const) },
                 pool: { acquireTimeoutMs: 10_000 },
@@ -124,6 +140,7 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
     let sentinelPlaces: Place[] = [];
     if (isolation === 'table') {
       await sql('postgres', `create role "${role}" login password 'pw'`);
+      if (via) bouncer = await startPgBouncer({ poolSize: 4, users: [{ name: role, password: 'pw' }] });
       // the owner (the test's superuser) creates the tables; the app role gets row privileges on them, nothing more
       await raw.exec(
         hubDb,
@@ -198,10 +215,11 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
     }
     hubTenantsBefore = await hubTenants();
     expect(hubTenantsBefore).toHaveLength(TENANT_IDS.length);
-    process.stdout.write(`[relational soak ${isolation}] ${TENANT_IDS.length} tenants created and seeded in ${Math.round(performance.now() - started)} ms\n`);
+    process.stdout.write(`[relational soak ${label}] ${TENANT_IDS.length} tenants created and seeded in ${Math.round(performance.now() - started)} ms\n`);
   }, 120_000);
 
   afterAll(async () => {
+    await bouncer?.stop();
     await raw.close();
     await shared?.close();
     await databases.dropAll(prefix);
@@ -225,7 +243,7 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
       all.push(figures);
       const acked = ackedWrites(books);
       process.stdout.write(
-        `[relational soak ${isolation}/${platform}] ${figures.requests} requests (${JSON.stringify(figures.byKind)}; strategies ${JSON.stringify(figures.byStrategy)}): ` +
+        `[relational soak ${label}/${platform}] ${figures.requests} requests (${JSON.stringify(figures.byKind)}; strategies ${JSON.stringify(figures.byStrategy)}): ` +
           `${figures.ok} ok, ${figures.aborted} aborted, ${figures.errors.length} errors, ${figures.deadlocks.length} deadlock victims; writes acknowledged: ` +
           `${acked.articles - ackedBefore.articles} articles, ${acked.favorites - ackedBefore.favorites} favorites, ${acked.follows - ackedBefore.follows} follows, ${acked.comments - ackedBefore.comments} comments; ` +
           `${figures.findings.foreign.length} foreign rows, ${figures.findings.inconsistent.length} inconsistent answers in responses; ` +
@@ -250,14 +268,14 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
     const total = all.reduce((sum, f) => ({ requests: sum.requests + f.requests, ok: sum.ok + f.ok, aborted: sum.aborted + f.aborted }), { requests: 0, ok: 0, aborted: 0 });
     const writes = ackedWrites(books);
     process.stdout.write(
-      `[relational soak ${isolation}] TOTAL ${total.requests} requests: ${total.ok} ok, ${total.aborted} aborted, ${errors.length} errors; ` +
+      `[relational soak ${label}] TOTAL ${total.requests} requests: ${total.ok} ok, ${total.aborted} aborted, ${errors.length} errors; ` +
         `${foreignInResponses.length} foreign rows and ${inconsistent.length} inconsistent answers in responses; ` +
         `in PostgreSQL ${verdict.rowsChecked} tenant rows checked, ${verdict.foreign.length} foreign; ${verdict.ackedChecked} acknowledged writes checked, ${verdict.lost.length} lost ` +
         `(${JSON.stringify(writes)}); seeded tenant rows changed: ${seedChanged.length}; sentinel places changed: ${Object.keys(sentinelsChanged).length}; ` +
         `server-side errors logged: ${serverErrors.length}; deadlock victims: ${deadlocks.length}; seeded rows rewritten by UPDATEs the soak never made: ${seedRewritten.length}\n`,
     );
     for (const [label, list] of Object.entries({ foreignInResponses, inconsistent, errors, serverErrors, foreignInPostgres: verdict.foreign, lost: verdict.lost, seedChanged, deadlocks, seedRewritten })) {
-      if (list.length) process.stdout.write(`[relational soak ${isolation}] first ${label}:\n  ${list.slice(0, 5).join('\n  ')}\n`);
+      if (list.length) process.stdout.write(`[relational soak ${label}] first ${label}:\n  ${list.slice(0, 5).join('\n  ')}\n`);
     }
 
     expect(foreignInResponses.slice(0, 10)).toEqual([]);
@@ -281,5 +299,17 @@ describe.each<TenantIsolation>(['schema', 'database', 'table'])('relational isol
     }
     for (const [kind, count] of Object.entries(writes)) expect({ kind, acknowledged: count > REQUESTS / 100 }).toEqual({ kind, acknowledged: true });
     expect(verdict.ackedChecked).toBeGreaterThan(REQUESTS / 10);
+    if (bouncer) {
+      // the tenant context really went through PgBouncer: without it, a tenant request cannot reach the database
+      const app = await startSoakApp(metadata(), 'express');
+      try {
+        const headers = { 'x-tenant-id': TENANT_IDS[0] as string };
+        expect((await fetch(`${app.url}/soak/authors/${TENANT_IDS[0]}-a1?strategy=joined`, { headers })).status).toBe(200);
+        await bouncer.stop();
+        expect((await fetch(`${app.url}/soak/authors/${TENANT_IDS[0]}-a1?strategy=joined`, { headers })).status).toBe(503);
+      } finally {
+        await app.close();
+      }
+    }
   }, HANG_TIMEOUT_MS);
 });
