@@ -12,9 +12,11 @@
  * (as the superuser) after the drop: no row may carry the dropped tenant's id, and a tenant created again with that
  * id must see none of the old tenant's rows.
  * 1. One instance, work still running after the drain time: drop with `drainTimeoutMs: 300` while a unit of work of
- *    the tenant waits 1.5 s and then writes.
+ *    the tenant waits (for the drop to return, so the order never depends on timing) and then writes.
  * 2. Two instances, within the drain time: instance B has a transaction of the tenant open (a write, an await, a
- *    write) when instance A drops it with the default drain time.
+ *    write) when instance A drops it with the default drain time (10 s). A fixed drop would wait for that
+ *    transaction, or end it once the drain time is over; here its second write waits for the drop to return, so
+ *    with a fix the drop ends it after 10 s.
  *
  * Both FAIL at the time of writing (src/isolation/table/table-provisioning.ts `drop` ignores `drainUntil` and has no
  * notion of sessions of the tenant): measured, the late unit of work in case 1 is 'written' after the log said
@@ -24,7 +26,6 @@
  */
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { EntityManager, defineConfig } from '@mikro-orm/postgresql';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import {
   ContextMigrations,
@@ -72,14 +73,21 @@ describe('shared tables: a drop with work of the tenant still running', () => {
     providers: [NotesService],
   });
   const rowsOf = async (tenantId: string) => (await sql<{ title: string }>(db, 'select title from note where tenant_id = $1 order by id', [tenantId])).map((r) => r.title);
-  /** A unit of work of `tenantId` on `app`: `before` ms, then a note written (in a transaction with an await between two writes, when `tx`). */
-  const lateWrite = (app: RunningApp, tenantId: string, title: string, before: number, tx: boolean) => {
+  /**
+   * A unit of work of `tenantId` on `app` that writes a note once `gate` opens (the drop has returned): alone, or
+   * (`tx`) as the second write of a transaction whose first write is done before. `started` resolves once it runs
+   * (and, with `tx`, its first write is done), so the drop always begins with the unit in flight.
+   */
+  const lateWrite = (app: RunningApp, tenantId: string, title: string, gate: Promise<unknown>, tx: boolean) => {
     const em = app.app.get<EntityManager>(getEntityManagerToken('tenant'));
-    return app.app
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const outcome = app.app
       .get(TenancyService)
       .run(tenantId, async () => {
         if (!tx) {
-          await sleep(before);
+          started();
+          await gate;
           em.create(Note, { title, marker: tenantId });
           await em.flush();
           return;
@@ -87,7 +95,8 @@ describe('shared tables: a drop with work of the tenant still running', () => {
         await em.transactional(async (t) => {
           t.create(Note, { title: `${title}#a`, marker: tenantId });
           await t.flush();
-          await sleep(before);
+          started();
+          await gate;
           t.create(Note, { title: `${title}#b`, marker: tenantId });
           await t.flush();
         });
@@ -96,6 +105,13 @@ describe('shared tables: a drop with work of the tenant still running', () => {
         () => 'written',
         (error: Error) => `${error.constructor.name}: ${error.message}`,
       );
+    return { running, outcome };
+  };
+  /** A promise, and the function that resolves it. */
+  const opening = () => {
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    return { gate, open };
   };
 
   beforeAll(async () => {
@@ -129,10 +145,11 @@ describe('shared tables: a drop with work of the tenant still running', () => {
   });
 
   it('one instance, work still running after the drain time: its late write must not outlive the drop', async () => {
-    const late = lateWrite(a, 'd1', 'late', 1_500, false);
-    await sleep(50); // the unit of work has started
-    const dropped = await a.app.get(TenantLifecycle).drop('d1', { confirm: 'd1', drainTimeoutMs: 300 });
-    const outcome = await late;
+    const { gate, open } = opening();
+    const late = lateWrite(a, 'd1', 'late', gate, false);
+    await late.running;
+    const dropped = await a.app.get(TenantLifecycle).drop('d1', { confirm: 'd1', drainTimeoutMs: 300 }).finally(open);
+    const outcome = await late.outcome;
     const left = await rowsOf('d1');
     await a.app.get(TenantLifecycle).create('d1', {}, { seed: false });
     const reborn = await a.request('/notes', { headers: { 'x-tenant-id': 'd1' } });
@@ -143,10 +160,11 @@ describe('shared tables: a drop with work of the tenant still running', () => {
   }, 60_000);
 
   it("two instances: a transaction of the tenant open on the other instance must not outlive the drop", async () => {
-    const late = lateWrite(b, 'd2', 'other-instance', 1_500, true);
-    await sleep(200); // its first write is done, its transaction open
-    const dropped = await a.app.get(TenantLifecycle).drop('d2', { confirm: 'd2' });
-    const outcome = await late;
+    const { gate, open } = opening();
+    const late = lateWrite(b, 'd2', 'other-instance', gate, true);
+    await late.running; // its first write is done, its transaction open
+    const dropped = await a.app.get(TenantLifecycle).drop('d2', { confirm: 'd2' }).finally(open);
+    const outcome = await late.outcome;
     const left = await rowsOf('d2');
     await a.app.get(TenantLifecycle).create('d2', {}, { seed: false });
     const reborn = await a.request('/notes', { headers: { 'x-tenant-id': 'd2' } });
