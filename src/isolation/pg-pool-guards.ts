@@ -1,3 +1,4 @@
+import { RowLevelSecurityViolationException } from '@mikro-orm/core';
 import { DatabaseConnectionFailure, type UnavailableDatabase, databaseUnavailableReason } from '../errors/database-unavailable.error.js';
 import type { ContextConfig } from '../options/tenancy-options.js';
 import { databaseNameOf } from '../options/database-name.js';
@@ -92,9 +93,18 @@ function convertUnavailableErrors(pool: PgPool, where: UnavailableDatabase): voi
 function convertRejection(result: unknown, where: UnavailableDatabase): unknown {
   if (typeof (result as Promise<unknown> | undefined)?.catch !== 'function') return result; // callback style, or a cursor
   return (result as Promise<unknown>).catch((error: unknown) => {
+    // MikroORM converts driver errors in its driver, but a QueryBuilder's execute() reaches the connection directly:
+    // a row-level security refusal must be the same exception on every path (answered 403, see DatabaseUnavailableMapper)
+    if (isRowLevelSecurityRefusal(error)) throw new RowLevelSecurityViolationException(error as Error);
     const reason = databaseUnavailableReason(error);
     throw reason === undefined ? error : new DatabaseConnectionFailure(reason, error, where);
   });
+}
+
+/** PostgreSQL's "new row violates row-level security policy" (SQLSTATE 42501, which also means "permission denied"). */
+function isRowLevelSecurityRefusal(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === '42501' && typeof message === 'string' && message.includes('row-level security');
 }
 
 /** Whether a driver class is MikroORM's PostgreSQL driver or a subclass of it (the tenant schema driver is one). */
