@@ -17,3 +17,14 @@ export class TenantIsolationViolation extends TenancyError {
     super(`Writing in tenant '${writer}' changed other tenants' tables: ${changes.join('; ')}.`);
   }
 }
+
+/** Shared-table mode keeps every tenant in the same tables: there is no schema or database to copy. */
+export class SharedTablesNotCopiedError extends TenancyError {
+  constructor() {
+    super(
+      'TenancyTesting copies a template schema or database; in shared-table mode (isolation: \'table\') tenants share ' +
+        'the tables, so there is nothing to copy. Create test tenants with TenantLifecycle.create, which only ' +
+        'registers (and seeds) them there, and run code as them with TenancyService.run.',
+    );
+  }
+}

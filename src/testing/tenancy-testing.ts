@@ -9,7 +9,7 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
 import { cloneDatabase } from './clone-database.js';
 import { type SchemaClone, cloneSchema, planSchemaClone } from './clone-schema.js';
 import { countRows, isolationChanges } from './row-counts.js';
-import { TenantIsolationViolation } from './template-errors.js';
+import { SharedTablesNotCopiedError, TenantIsolationViolation } from './template-errors.js';
 
 export interface TenancyTestingOptions {
   /** The template tenant: migrated (and seeded) once, then cloned. Default `template_<Jest worker id or pid>`. */
@@ -47,6 +47,7 @@ export class TenancyTesting<T extends TenantRecord = TenantRecord> {
   static async create<T extends TenantRecord = TenantRecord>(app: INestApplicationContext, options: TenancyTestingOptions = {}): Promise<TenancyTesting<T>> {
     const tenants = app.get(TenancyRuntime).tenants as TenantRuntime<T> | undefined;
     if (!tenants) throw new TenancyNotConfiguredError('TenancyTesting.create');
+    if (tenants.isolation.kind === 'table') throw new SharedTablesNotCopiedError();
     const lifecycle = app.get<TenantLifecycle<T>>(TenantLifecycle);
     const templateId = options.templateId ?? `template_${workerTag()}`;
     await lifecycle.create(templateId); // idempotent: a template left by an earlier file only gets pending migrations

@@ -38,7 +38,7 @@ const EXPECTED: Record<string, string[]> = {
   './websockets': ['TenantWsInterceptor', 'TenantWsHandshake'],
   './opentelemetry': ['TenancyTracingModule', 'TENANT_ID_ATTRIBUTE'],
   './prometheus': ['TenancyMetricsModule', 'registerTenancyMetrics'],
-  './testing': ['TenancyTesting', 'TenantIsolationViolation'],
+  './testing': ['TenancyTesting', 'TenantIsolationViolation', 'TemplateNotCloneableError', 'SharedTablesNotCopiedError'],
 };
 const entries = Object.keys(manifest.exports).filter((entry) => entry !== './package.json');
 const specifier = (entry: string) => (entry === '.' ? 'nestjs-mikro-tenancy' : `nestjs-mikro-tenancy/${entry.slice(2)}`);
