@@ -152,3 +152,16 @@ export class TenantRowRefusedError extends TenancyError {
     this.cause = cause;
   }
 }
+
+/** Table mode: creating a tenant whose id was dropped while rows of that dropped tenant remain (a drop cut short). */
+export class TenantDropUnfinishedError extends TenancyError {
+  constructor(tenantId: string) {
+    super(
+      `Cannot create tenant '${tenantId}': a tenant of that id was dropped, and rows of it remain in the shared tables ` +
+        `(its drop stopped half-way). Nothing was changed. Finish the drop first: \`mikro-tenancy tenant drop ${tenantId}\` ` +
+        `(or TenantLifecycle.drop('${tenantId}', { confirm: '${tenantId}' })), then create it again.`,
+      HttpStatus.CONFLICT,
+      'Conflict',
+    );
+  }
+}

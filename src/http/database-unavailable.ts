@@ -26,6 +26,9 @@ export class DatabaseUnavailableMapper {
     if (error instanceof HttpException) return error;
     if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
     if (error instanceof RowLevelSecurityViolationException) {
+      // a unit of work of a tenant dropped meanwhile: its writes fail the policies from the drop on (503, says why)
+      const dropped = tenantId === undefined ? undefined : this.runtime.tenants?.fences.dropError(tenantId);
+      if (dropped) return dropped;
       this.#warnings.warn(`rls:${tenantId}`, `Row-level security refused a write (tenant '${tenantId ?? 'none'}'): ${messageOf(error)}; answered 403`);
       return new TenantRowRefusedError(tenantId, error);
     }

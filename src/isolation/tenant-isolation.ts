@@ -48,6 +48,11 @@ export interface TenantProvisioning<T extends TenantRecord = TenantRecord> {
   /** Creates what holds the tenant's data (schema mode creates the schema inside the migration transaction). */
   create(record: T): Promise<void>;
   /**
+   * Called by every create, before anything else is done (also for a tenant whose data exists): table mode lifts the
+   * mark of a dropped tenant of that id, or refuses when rows of that dropped tenant remain.
+   */
+  beforeCreate?(record: T): Promise<void>;
+  /**
    * Removes the tenant's data. Sessions still using it (this or another app instance) get until `drainUntil`
    * (epoch ms; default: now) to finish; then they are ended, so the drop never waits on them for long or deadlocks
    * with them. Safe to rerun.

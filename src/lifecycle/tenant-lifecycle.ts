@@ -86,6 +86,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const registered = await store.find(tenantId);
     const tenant = { ...registered, ...data, id: tenantId } as T;
     const where = tenants.isolation.describe(tenant);
+    await provisioning.beforeCreate?.(tenant);
     const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'create');
     const existed = storage.exists;
     let migrated: TenantMigrationResult | undefined;

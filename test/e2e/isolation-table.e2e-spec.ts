@@ -428,6 +428,26 @@ describe('shared tables: lifecycle and HTTP', () => {
     expect(await snapshotAll(Object.keys(PLACES))).toEqual(before);
     expect(logger.lines.filter((line) => line.includes("Tenant 't3': deleted its rows"))).toEqual([expect.stringMatching(/"comment": 1, "article": 2, "author": 1/)]);
     expect(await lifecycle.drop('t3', { confirm: 't3' })).toEqual({ tenantId: 't3', dropped: false, registered: false, storageExisted: false });
+    // the drop's mark: no write of 't3' lands any more, by any path (a unit of work that outlived the drop, say)
+    const late = await tenancy
+      .run('t1', () =>
+        em.transactional(async (tx) => {
+          await tx.execute(`select set_config('nmt.tenant_id', 't3', true)`); // what the unit's own transactions set
+          await tx.execute(`insert into tag (id, name, description) values ('t3-late', 'x', 'x')`);
+        }),
+      )
+      .then(() => 'written', (error: Error) => error.name);
+    expect(late).toBe('RowLevelSecurityViolationException');
+    // rows of the dropped tenant left behind (a drop cut short): creating it again is refused until the drop is finished
+    await raw.exec(`insert into tag (id, name, description, tenant_id) values ('t3-left', 'x', 'x', 't3')`);
+    const refused = await lifecycle.create('t3', {}, { seed: false }).catch((error: Error) => error);
+    expect(refused).toMatchObject({ status: 409, message: expect.stringContaining("rows of it remain in the shared tables") });
+    expect(await lifecycle.drop('t3', { confirm: 't3' })).toEqual({ tenantId: 't3', dropped: true, registered: false, storageExisted: true });
+    // then it starts clean, and writes again
+    await lifecycle.create('t3', {}, { seed: false });
+    await tenancy.run('t3', () => em.insert(Tag, { id: 't3-again', name: 'again', description: 't3' }));
+    expect(await raw.column(`select id from tag where tenant_id = 't3' order by id`)).toEqual(['t3-again']);
+    await lifecycle.drop('t3', { confirm: 't3' });
   });
 
   it('TenantLifecycle.migrate() runs the shared tables once and reports the outcome for every tenant', async () => {

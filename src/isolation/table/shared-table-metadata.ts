@@ -1,6 +1,7 @@
 import type { EntityMetadata, EntityProperty, MetadataStorage, Platform } from '@mikro-orm/core';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
+import { DROPPED_TENANT_TABLE, isDroppedTenantTable } from './dropped-tenant.entity.js';
 
 /** The ORM filter that scopes every tenant entity to the fork's tenant (params: `{ id }`). */
 export const TENANT_FILTER = 'tenant';
@@ -30,12 +31,15 @@ export function sharedTableDiscovery(
 ): ContextConfig['discovery'] {
   const userOnMetadata = template.discovery?.onMetadata;
   const userAfterDiscovered = template.discovery?.afterDiscovered;
-  const matches = `${quote(shared.column)} = nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`;
+  const tenant = `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`;
+  const matches = `${quote(shared.column)} = ${tenant}`;
+  // a dropped tenant writes nothing more (see dropped-tenant.entity.ts)
+  const notDropped = `not exists (select 1 from ${quote(DROPPED_TENANT_TABLE)} d where d."tenant_id" = ${tenant}::text)`;
   return {
     ...template.discovery,
     onMetadata: async (meta: EntityMetadata, platform: Platform) => {
       await userOnMetadata?.(meta, platform);
-      if (meta.embeddable || meta.virtual) return;
+      if (meta.embeddable || meta.virtual || isDroppedTenantTable(meta)) return;
       addTenantProperty(meta, shared, contextName);
       if (shared.uniques === 'per-tenant') scopeUniques(meta, shared.property);
       meta.filters[TENANT_FILTER] = { name: TENANT_FILTER, cond: (args: { id: string }) => ({ [shared.property]: args.id }), default: true };
@@ -43,7 +47,7 @@ export function sharedTableDiscovery(
     afterDiscovered: async (storage: MetadataStorage, platform: Platform) => {
       for (const meta of storage.getAll().values()) {
         if (!meta.embeddable && !meta.virtual) keepTenantFilterOffInverseOneToOne(meta, shared.property);
-        if (meta.embeddable || meta.virtual || (meta.root !== undefined && meta.root !== meta)) continue;
+        if (meta.embeddable || meta.virtual || isDroppedTenantTable(meta) || (meta.root !== undefined && meta.root !== meta)) continue;
         if (meta.properties[shared.property]) reportUniques(meta, shared, onUniqueWithoutTenant);
         if (!shared.rowLevelSecurity) continue;
         const own = meta.properties[shared.property] ? matches : undefined;
@@ -51,7 +55,7 @@ export function sharedTableDiscovery(
         const using = own ?? (meta.pivotTable ? references : undefined);
         if (using === undefined) continue;
         // written rows must also reference only rows of the tenant (foreign key checks do not see policies)
-        const check = own && references ? `${own} and ${references}` : using;
+        const check = [own && `${own} and ${notDropped}`, references].filter(Boolean).join(' and ') || using;
         meta.rowLevelSecurity = 'force';
         meta.policies = [...(meta.policies ?? []).filter((p) => p.name !== policyName(meta)), { name: policyName(meta), using, check }];
       }

@@ -11,6 +11,7 @@ import { TENANT_FILTER, sharedTableDiscovery } from './shared-table-metadata.js'
 import { TenantColumnGuard } from './tenant-column-guard.js';
 import { TableProvisioning } from './table-provisioning.js';
 import { checkRoleHonoursRls } from './rls-role-check.js';
+import { DroppedTenantSchema, isDroppedTenantTable } from './dropped-tenant.entity.js';
 
 export interface TableIsolationSettings {
   contextName: string;
@@ -77,7 +78,9 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
 
   /** Tables with a tenant column, children before the tables they reference (the order a drop deletes in). */
   tenantTables(): { table: string; column: string }[] {
-    const metas = [...this.orm.getMetadata().getAll().values()].filter((m) => !m.embeddable && !m.virtual && (m.root ?? m) === m && m.properties[this.settings.shared.property]);
+    const metas = [...this.orm.getMetadata().getAll().values()].filter(
+      (m) => !m.embeddable && !m.virtual && !isDroppedTenantTable(m) && (m.root ?? m) === m && m.properties[this.settings.shared.property],
+    );
     const platform = this.orm.em.getPlatform();
     return deleteOrder(metas).map((meta) => ({
       table: meta.schema && meta.schema !== '*' ? `${platform.quoteIdentifier(meta.schema)}.${platform.quoteIdentifier(meta.tableName)}` : platform.quoteIdentifier(meta.tableName),
@@ -105,18 +108,27 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     await this.orm.close();
   }
 
+  /**
+   * The application_name of a tenant's transactions while they run (set with the tenant setting, in the same
+   * statement, and reverted at commit): how a drop finds the sessions still working for the tenant, and how
+   * pg_stat_activity attributes load. At most 63 bytes (PostgreSQL truncates longer names).
+   */
+  sessionTagOf(tenantId: string): string {
+    return Buffer.from(`nmt:${tenantId}`).subarray(0, 63).toString();
+  }
+
   private forkOf(tenantId: string): TenantForkOptions {
     const { rowLevelSecurity, setting } = this.settings.shared;
     return {
       filterParams: { [TENANT_FILTER]: { id: tenantId } },
-      ...(rowLevelSecurity ? { session: { variables: { [setting]: tenantId } } } : {}),
+      ...(rowLevelSecurity ? { session: { variables: { [setting]: tenantId, application_name: this.sessionTagOf(tenantId) } } } : {}),
     };
   }
 
   private migrationConfig(): ContextConfig {
     const { template, contextName, shared } = this.settings;
     // the serving ORM already warned about its unique constraints at boot
-    return { ...template, discovery: sharedTableDiscovery(template, contextName, shared, () => undefined) };
+    return { ...template, ...withDroppedTenants(template), discovery: sharedTableDiscovery(template, contextName, shared, () => undefined) };
   }
 }
 
@@ -130,6 +142,7 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
         `@Unique({ properties: ['${shared.property}', ...] }) and declare ${shared.property} on the entity.`,
     );
   return tenantOrmOptions(template, contextName, {
+    ...withDroppedTenants(template),
     discovery: sharedTableDiscovery(template, contextName, shared, warnUnique),
     subscribers: [...(template.subscribers ?? []), new TenantColumnGuard(shared.property)],
     sessionContext: 'transaction',
@@ -139,6 +152,14 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
       shared.rowLevelSecurity ? () => new TenantKyselyNeedsTransactionError(currentTenantId()) : undefined,
     ),
   });
+}
+
+/** The template's entities and the table of dropped tenants, which the tenant migrations create with the others. */
+function withDroppedTenants(template: ContextConfig): Pick<ContextConfig, 'entities' | 'entitiesTs'> {
+  return {
+    entities: [...(template.entities ?? []), DroppedTenantSchema] as ContextConfig['entities'],
+    ...(template.entitiesTs ? { entitiesTs: [...template.entitiesTs, DroppedTenantSchema] as ContextConfig['entitiesTs'] } : {}),
+  };
 }
 
 /** Children first: a table comes before every table it references (self references aside). */

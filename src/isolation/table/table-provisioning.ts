@@ -4,26 +4,33 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
 import { sqlStateOf } from '../../errors/sql-state.js';
+import { TenantDropUnfinishedError } from '../../errors/isolation.errors.js';
+import { dropAfterDraining } from '../drain-sessions.js';
+import { DROPPED_TENANT_TABLE } from './dropped-tenant.entity.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
 /** Rows deleted per statement when a tenant is dropped: short transactions, so requests of other tenants never wait long. */
 const DROP_BATCH_ROWS = 5_000;
 
+type Execute = (sql: string, params: unknown[], method?: 'all' | 'run') => Promise<unknown>;
+
 /** What table provisioning needs of TableIsolation. */
 interface SharedTables {
+  /** The application_name a tenant's transactions carry while they run (how its sessions are found). */
+  sessionTagOf(tenantId: string): string;
   /** The tables that hold a tenant column, children before parents (delete order), quoted, with that column. */
   tenantTables(): { table: string; column: string }[];
   /** Runs `fn` in a transaction that carries the tenant's setting (row-level security shows it only its rows). */
-  asTenant<R>(tenantId: string, fn: (execute: (sql: string, params: unknown[], method?: 'all' | 'run') => Promise<unknown>, trx: Transaction) => Promise<R>): Promise<R>;
+  asTenant<R>(tenantId: string, fn: (execute: Execute, trx: Transaction) => Promise<R>): Promise<R>;
   forgetTenant(tenantId: string): Promise<void>;
 }
 
 /**
  * Table mode: a tenant's data is its rows in the shared tables. Creating one makes nothing (the tables exist once
- * the tenant migrations ran); dropping one deletes its rows, table by table, in batches of DROP_BATCH_ROWS, each
- * batch its own transaction: a drop that stops half-way is resumed by calling it again (`drop` is idempotent), and
- * the log says how many rows went from which table.
+ * the tenant migrations ran); dropping one marks it dropped, ends its work, then deletes its rows, table by table, in
+ * batches of DROP_BATCH_ROWS, each batch its own transaction: a drop that stops half-way is resumed by calling it
+ * again (`drop` is idempotent), and the log says how many rows went from which table.
  */
 export class TableProvisioning<T extends TenantRecord> implements TenantProvisioning<T> {
   constructor(
@@ -40,9 +47,8 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
       // before the first tenant migration, the shared tables do not exist yet
       const all = this.tables.tenantTables();
       if (all.length === 0) return false;
-      const values = all.map(() => '(?)').join(', ');
-      const existing = (await execute(`select t from (values ${values}) v(t) where to_regclass(t) is not null`, all.map((t) => t.table))) as { t: string }[];
-      const tables = all.filter(({ table }) => existing.some((e) => e.t === table));
+      const existing = await this.existingTables(execute, all.map((t) => t.table));
+      const tables = all.filter(({ table }) => existing.includes(table));
       if (tables.length === 0) return false;
       const any = tables.map(({ table, column }) => `select 1 from ${table} where ${column} = ?`).join(' union all ');
       return ((await execute(`select exists (${any}) as found`, tables.map(() => record.id))) as { found: boolean }[])[0]?.found === true;
@@ -50,12 +56,51 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
     return found ? { exists: true, owner: record.id } : { exists: false };
   }
 
+  /** Which of these (quoted) tables exist: before the first tenant migration, none does. */
+  private async existingTables(execute: Execute, tables: string[]): Promise<string[]> {
+    if (tables.length === 0) return [];
+    const values = tables.map(() => '(?)').join(', ');
+    return ((await execute(`select t from (values ${values}) v(t) where to_regclass(t) is not null`, tables)) as { t: string }[]).map((r) => r.t);
+  }
+
+  private async tablesExist(execute: Execute): Promise<boolean> {
+    return (await this.existingTables(execute, [DROPPED_TENANT_TABLE])).length > 0;
+  }
+
   async create(): Promise<void> {
     // the shared tables are made by the tenant migrations, once for every tenant
   }
 
-  async drop(record: T): Promise<void> {
+  /** A tenant of a dropped id starts clean: the drop's mark is lifted, unless rows of the dropped tenant remain. */
+  async beforeCreate(record: T): Promise<void> {
+    const marked = await this.tables.asTenant(record.id, async (execute) => {
+      if (!(await this.tablesExist(execute))) return false;
+      return ((await execute(`select 1 from ${DROPPED_TENANT_TABLE} where tenant_id = ?`, [record.id])) as unknown[]).length > 0;
+    });
+    if (!marked) return;
+    if ((await this.ownerOf(record)).exists) throw new TenantDropUnfinishedError(record.id);
+    await this.tables.asTenant(record.id, (execute) => execute(`delete from ${DROPPED_TENANT_TABLE} where tenant_id = ?`, [record.id], 'run'));
+  }
+
+  /**
+   * 1. marks the tenant dropped (committed first: from then on every write of it fails the tables' policies, on any
+   *    app instance); 2. waits until no transaction of the tenant runs (found by its application_name tag) or
+   *    `drainUntil` passes, then ends those left; 3. deletes its rows (see deleteRows).
+   */
+  async drop(record: T, options: { drainUntil?: number } = {}): Promise<void> {
     await this.tables.forgetTenant(record.id);
+    await this.tables.asTenant(record.id, (execute) => execute(`insert into ${DROPPED_TENANT_TABLE} (tenant_id) values (?) on conflict do nothing`, [record.id], 'run'));
+    const tag = this.tables.sessionTagOf(record.id);
+    const others = `select pid from pg_stat_activity where application_name = ? and datname = current_database() and pid <> pg_backend_pid()`;
+    const sessions = {
+      count: async () => ((await this.tables.asTenant(record.id, (execute) => execute(others, [tag]))) as unknown[]).length,
+      end: async () => ((await this.tables.asTenant(record.id, (execute) => execute(`select pg_terminate_backend(pid) from (${others}) s`, [tag]))) as unknown[]).length,
+    };
+    await dropAfterDraining(sessions, () => this.deleteRows(record), options.drainUntil ?? 0, this.logger, `the rows of tenant '${record.id}'`);
+  }
+
+  /** Deletes the tenant's rows, table by table (children first), in batches of DROP_BATCH_ROWS, each its own transaction. */
+  private async deleteRows(record: T): Promise<void> {
     const deleted: string[] = [];
     for (const { table, column } of this.tables.tenantTables()) {
       let total = 0;
