@@ -40,7 +40,9 @@ export class CliOutput {
 
   /** The counts, then each failed tenant and each invalid store row (its id escaped when it breaks the id rules). */
   tenantReport(report: TenantMigrationReport): void {
-    const { counts } = report;
+    const { counts, sharedTables } = report;
+    // shared-table isolation: the migrations ran once, for every tenant
+    if (sharedTables) this.line(`Shared tables of '${report.context}' (${report.direction}): ${describeResult(sharedTables).replace(/^\(shared tables\): /, '')}`);
     this.line(
       `Tenants of '${report.context}' (${report.direction}): ${counts.migrated} migrated, ${counts['up-to-date']} up to date, ` +
         `${counts.failed} failed, ${counts.skipped} skipped${counts.invalid ? `, ${counts.invalid} invalid store row(s)` : ''} in ${report.durationMs} ms`,
