@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { itemTableSql, relationalTablesSql, remarkSql, seedItemsSql, seedRelationalSql } from './entities.js';
-import { type BenchDatabases, tenantDatabaseName, tenantId, tenantSchemaName } from './scenarios.js';
+import { type BenchDatabases, type StorageNeeds, tenantDatabaseName, tenantId, tenantSchemaName } from './scenarios.js';
+import { asSharedAppRole, createSharedTables } from './shared-tables.js';
 import { SEEDED_ROWS } from './settings.js';
 
 /** Replaces the database name of a PostgreSQL URL. */
@@ -81,9 +82,10 @@ export async function createTenantSchemas(
  * Every database the HTTP scenarios use, made once per run (and re-made from scratch, so runs never see each
  * other's inserts): the item table (SEEDED_ROWS rows) and the relational model (entities.ts' RELATIONAL) in
  * bench_main, in each of `needs.schemas` schemas of bench_schemas, and in each of `needs.databases` tenant databases
- * (copies of a template, then re-marked as their tenant's); bench_secondary has the item table only.
+ * (copies of a template, then re-marked as their tenant's); bench_secondary has the item table only. bench_shared
+ * (only when `needs.shared`): the tables of every tenant, shared, with row-level security (shared-tables.ts).
  */
-export async function prepareDatabases(adminUrl: string, needs: { schemas: number; databases: number }, log: (line: string) => void): Promise<BenchDatabases> {
+export async function prepareDatabases(adminUrl: string, needs: StorageNeeds, log: (line: string) => void): Promise<BenchDatabases> {
   await recreateDatabase(adminUrl, 'bench_main');
   await withClient(withDatabase(adminUrl, 'bench_main'), (c) => c.query(tenantTablesSql('main')));
   await recreateDatabase(adminUrl, 'bench_secondary');
@@ -102,11 +104,19 @@ export async function prepareDatabases(adminUrl: string, needs: { schemas: numbe
     await withClient(withDatabase(adminUrl, tenantDatabaseName(id)), (c) => c.query(remarkSql('template', id)));
   }
 
+  if (needs.shared) {
+    log(`creating the shared tables of ${needs.shared} tenants`);
+    await recreateDatabase(adminUrl, 'bench_shared');
+    await withClient(withDatabase(adminUrl, 'bench_shared'), (c) => createSharedTables(c, needs.shared, SEEDED_ROWS));
+  }
+
   return {
     main: withDatabase(adminUrl, 'bench_main'),
     secondary: withDatabase(adminUrl, 'bench_secondary'),
     schemas: withDatabase(adminUrl, 'bench_schemas'),
     server: adminUrl,
+    shared: withDatabase(adminUrl, 'bench_shared'),
+    sharedApp: asSharedAppRole(withDatabase(adminUrl, 'bench_shared')),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (`-- --quick` for a smoke run): the benchmarks of issues #6 and #18. Starts one PostgreSQL
+ * `npm run bench` (`-- --quick` for a smoke run): the benchmarks of issues #6, #18 and #15 (shared tables). Starts one PostgreSQL
  * (embedded in a temp dir, or DATABASE_URL), prepares the databases the selected scenarios need once, runs each HTTP
  * scenario's server in its own process for a bounded window per repetition (scenario order rotated every
  * repetition), then the migration fan-out. A full run writes bench/results/latest.md and latest.json; any other run
@@ -17,7 +17,7 @@ import { type Measurement, measureScenario } from './measure.js';
 import { runMigrationBench } from './migrations/bench-migrations.js';
 import { formatWall, renderMarkdown } from './report.js';
 import type { BenchResults } from './results.js';
-import { orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
+import { type StorageNeeds, orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
 import { killAllServers } from './server-process.js';
 import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
 
@@ -27,8 +27,8 @@ const log = (line: string): void => void process.stdout.write(`[bench ${new Date
  * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window;
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
-function estimateS(settings: BenchSettings, scenarios: number, needs: { schemas: number; databases: number }): number {
-  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 : 0;
+function estimateS(settings: BenchSettings, scenarios: number, needs: StorageNeeds): number {
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;

@@ -15,15 +15,16 @@ export type ServerSpec =
   | { kind: 'by-hand-schema'; adapter: Adapter; url: string; tenants: number }
   | { kind: 'library-static'; adapter: Adapter; url: string; secondaryUrl: string }
   | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request' }
-  | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number };
+  | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number }
+  | { kind: 'library-table'; adapter: Adapter; url: string; tenants: number; rowLevelSecurity: boolean };
 
 /** How a scenario's tenants are stored: decides which databases must be prepared. */
-export type Storage = 'main' | 'schemas' | 'databases';
+export type Storage = 'main' | 'schemas' | 'databases' | 'shared';
 
 export interface Scenario {
   /** Stable id used in filters, the JSON and the report, e.g. `4-schema-100-express`. */
   id: string;
-  /** Scenario group (1-7: issue #6; 8: relational; 9: by hand), the report's `#` column. */
+  /** Scenario group (1-7: issue #6; 8: relational; 9: by hand; 10: shared tables), the report's `#` column. */
   group: number;
   title: string;
   adapter: Adapter | 'node:http';
@@ -50,6 +51,10 @@ export interface BenchDatabases {
   schemas: string;
   /** Database mode: URL of the server; each tenant's dbName comes from tenantDatabaseName(). */
   server: string;
+  /** Table mode (shared-tables.ts): bench_shared as the tables' owner (the server's superuser: bypasses row-level security). */
+  shared: string;
+  /** bench_shared as SHARED_APP_ROLE: no superuser, no BYPASSRLS, row privileges only, so the policies bind it. */
+  sharedApp: string;
 }
 
 /** Connections every single-database server may open: the same pool size everywhere, for a fair ceiling. */
@@ -59,6 +64,8 @@ export const WARM = { tenants: 20, maxOpenTenants: 50, connectionsPerTenant: 2 }
 export const SCHEMA_TENANT_COUNTS = [10, 100, 1000] as const;
 /** The by-hand peer (middleware + RequestContext.create with the tenant's schema) runs at this tenant count. */
 export const BY_HAND_TENANTS = 100;
+/** Tenants whose rows share the tables of bench_shared (scenario 10). */
+export const SHARED_TABLE_TENANTS = 100;
 
 export const tenantId = (n: number): string => `t${String(n).padStart(4, '0')}`;
 export const tenantSchemaName = (id: string): string => `tenant_${id}`;
@@ -118,6 +125,20 @@ export function allScenarios(): Scenario[] {
       tenants: BY_HAND_TENANTS, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'by-hand-schema', adapter: 'express', url: pg.schemas, tenants: BY_HAND_TENANTS }),
     });
   }
+
+  // 10: shared tables (isolation: 'table', issue 15): ORM filter + row-level security as an RLS-bound role, and the ORM filter alone
+  const tenants = SHARED_TABLE_TENANTS;
+  for (const workload of ['findOne', 'relational'] as const) {
+    for (const rowLevelSecurity of [true, false]) {
+      const layers = rowLevelSecurity ? 'ORM filter + row-level security' : 'ORM filter alone (rowLevelSecurity: false)';
+      list.push({
+        id: `10-${workload === 'relational' ? 'rel-' : ''}table-${rowLevelSecurity ? 'rls' : 'orm'}-${tenants}-express`, group: 10,
+        title: `${workload === 'relational' ? 'Relational, shared' : 'Shared'} tables, ${layers}, ${tenants} tenants (express)`, ...base(workload, 'express'),
+        tenants, storage: 'shared', databases: 'bench_shared',
+        spec: (pg) => ({ kind: 'library-table', adapter: 'express', url: rowLevelSecurity ? pg.sharedApp : pg.shared, tenants, rowLevelSecurity }),
+      });
+    }
+  }
   return list;
 }
 
@@ -143,10 +164,18 @@ export function selectScenarios(filter: string[] | undefined): Scenario[] {
   return all.filter((s) => needed.has(s.id));
 }
 
-/** The schemas and tenant databases the selected scenarios need (prepared once per run). */
-export function storageNeeds(scenarios: Scenario[]): { schemas: number; databases: number } {
+/** What the selected scenarios need prepared once per run. */
+export interface StorageNeeds {
+  schemas: number;
+  databases: number;
+  /** Tenants in the shared tables of bench_shared (0: not made). */
+  shared: number;
+}
+
+/** The schemas, tenant databases and shared-table tenants the selected scenarios need (prepared once per run). */
+export function storageNeeds(scenarios: Scenario[]): StorageNeeds {
   const most = (storage: Storage): number => Math.max(0, ...scenarios.filter((s) => s.storage === storage).map((s) => s.tenants));
-  return { schemas: most('schemas'), databases: most('databases') };
+  return { schemas: most('schemas'), databases: most('databases'), shared: most('shared') };
 }
 
 /**

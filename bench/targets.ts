@@ -1,5 +1,5 @@
 import type { BenchResults } from './results.js';
-import { type Adapter, type Workload, baselineOf } from './scenarios.js';
+import { type Adapter, SHARED_TABLE_TENANTS, type Workload, baselineOf } from './scenarios.js';
 import { NOISE_CV } from './settings.js';
 import { type Metric, delta, medians, noiseOf, ratio } from './stats.js';
 
@@ -19,7 +19,7 @@ export interface TargetResult {
 const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const signed = (value: number, digits = 0): string => `${value >= 0 ? '+' : ''}${fmt(value, digits)}`;
 
-/** Targets of issues #6 and #18, each checked against this run's figures (ratios within the same repetition). */
+/** Targets of issues #6, #18 and #15, each checked against this run's figures (ratios within the same repetition). */
 export function evaluateTargets(results: BenchResults): TargetResult[] {
   const m = results.measurements;
   const threshold = results.method.noiseCv ?? NOISE_CV;
@@ -113,6 +113,24 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
       met: true,
       info: true,
     }));
+  }
+
+  // issue 15: shared tables against plain @mikro-orm/nestjs (what bounds them: the report's notes)
+  for (const { workload, prefix, label } of [
+    { workload: 'findOne', prefix: '10-table', label: 'findOne' },
+    { workload: 'relational', prefix: '10-rel-table', label: 'relational (list + join + m:n + count)' },
+  ] as const) {
+    const base = baselineOf(workload, 'express');
+    for (const { layer, name, floor } of [
+      { layer: 'orm', name: 'ORM filter alone (rowLevelSecurity: false)', floor: 0.97 },
+      { layer: 'rls', name: 'ORM filter + row-level security', floor: 0.9 },
+    ] as const) {
+      const id = `${prefix}-${layer}-${SHARED_TABLE_TENANTS}-express`;
+      check(`Shared tables, ${name}, ${SHARED_TABLE_TENANTS} tenants, ${label} (express): >= ${fmt(floor)}x baseline req/s`, [id, base], [[id, base]], () => {
+        const f = routingFigures(id, base);
+        return { measured: f.text, met: f.rps >= floor };
+      });
+    }
   }
 
   const mig = results.migrations;

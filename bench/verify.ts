@@ -11,6 +11,10 @@ interface ArticleJson {
  * answers fast but wrong (another tenant's rows, `public`'s, an error page) never becomes a figure. findOne: the
  * seeded item names its tenant. relational: a full page, the total, and every author and tag name ending with
  * ` @<tenant>`: a joined or pivot table read from anywhere but the tenant's schema or database fails here.
+ * Shared tables (scenario 10) hold every tenant's rows, with the same item ids 1..SEEDED_ROWS in each tenant: the
+ * same checks then fail if the tenant filter (or, with row-level security, the policies) let another tenant's row
+ * through (total 200, not 20,000; the item of tenant 1 served to the last), and findOne also checks a write: an item
+ * posted by the first tenant is found by it (with its tenant column filled in) and answers 404 to the last tenant.
  */
 export async function verifyScenario(port: number, scenario: Scenario): Promise<void> {
   const tenants = scenario.tenants ? [...new Set([tenantId(1), tenantId(scenario.tenants)])] : [tenantId(1)];
@@ -36,4 +40,28 @@ export async function verifyScenario(port: number, scenario: Scenario): Promise<
       for (const tag of article.tags ?? []) if (!tag.name?.endsWith(` @${marker}`)) fail(`tag ${JSON.stringify(tag)}`);
     }
   }
+  if (scenario.storage === 'shared' && scenario.workload === 'findOne') await verifySharedWrite(port, scenario);
+}
+
+/** Shared tables: a posted item is its tenant's only (ids come from one sequence, so the id names one row). */
+async function verifySharedWrite(port: number, scenario: Scenario): Promise<void> {
+  const [writer, other] = [tenantId(1), tenantId(scenario.tenants)];
+  const fail = (what: string): never => {
+    throw new Error(`scenario ${scenario.id}: a write of tenant ${writer} ${what}`);
+  };
+  const posted = await fetch(`http://127.0.0.1:${port}/items`, {
+    method: 'POST',
+    headers: { 'x-tenant-id': writer, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'verify insert', tenant: writer }),
+  });
+  const created = (await posted.json()) as { id?: number };
+  if (posted.status !== 201 || typeof created.id !== 'number') fail(`was answered ${posted.status}: ${JSON.stringify(created).slice(0, 300)}`);
+  const read = async (tenant: string): Promise<{ status: number; body: { tenant?: string } }> => {
+    const response = await fetch(`http://127.0.0.1:${port}/items/${created.id}`, { headers: { 'x-tenant-id': tenant } });
+    return { status: response.status, body: (await response.json()) as { tenant?: string } };
+  };
+  const own = await read(writer);
+  if (own.status !== 200 || own.body.tenant !== writer) fail(`is not read back by it: ${own.status} ${JSON.stringify(own.body).slice(0, 300)}`);
+  const foreign = await read(other);
+  if (foreign.status !== 404) fail(`is served to tenant ${other}: ${foreign.status} ${JSON.stringify(foreign.body).slice(0, 300)}`);
 }
