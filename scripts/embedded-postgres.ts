@@ -24,6 +24,8 @@ export interface EmbeddedPostgresOptions {
   dataDir?: string;
   /** Where progress lines go. */
   log?: (line: string) => void;
+  /** More server settings, e.g. `{ wal_level: 'logical' }` (passed as `-c name=value`). */
+  settings?: Record<string, string | number>;
 }
 
 const PG_OS_USER = 'postgres';
@@ -75,7 +77,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     run('initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync']);
   }
   const port = await freePort();
-  const settings = `-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -p ${port} -k ${socketDir} -h 127.0.0.1`;
+  const extra = Object.entries(options.settings ?? {}).map(([name, value]) => ` -c ${name}=${value}`).join('');
+  const settings = `-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300${extra} -p ${port} -k ${socketDir} -h 127.0.0.1`;
   const start = (): void => {
     log(`starting PostgreSQL on 127.0.0.1:${port}`);
     run('pg_ctl', ['-D', dataDir, '-o', settings, '-l', join(baseDir, 'postgres.log'), '-w', '-t', '60', 'start']);
