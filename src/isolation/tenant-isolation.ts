@@ -66,7 +66,17 @@ export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {
    * false when each tenant needs an ORM of its own (database mode).
    */
   readonly sharedOrm: boolean;
-  /** The config of a migration ORM for this tenant (for a shared ORM, any tenant's gives the same). */
+  /**
+   * True when every tenant's rows live in the same tables (table mode): the tenant migrations apply once, for every
+   * tenant, even before the first one exists.
+   */
+  readonly shared: boolean;
+  /**
+   * With a shared ORM: which one reaches this tenant (several servers: one per server). Tenants of one key share a
+   * migration ORM; absent: every tenant shares one.
+   */
+  ormKey?(record: T | undefined): string;
+  /** The config of a migration ORM for this tenant (for a shared ORM, any tenant of the same `ormKey` gives the same). */
   ormConfig(record: T | undefined): ContextConfig;
   /**
    * Where the tenant's migrations apply: its schema, or its database (checked to be the connection's); table mode:
@@ -81,6 +91,8 @@ export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {
 export interface TenantHealth {
   ping?: MikroORM;
   details: Record<string, unknown>;
+  /** Several servers: each server's own report (its ORM to ping, its details). */
+  servers?: Record<string, TenantHealth>;
 }
 
 /**

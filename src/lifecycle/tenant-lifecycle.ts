@@ -94,7 +94,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       if (!existed) await provisioning.create(tenant);
       migrated = await migrations.migrateOne(tenant);
       // shared tables are migrated once, by the first tenant: the next ones find nothing pending
-      if (!existed && migrated.migrations.length === 0 && !tenants.isolation.migrations.target(tenant).shared) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
+      if (!existed && migrated.migrations.length === 0 && !tenants.isolation.migrations.shared) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
       const seed = options.seed ?? tenants.options.seed;
       if (!registered && seed) await this.seed(tenants, tenant, seed);
       if (!registered || Object.keys(data).length) await store.add(tenant);

@@ -61,7 +61,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       error: `unknown tenant '${tenantId}': it is not in the tenant store`,
     }));
     const byId = new Map(records.map((record) => [record.id, record]));
-    const sharedTables = this.access.target({ id: '' } as T).shared ? await this.migrateSharedTables(direction, options.to) : undefined;
+    const sharedTables = this.access.shared ? await this.migrateSharedTables(direction, options.to) : undefined;
     const results = sharedTables
       ? records.map((record, i): TenantMigrationResult => {
           const result = { ...sharedTables, tenantId: record.id };

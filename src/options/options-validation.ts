@@ -38,6 +38,7 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   pool: Required<TenantPoolOptions>;
   ids: TenantIdValidator;
   cacheTtlMs: number;
+  staleIfErrorMs: number;
   /** Where tenant changes are shared with other instances; undefined when they are not. */
   changes?: Required<Pick<TenantChangesOptions, 'context' | 'channel'>> & Pick<TenantChangesOptions, 'listen'> & { explicit: boolean };
   injection: TenantInjection;
@@ -162,6 +163,8 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (value === undefined) continue;
     if (!Number.isInteger(value) || value < (key === 'idleTimeoutMs' || key === 'acquireTimeoutMs' ? 0 : 1)) problems.push(`${label}: pool.${key} must be a positive integer`);
   }
+  const stale = tenancy.staleIfErrorMs;
+  if (stale !== undefined && (!Number.isInteger(stale) || stale < 0)) problems.push(`${label}: staleIfErrorMs must be a whole number of ms, 0 or more (0 turns stale-if-error off)`);
   if (tenancy.injection && tenancy.injection !== 'context' && tenancy.injection !== 'request') problems.push(`${label}: injection must be 'context' or 'request'`);
   for (const schema of tenancy.searchPath ?? []) {
     if (typeof schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) problems.push(`${label}: searchPath entries must be plain schema names (letters, digits, '_')`);
@@ -252,6 +255,7 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     },
     ids: new TenantIdValidator(tenancy.ids, staticSchemas),
     cacheTtlMs: tenancy.cacheTtlMs ?? 5_000,
+    staleIfErrorMs: tenancy.staleIfErrorMs ?? 60_000,
     changes: normalizeChanges(tenancy),
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,

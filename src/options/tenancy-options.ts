@@ -123,6 +123,11 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    */
   cacheTtlMs?: number;
   /**
+   * Stale-if-error: while the tenant store fails (its hub database down), how long past `cacheTtlMs` a tenant
+   * looked up before keeps its last answer, in ms. Default 60000; 0 disables it. Ids not cached get 503.
+   */
+  staleIfErrorMs?: number;
+  /**
    * Tenant changes shared with the other app instances (see TenantChangesOptions). On by default when the store is a
    * TenantStores.table on PostgreSQL; `false` turns it off (other instances then see changes after `cacheTtlMs`).
    */

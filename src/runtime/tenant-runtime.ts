@@ -6,6 +6,7 @@ import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
+import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 import type { NormalizedTenancy } from '../options/options-validation.js';
@@ -42,7 +43,13 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     private readonly logger: Logger,
   ) {
     this.chain = new TenantResolverChain(options.resolvers);
-    this.directory = new TenantDirectory(options.store, options.ids, options.cacheTtlMs);
+    // one throttled warning for the whole store: during a hub outage every request of a cached tenant is served stale
+    const staleWarnings = new ThrottledWarnings(logger);
+    this.directory = new TenantDirectory(options.store, options.ids, {
+      ttlMs: options.cacheTtlMs,
+      staleIfErrorMs: options.staleIfErrorMs,
+      warn: (message) => staleWarnings.warn('stale-tenant-lookups', `Tenant context '${options.contextName}': ${message}`),
+    });
   }
 
   /** The tenant context's name (`@InjectEntityManager(name)`). */

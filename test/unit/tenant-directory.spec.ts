@@ -28,7 +28,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function directory(ttlMs: number, tenants: (TenantRecord | string)[] = ['acme', { id: 'frozen', suspended: true }]) {
   const store = new CountingStore(new StaticTenantStore(tenants));
-  return { store, tenants: new TenantDirectory(store, new TenantIdValidator(), ttlMs) };
+  return { store, tenants: new TenantDirectory(store, new TenantIdValidator(), { ttlMs }) };
 }
 
 describe('StaticTenantStore', () => {

@@ -42,6 +42,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   /** Each tenant's migrations run on an ORM of its own database, checked to be that database. */
   readonly migrations: TenantMigrationAccess<T> = {
     sharedOrm: false,
+    shared: false,
     ormConfig: (record) => (record ? this.ormOptions(record) : this.settings.template),
     target: (record) => ({ database: this.ormOptions(record).dbName }),
   };

@@ -43,6 +43,7 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
   /** One migration ORM (with the same wildcard metadata) reaches every schema; `migrateTenant` sets the schema. */
   readonly migrations: TenantMigrationAccess<T> = {
     sharedOrm: true,
+    shared: false,
     ormConfig: () => ({ ...this.settings.template, discovery: tenantDiscovery(this.settings.template, this.settings.contextName) }),
     target: (record) => ({ schema: this.schemaOf(record) }),
   };

@@ -37,6 +37,7 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   /** The tables are shared: the tenant migrations apply once (under one lock), whichever tenant runs them first. */
   readonly migrations: TenantMigrationAccess<T> = {
     sharedOrm: true,
+    shared: true,
     ormConfig: () => this.migrationConfig(),
     target: () => ({ shared: true, lockKey: `nestjs-mikro-tenancy:${this.settings.contextName}:shared-tables` }),
     generatorConfig: () => this.migrationConfig(),
