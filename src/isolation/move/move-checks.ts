@@ -1,0 +1,41 @@
+import { tablesWithoutReplicaIdentity } from './move-catalog.js';
+import type { MoveQuery } from './move-sql.js';
+import { TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from './move.errors.js';
+
+/** `FOR TABLES IN SCHEMA` publications came with PostgreSQL 15. */
+const MIN_VERSION = 150000;
+
+/**
+ * What must hold before anything is created: both servers on PostgreSQL 15+, the source with wal_level = logical
+ * and a free replication slot, every table of the schema with a replica identity.
+ */
+export async function checkMovePossible(source: MoveQuery, target: MoveQuery, schema: string, labels: { source: string; target: string }): Promise<void> {
+  const [src] = await source<{ v: string; wal: string; slots: string; used: string }>(
+    `select current_setting('server_version_num') as v, current_setting('wal_level') as wal,
+            current_setting('max_replication_slots') as slots, (select count(*)::text from pg_replication_slots) as used`,
+  );
+  const [dst] = await target<{ v: string }>(`select current_setting('server_version_num') as v`);
+  for (const [label, version] of [[labels.source, src?.v], [labels.target, dst?.v]] as const) {
+    if (Number(version) < MIN_VERSION) {
+      throw new TenantMoveServerNotReadyError(schema, label, `runs PostgreSQL ${version} (server_version_num)`, 'Moving a schema needs PostgreSQL 15 or later on both servers (publications FOR TABLES IN SCHEMA).');
+    }
+  }
+  if (src?.wal !== 'logical') {
+    throw new TenantMoveServerNotReadyError(
+      schema,
+      labels.source,
+      `has wal_level = '${src?.wal}'`,
+      `Set wal_level = logical in its postgresql.conf (or ALTER SYSTEM SET wal_level = logical) and restart it.`,
+    );
+  }
+  if (Number(src.used) >= Number(src.slots)) {
+    throw new TenantMoveServerNotReadyError(
+      schema,
+      labels.source,
+      `uses all of its ${src.slots} replication slots (max_replication_slots)`,
+      `Raise max_replication_slots (and max_wal_senders) and restart it, or drop unused slots (pg_replication_slots).`,
+    );
+  }
+  const keyless = await tablesWithoutReplicaIdentity(source, schema);
+  if (keyless.length) throw new TenantMoveTableWithoutKeyError(schema, keyless);
+}

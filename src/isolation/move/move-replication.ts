@@ -1,0 +1,121 @@
+import type { MoveNames } from './move-names.js';
+import { type MoveQuery, quoteIdent } from './move-sql.js';
+import { TenantMoveError, TenantMoveSyncTimeoutError } from './move.errors.js';
+
+const POLL_MS = 50;
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Publishes every table of the schema, present and future (PostgreSQL 15+), unless already published. */
+export async function ensurePublication(source: MoveQuery, schema: string, names: MoveNames): Promise<void> {
+  const [found] = await source(`select 1 from pg_publication where pubname = ?`, [names.publication]);
+  if (!found) await source(`create publication ${quoteIdent(names.publication)} for tables in schema ${quoteIdent(schema)}`);
+}
+
+/**
+ * Drops a replication slot of the source once no walsender uses it (one stops shortly after its subscription is
+ * disabled). A slot left by an interrupted CREATE SUBSCRIPTION is dropped the same way before subscribing again.
+ */
+export async function dropSlot(source: MoveQuery, slot: string, schema: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await source<{ active: boolean }>(`select active from pg_replication_slots where slot_name = ?`, [slot]);
+    if (!row) return;
+    if (!row.active) {
+      await source(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ? and not active`, [slot]);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new TenantMoveError(schema, 'cleanup', `the replication slot "${slot}" on the source is still in use after ${timeoutMs} ms. Stop the subscription that uses it, then rerun.`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * The subscription on the target: PostgreSQL copies every table (copy_data) then streams the changes. Its slot
+ * has the subscription's name, created on the source by this statement.
+ */
+export async function createSubscription(target: MoveQuery, names: MoveNames, sourceConninfo: string): Promise<void> {
+  await target(
+    `create subscription ${quoteIdent(names.subscription)} connection ? publication ${quoteIdent(names.publication)} ` +
+      `with (copy_data = true, create_slot = true, enabled = true, slot_name = ?)`,
+    [sourceConninfo, names.subscription],
+  );
+}
+
+/** How many tables of the subscription are not yet 'r' (ready: copied and caught up), and how many in all. */
+export async function syncProgress(target: MoveQuery, subscriptionOid: string): Promise<{ pending: number; tables: number; errors: number }> {
+  const [row] = await target<{ pending: string; tables: string; errors: string }>(
+    `select count(*) filter (where srsubstate <> 'r')::text as pending, count(*)::text as tables,
+            coalesce((select (apply_error_count + sync_error_count)::text from pg_stat_subscription_stats where subid = ?::oid), '0') as errors
+       from pg_subscription_rel where srsubid = ?::oid`,
+    [subscriptionOid, subscriptionOid],
+  );
+  return { pending: Number(row?.pending), tables: Number(row?.tables), errors: Number(row?.errors) };
+}
+
+/** The source's current WAL position. */
+export async function currentLsn(source: MoveQuery): Promise<string> {
+  const [row] = await source<{ lsn: string }>(`select pg_current_wal_lsn()::text as lsn`);
+  return row!.lsn;
+}
+
+/**
+ * Waits until the target has confirmed (applied and flushed: the slot's confirmed_flush_lsn) everything up to
+ * `lsn`; false on timeout. Read on the source, so it works inside the fence transaction too.
+ */
+export async function waitConfirmed(source: MoveQuery, slot: string, lsn: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await source<{ done: boolean }>(`select confirmed_flush_lsn >= ?::pg_lsn as done from pg_replication_slots where slot_name = ?`, [lsn, slot]);
+    if (row?.done) return true;
+    if (Date.now() > deadline) return false;
+    await sleep(POLL_MS / 5);
+  }
+}
+
+export interface SyncWait {
+  /** Gives up after this long (the copy keeps going; a rerun continues). */
+  readonly timeoutMs: number;
+  /** The fence is taken only once a catch-up probe (current LSN confirmed) takes less than this. */
+  readonly catchUpMs: number;
+}
+
+/** Waits for the initial copy of every table, then until the target keeps up closely enough to fence. */
+export async function waitUntilSynced(source: MoveQuery, target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string, wait: SyncWait): Promise<void> {
+  const deadline = Date.now() + wait.timeoutMs;
+  let progress = await syncProgress(target, subscriptionOid);
+  while (progress.pending > 0 || progress.tables === 0) {
+    if (Date.now() > deadline) {
+      throw new TenantMoveSyncTimeoutError(schema, `${progress.pending} of ${progress.tables} table(s) still copying after ${wait.timeoutMs} ms, ${progress.errors} worker error(s)`);
+    }
+    await sleep(POLL_MS * 2);
+    progress = await syncProgress(target, subscriptionOid);
+  }
+  for (;;) {
+    const started = Date.now();
+    const caughtUp = await waitConfirmed(source, names.subscription, await currentLsn(source), Math.max(0, deadline - started));
+    if (!caughtUp) throw new TenantMoveSyncTimeoutError(schema, `every table is copied but the changes still lag after ${wait.timeoutMs} ms`);
+    if (Date.now() - started <= wait.catchUpMs) return;
+  }
+}
+
+/**
+ * Removes the subscription without letting it reach the source (the slot is dropped there by `dropSlot`), so the
+ * cleanup works the same whatever the source's state. Idempotent.
+ */
+export async function dropSubscription(target: MoveQuery, names: MoveNames): Promise<void> {
+  const [sub] = await target(`select 1 from pg_subscription where subname = ? and subdbid = (select oid from pg_database where datname = current_database())`, [names.subscription]);
+  if (!sub) return;
+  const name = quoteIdent(names.subscription);
+  await target(`alter subscription ${name} disable`);
+  await target(`alter subscription ${name} set (slot_name = none)`);
+  await target(`drop subscription ${name}`);
+}
+
+/** Slots the initial copy made for each table (pg_<suboid>_sync_<relid>_<sysid>) and did not drop (interrupted copy). */
+export async function dropTableSyncSlots(source: MoveQuery, subscriptionOid: string, schema: string): Promise<void> {
+  const rows = await source<{ slot: string }>(`select slot_name as slot from pg_replication_slots where starts_with(slot_name, ?)`, [`pg_${subscriptionOid}_sync_`]);
+  for (const { slot } of rows) await dropSlot(source, slot, schema);
+}

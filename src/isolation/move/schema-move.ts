@@ -1,0 +1,178 @@
+import { Logger } from '@nestjs/common';
+import { sourceStateOf, tablesOf, targetStateOf } from './move-catalog.js';
+import { checkMovePossible } from './move-checks.js';
+import { cleanUpMove } from './move-cleanup.js';
+import { fenceAndPark, isPassingFenceFailure, verifyParked } from './move-fence.js';
+import { type MoveNames, moveNamesOf } from './move-names.js';
+import { createSubscription, dropSlot, ensurePublication, sleep, waitUntilSynced } from './move-replication.js';
+import { type MoveSide, qualified } from './move-sql.js';
+import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError } from './move.errors.js';
+
+/** Points a test (or an operator's tooling) can observe; the move awaits the callback before going on. */
+export type SchemaMoveStep = 'target-ready' | 'subscribed' | 'synced' | 'fence-locked' | 'fence-verified' | 'fence-committed' | 'switched' | 'done';
+
+export interface SchemaMoveTiming {
+  /** Initial copy + catching up before the fence (default 30 min). */
+  syncTimeoutMs?: number;
+  /** Fence only once a catch-up probe takes less than this (default 500 ms). */
+  catchUpMs?: number;
+  /** lock_timeout of the fence's table locks (default 1000 ms). */
+  fenceLockTimeoutMs?: number;
+  /** How long the locked source waits for the target to confirm its last change (default 3000 ms). */
+  catchUpTimeoutMs?: number;
+  /** Fence attempts before giving up (default 5). */
+  fenceAttempts?: number;
+}
+
+export interface SchemaMoveOptions {
+  readonly source: MoveSide;
+  readonly target: MoveSide;
+  /** The tenant's schema: the same name on both servers. */
+  readonly schema: string;
+  /** Names the publication, subscription, slot and parked schema; the same id on every rerun (moveIdFor()). */
+  readonly moveId: string;
+  /** libpq connection string of the source database as the TARGET server reaches it (CREATE SUBSCRIPTION). */
+  readonly sourceConninfo: string;
+  /** Creates the schema on the target and applies the tenant migrations; idempotent (called again by a rerun). */
+  createTargetSchema(): Promise<void>;
+  /** Whether the tenant record already points at the target (a rerun after the switch only cleans up). */
+  recordPointsAtTarget(): Promise<boolean>;
+  /** Points the tenant record at the target; idempotent. */
+  switchRecord(): Promise<void>;
+  /** Fences / unfences the tenant's writes fleet-wide; both idempotent (a rerun may repeat them). */
+  fence(): Promise<void>;
+  unfence(): Promise<void>;
+  /** Server names for messages (default 'source server' / 'target server'). */
+  readonly labels?: { source: string; target: string };
+  readonly timing?: SchemaMoveTiming;
+  onStep?(step: SchemaMoveStep): void | Promise<void>;
+  readonly logger?: Logger;
+}
+
+export interface SchemaMoveReport {
+  /** Where this run started from, as PostgreSQL showed it. */
+  readonly startedAt: 'new' | 'subscribed' | 'parked' | 'switched';
+  /** fence() called to unfence() returned (undefined when this run did not fence). */
+  readonly fencedMs: number | undefined;
+  /** Fence attempts made (retries after a lock or catch-up timeout). */
+  readonly fenceAttempts: number;
+  readonly tables: number | undefined;
+  readonly rows: number | undefined;
+}
+
+/**
+ * Moves a tenant schema from one PostgreSQL server to another while the app runs, on PostgreSQL's logical
+ * replication (see docs/moving-tenants.md). Every run derives where it is from what the two servers show, so a
+ * rerun after a crash at any point continues. The record is switched only after the source schema was renamed
+ * under the fence: at no time do two copies take writes.
+ */
+export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMoveReport> {
+  const { source, target, schema } = options;
+  const names = moveNamesOf(schema, options.moveId);
+  const logger = options.logger ?? new Logger('TenantMove');
+  const step = async (name: SchemaMoveStep) => void (await options.onStep?.(name));
+  const cleanup = async () => {
+    await cleanUpMove(source.query, target.query, schema, names);
+    logger.log(`Moved schema "${schema}": the source's copy, publication, subscription and slot are removed`);
+    await step('done');
+  };
+
+  if (await options.recordPointsAtTarget()) {
+    await options.unfence();
+    await cleanup();
+    return { startedAt: 'switched', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined };
+  }
+  const src = await sourceStateOf(source.query, schema, names);
+  if (src.original && src.parked) throw new TenantMoveStateError(schema, `the source has both "${schema}" and its parked copy "${names.parkedSchema}" (the schema was created again after a fence)`);
+  if (src.parked) {
+    logger.log(`Moving schema "${schema}": the source was parked by an earlier run; verifying again, then switching`);
+    await verifyParked(source, target, schema, names);
+    await switchRecord(options, schema, step);
+    await cleanup();
+    return { startedAt: 'parked', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined };
+  }
+  if (!src.original) throw new TenantMoveStateError(schema, `the schema exists on the source under neither "${schema}" nor "${names.parkedSchema}", and the record does not point at the target`);
+
+  const labels = options.labels ?? { source: 'source server', target: 'target server' };
+  let dst = await targetStateOf(target.query, schema, names);
+  const startedAt = dst.subscriptionOid ? 'subscribed' : 'new';
+  if (!dst.subscriptionOid) {
+    await checkMovePossible(source.query, target.query, schema, labels);
+    checkSameTenant(schema, src.mark, dst.mark);
+    await options.createTargetSchema();
+    dst = await targetStateOf(target.query, schema, names);
+    if (!dst.schema) throw new TenantMoveError(schema, 'target', `createTargetSchema() returned but the ${labels.target} has no schema "${schema}"`);
+    checkSameTenant(schema, src.mark, dst.mark);
+    await step('target-ready');
+    await subscribe(source, target, schema, names, options.sourceConninfo);
+    dst = await targetStateOf(target.query, schema, names);
+    logger.log(`Moving schema "${schema}": subscribed, PostgreSQL is copying its tables to the ${labels.target}`);
+    await step('subscribed');
+  }
+  const timing = withDefaults(options.timing);
+  const wait = { timeoutMs: timing.syncTimeoutMs, catchUpMs: timing.catchUpMs };
+  await waitUntilSynced(source.query, target.query, schema, names, dst.subscriptionOid!, wait);
+  await step('synced');
+
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= timing.fenceAttempts; attempt++) {
+    const fencedAt = performance.now();
+    await options.fence();
+    let parked: { tables: number; rows: number };
+    try {
+      parked = await fenceAndPark(source, target, schema, names, { lockTimeoutMs: timing.fenceLockTimeoutMs, catchUpTimeoutMs: timing.catchUpTimeoutMs }, step);
+    } catch (error) {
+      await options.unfence();
+      if (!isPassingFenceFailure(error)) throw error;
+      lastError = error;
+      logger.warn(`Moving schema "${schema}": fence attempt ${attempt} of ${timing.fenceAttempts} failed (${error instanceof Error ? error.message : String(error)}); the tenant runs on the source again`);
+      await sleep(200 * attempt);
+      await waitUntilSynced(source.query, target.query, schema, names, dst.subscriptionOid!, wait);
+      continue;
+    }
+    await step('fence-committed');
+    await switchRecord(options, schema, step);
+    const fencedMs = Math.round(performance.now() - fencedAt);
+    logger.log(`Moved schema "${schema}" (${parked.tables} table(s), ${parked.rows} row(s) verified); writes paused ${fencedMs} ms`);
+    await cleanup();
+    return { startedAt, fencedMs, fenceAttempts: attempt, ...parked };
+  }
+  throw new TenantMoveFenceError(schema, timing.fenceAttempts, lastError);
+}
+
+async function switchRecord(options: SchemaMoveOptions, schema: string, step: (name: SchemaMoveStep) => Promise<void>): Promise<void> {
+  try {
+    await options.switchRecord();
+  } catch (error) {
+    throw new TenantMoveError(schema, 'switch', `the source is parked and the target verified, but switching the record failed: rerun the move to switch it (the tenant stays fenced until then)`, error);
+  }
+  await options.unfence();
+  await step('switched');
+}
+
+/** A schema on the target marked as another tenant's is never emptied. */
+function checkSameTenant(schema: string, sourceMark: string | undefined, targetMark: string | undefined): void {
+  if (sourceMark !== undefined && targetMark !== undefined && sourceMark !== targetMark) throw new TenantMoveTargetConflictError(schema, sourceMark, targetMark);
+}
+
+/**
+ * Empties the target's tables (rows seeded by migrations, or a copy interrupted before its subscription existed:
+ * the record points at the source, so the target serves nothing), then publishes and subscribes.
+ */
+async function subscribe(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, conninfo: string): Promise<void> {
+  const tables = await tablesOf(target.query, schema);
+  if (tables.length) await target.query(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
+  await ensurePublication(source.query, schema, names);
+  await dropSlot(source.query, names.subscription, schema);
+  await createSubscription(target.query, names, conninfo);
+}
+
+function withDefaults(timing: SchemaMoveTiming = {}): Required<SchemaMoveTiming> {
+  return {
+    syncTimeoutMs: timing.syncTimeoutMs ?? 30 * 60_000,
+    catchUpMs: timing.catchUpMs ?? 500,
+    fenceLockTimeoutMs: timing.fenceLockTimeoutMs ?? 1_000,
+    catchUpTimeoutMs: timing.catchUpTimeoutMs ?? 3_000,
+    fenceAttempts: timing.fenceAttempts ?? 5,
+  };
+}
