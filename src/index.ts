@@ -15,6 +15,7 @@ export type {
   TenantSeeder,
   ReplicaLagOptions,
 } from './options/tenancy-options.js';
+export type { TenantPlacementPolicy, TenantServerLoad, TenantServerOptions } from './options/tenant-servers.js';
 export { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './options/tokens.js';
 export { InjectEntityManager, InjectMikroORM, InjectRepository } from './module/inject.decorators.js';
 export { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mikro-orm/nestjs';

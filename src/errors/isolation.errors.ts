@@ -165,3 +165,25 @@ export class TenantDropUnfinishedError extends TenancyError {
     );
   }
 }
+
+/**
+ * Several servers (`tenancy.servers`): a tenant record names a server that is not configured (a typo in the store, or
+ * a server removed from the config while tenants still live on it). Never guessed: its requests get a 500 and the log
+ * says what to fix.
+ */
+export class TenantServerUnknownError extends TenancyError {
+  constructor(contextName: string, tenantId: string, server: unknown, configured: readonly string[]) {
+    super(
+      `Tenant '${tenantId}' of context '${contextName}' lives on server '${printableName(server)}', which tenancy.servers does ` +
+        `not name (configured: ${configured.map((name) => `'${name}'`).join(', ')}). Add that server to tenancy.servers, or ` +
+        `correct the tenant's 'server' in the tenant store.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/** A name read from a store, for a message: every character outside [A-Za-z0-9_.-] written as \uXXXX. */
+function printableName(name: unknown): string {
+  return String(name).replace(/[^A-Za-z0-9_.-]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200);
+}

@@ -7,6 +7,7 @@ import { messageOf } from '../errors/message-of.js';
 import { Outbox } from '../outbox/outbox.service.js';
 import type { OutboxHealthOptions } from '../outbox/outbox-health.js';
 import { replicaRouterOf } from '../replicas/replica-driver.js';
+import type { TenantHealth } from '../isolation/tenant-isolation.js';
 
 export interface PingOptions {
   /** Key of the result in the health report. Default: the context name. */
@@ -59,7 +60,9 @@ export class TenancyHealthIndicator {
     const tenants = this.runtime.tenants;
     const key = options.key ?? tenants?.contextName ?? 'tenant';
     if (!tenants) return this.health.check(key).down({ message: 'no tenant context is configured' });
-    const { ping, details: isolation } = tenants.isolation.health();
+    const health = tenants.isolation.health();
+    if (health.servers) return this.servers(key, health.servers, health.details, tenants.changesStatus(), options.timeoutMs);
+    const { ping, details: isolation } = health;
     const changes = tenants.changesStatus();
     // a lost listener is not an outage (lookups still expire after cacheTtlMs): shown, never "down"
     const withChanges = changes ? { ...isolation, changes } : isolation;
@@ -67,6 +70,38 @@ export class TenancyHealthIndicator {
     const replicas = this.runtime.replicas.report(tenants.contextName);
     const details = { ...withChanges, ...(ping ? await this.replicaDetails(ping, options.timeoutMs) : Object.keys(replicas).length ? { replicas } : {}) };
     return ping ? this.ping(key, ping, options.timeoutMs, details) : this.health.check(key).up(details);
+  }
+
+  /**
+   * Several servers: each server pinged (schema mode) or reported (database mode) under `servers`. Down only when
+   * every server is: a server that is down fails only its own tenants' requests, so the instance still serves.
+   */
+  private async servers(key: string, servers: Record<string, TenantHealth>, totals: Record<string, unknown>, changes: Record<string, unknown> | undefined, timeoutMs = 1000): Promise<HealthIndicatorResult> {
+    const report: Record<string, Record<string, unknown>> = {};
+    await Promise.all(
+      Object.entries(servers).map(async ([name, server]) => {
+        if (!server.ping) return void (report[name] = { status: 'up', ...server.details });
+        const started = performance.now();
+        const answer = await this.answerWithin(server.ping, timeoutMs);
+        report[name] = answer === true ? { status: 'up', ...server.details, responseTime: Math.round(performance.now() - started) } : { status: 'down', ...server.details, message: answer };
+      }),
+    );
+    const details = { ...totals, ...(changes ? { changes } : {}), servers: report };
+    const down = Object.entries(report).filter(([, server]) => server.status === 'down');
+    const check = this.health.check(key);
+    if (down.length < Object.keys(report).length) return check.up(details);
+    return check.down({ ...details, message: `every tenant server is down (${down.map(([name]) => name).join(', ')})` });
+  }
+
+  /** True, or why not (also when the server has not answered within `timeoutMs`). */
+  private async answerWithin(orm: MikroORM, timeoutMs: number): Promise<true | string> {
+    const abort = new AbortController();
+    const timeout = sleep(timeoutMs, `no answer within ${timeoutMs} ms`, { signal: abort.signal }).catch(() => 'cancelled');
+    try {
+      return await Promise.race([this.answer(orm), timeout]);
+    } finally {
+      abort.abort();
+    }
   }
 
   private async ping(key: string, orm: MikroORM, timeoutMs = 1000, details: Record<string, unknown>): Promise<HealthIndicatorResult> {

@@ -6,6 +6,11 @@ export interface TenantRecord {
   id: string;
   /** A suspended tenant's requests get a 403. */
   suspended?: boolean;
+  /**
+   * The server it lives on, a name of `tenancy.servers` (set by `TenantLifecycle.create` and `move`); none: the first
+   * server. Without `tenancy.servers` it is ignored. A `TenantStores.table` entity keeps it in a column of its own.
+   */
+  server?: string;
 }
 
 /** Looks up static contexts by name, for stores that keep tenants in a database (see TenantStores.table). */
