@@ -13,6 +13,9 @@ import { TableProvisioning } from './table-provisioning.js';
 import { checkRoleHonoursRls } from './rls-role-check.js';
 import { DroppedTenantSchema, isDroppedTenantTable } from './dropped-tenant.entity.js';
 
+/** Tenants whose fork options are kept (the oldest is forgotten past it): the per-request path builds them once. */
+const MAX_CACHED_FORKS = 10_000;
+
 export interface TableIsolationSettings {
   contextName: string;
   template: ContextConfig;
@@ -42,6 +45,8 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     target: () => ({ shared: true, lockKey: `nestjs-mikro-tenancy:${this.settings.contextName}:shared-tables` }),
     generatorConfig: () => this.migrationConfig(),
   };
+  /** Each tenant's fork options (frozen: every request of the tenant shares them), made on its first request. */
+  readonly #forks = new Map<string, TenantForkOptions>();
 
   private constructor(
     readonly orm: MikroORM,
@@ -97,8 +102,9 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     });
   }
 
-  async forgetTenant(): Promise<void> {
-    // nothing is opened or checked per tenant
+  async forgetTenant(tenantId: string): Promise<void> {
+    // nothing is opened or checked per tenant: only its fork options are kept
+    this.#forks.delete(tenantId);
   }
 
   reclaimEntityPrototypes(): void {
@@ -119,11 +125,16 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   }
 
   private forkOf(tenantId: string): TenantForkOptions {
+    const cached = this.#forks.get(tenantId);
+    if (cached) return cached;
     const { rowLevelSecurity, setting } = this.settings.shared;
-    return {
-      filterParams: { [TENANT_FILTER]: { id: tenantId } },
-      ...(rowLevelSecurity ? { session: { variables: { [setting]: tenantId, application_name: this.sessionTagOf(tenantId) } } } : {}),
-    };
+    const fork: TenantForkOptions = Object.freeze({
+      filterParams: Object.freeze({ [TENANT_FILTER]: Object.freeze({ id: tenantId }) }),
+      ...(rowLevelSecurity ? { session: Object.freeze({ variables: Object.freeze({ [setting]: tenantId, application_name: this.sessionTagOf(tenantId) }) }) } : {}),
+    });
+    if (this.#forks.size >= MAX_CACHED_FORKS) this.#forks.delete(this.#forks.keys().next().value as string);
+    this.#forks.set(tenantId, fork);
+    return fork;
   }
 
   private migrationConfig(): ContextConfig {
