@@ -1,3 +1,5 @@
+import { normalizeServers, serversProblems } from './servers-validation.js';
+import type { TenantPlacementPolicy, TenantServerOptions } from './tenant-servers.js';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 import { TenantResolvers } from '../resolution/tenant-resolvers.js';
 import type { TenantResolver } from '../resolution/tenant-resolver.js';
@@ -44,6 +46,9 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   injection: TenantInjection;
   seed?: TenantSeeder<T>;
   migrateAs?: { user: string; password?: string };
+  /** Several servers, in their configured order; undefined: one server (the template's). */
+  servers?: ReadonlyMap<string, TenantServerOptions>;
+  placement?: TenantPlacementPolicy<T>;
 }
 
 export interface NormalizedOptions {
@@ -171,6 +176,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
   }
   if (tenancy.searchPath?.length && tenancy.isolation !== 'schema') problems.push(`${label}: searchPath applies to schema isolation only`);
   problems.push(...changesProblems(tenancy, label));
+  problems.push(...serversProblems(tenancy, label));
   if (tenancy.resolve && tenancy.resolve.length === 0) problems.push(`${label}: 'resolve' is empty; give at least one resolver or leave it out for the x-tenant-id header`);
   return problems;
 }
@@ -260,5 +266,7 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
     migrateAs: tenancy.migrateAs,
+    servers: normalizeServers(tenancy),
+    placement: tenancy.placement,
   };
 }

@@ -3,6 +3,9 @@ import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { TenantResolver } from '../resolution/tenant-resolver.js';
 import type { TenantIdRules } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
+import type { TenantPlacementPolicy, TenantPoolOptions, TenantServerOptions } from './tenant-servers.js';
+
+export type { TenantPoolOptions };
 
 /** A MikroORM configuration, as returned by any driver's `defineConfig()`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,19 +30,6 @@ export type TenantIsolation = 'schema' | 'database' | 'table';
  */
 export type TenantInjection = 'context' | 'request';
 
-export interface TenantPoolOptions {
-  /** Database mode: tenant databases kept open at once (LRU beyond that). Default 50. */
-  maxOpenTenants?: number;
-  /** Database mode: close a tenant database unused for this long. Default 300000 (5 min). */
-  idleTimeoutMs?: number;
-  /**
-   * Database mode: how long a request waits for a free tenant slot before a 503 (default 5000). Also set as the
-   * driver's connection timeout of tenant pools, so waiting for a pooled connection is bounded too.
-   */
-  acquireTimeoutMs?: number;
-  /** Database mode: connections per open tenant database; defaults to the template's `pool.max`, else 5. */
-  connectionsPerTenant?: number;
-}
 
 
 /**
@@ -143,6 +133,14 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    * role that row-level security binds). Replaces the user and password of the migration connections only.
    */
   migrateAs?: { user: string; password?: string };
+  /**
+   * Several PostgreSQL servers (schema or database isolation): the servers tenants may live on, by name, each with
+   * connection options over `config`. A tenant lives on the server its record names (`server`); a record naming
+   * none lives on the first one. Leave it out with one server. See docs/servers.md.
+   */
+  servers?: Record<string, TenantServerOptions>;
+  /** Where `TenantLifecycle.create` places a new tenant (default: the open server with the fewest tenants). */
+  placement?: TenantPlacementPolicy<T>;
 }
 
 export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {

@@ -18,6 +18,10 @@ import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenancyObservers } from '../observability/tenancy-observers.js';
+import { ServerRoutedIsolation } from '../isolation/servers/server-routed-isolation.js';
+import { serverConfig } from '../isolation/servers/server-config.js';
+import type { ContextConfig, TenantPoolOptions } from '../options/tenancy-options.js';
+import type { TenantServerOptions } from '../options/tenant-servers.js';
 
 /** How long a drop announced by another instance fences its tenant here when no end of it is heard. */
 const DEFAULT_REMOTE_FENCE_MS = 120_000;
@@ -77,38 +81,10 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   }
 
   static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger, currentTenantId: () => string | undefined): Promise<TenantRuntime<T>> {
-    if (options.isolation === 'schema') {
-      const isolation = await SchemaIsolation.open<T>({
-        contextName: options.contextName,
-        template: options.config,
-        schemaName: options.schemaName,
-        searchPath: options.searchPath,
-        reservedSchemas: options.reservedSchemas,
-        currentTenantId,
-        logger,
-      });
-      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object, logger);
-    }
-    if (options.isolation === 'table') {
-      const isolation = await TableIsolation.open<T>({
-        contextName: options.contextName,
-        template: options.config,
-        shared: options.sharedTables,
-        currentTenantId,
-        logger,
-      });
-      return new TenantRuntime(options, isolation, Object.getPrototypeOf(isolation.orm.em) as object, logger);
-    }
-    const isolation = new DatabaseIsolation<T>({
-      contextName: options.contextName,
-      template: options.config,
-      database: options.database,
-      pool: options.pool,
-      reservedDatabases: options.reservedDatabases,
-      staticContexts: options.staticContexts,
-      logger,
-    });
-    return new TenantRuntime(options, isolation, driverClassesOf(options.config).entityManager.prototype as object, logger);
+    const isolation = options.servers
+      ? await openServers(options, options.servers, logger, currentTenantId)
+      : await openIsolation(options, options.config, options.pool, logger, currentTenantId);
+    return new TenantRuntime(options, isolation, entityManagerPrototypeOf(isolation, options), logger);
   }
 
   /**
@@ -205,3 +181,50 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   }
 }
 
+
+/** The isolation strategy of one server: `template` is `tenancy.config`, with a server's connection options laid over. */
+async function openIsolation<T extends TenantRecord>(
+  options: NormalizedTenancy<T>,
+  template: ContextConfig,
+  pool: Required<TenantPoolOptions>,
+  logger: Logger,
+  currentTenantId: () => string | undefined,
+): Promise<TenantIsolationStrategy<T>> {
+  const { contextName } = options;
+  if (options.isolation === 'schema') {
+    const { schemaName, searchPath, reservedSchemas } = options;
+    return SchemaIsolation.open<T>({ contextName, template, schemaName, searchPath, reservedSchemas, currentTenantId, logger });
+  }
+  if (options.isolation === 'table') return TableIsolation.open<T>({ contextName, template, shared: options.sharedTables, currentTenantId, logger });
+  const { database, reservedDatabases, staticContexts } = options;
+  return new DatabaseIsolation<T>({ contextName, template, database, pool, reservedDatabases, staticContexts, logger });
+}
+
+/** Several servers: one strategy per server, each tenant routed to its own (see ServerRoutedIsolation). */
+async function openServers<T extends TenantRecord>(
+  options: NormalizedTenancy<T>,
+  servers: ReadonlyMap<string, TenantServerOptions>,
+  logger: Logger,
+  currentTenantId: () => string | undefined,
+): Promise<ServerRoutedIsolation<T>> {
+  const opened = new Map<string, TenantIsolationStrategy<T>>();
+  for (const [name, server] of servers) {
+    const pool = { ...options.pool, ...definedOnly(server.tenantPool ?? {}) };
+    opened.set(name, await openIsolation(options, serverConfig(options.config, server), pool, logger, currentTenantId));
+  }
+  return new ServerRoutedIsolation(options.contextName, opened);
+}
+
+function definedOnly<O extends object>(value: O): Partial<O> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<O>;
+}
+
+/**
+ * The prototype injected tenant EntityManager proxies present, so `instanceof` checks pass: the tenant ORM's own
+ * EntityManager class where one ORM serves every tenant (schema, table), the driver's otherwise (database mode).
+ */
+function entityManagerPrototypeOf<T extends TenantRecord>(isolation: TenantIsolationStrategy<T>, options: NormalizedTenancy<T>): object {
+  const first = isolation instanceof ServerRoutedIsolation ? (isolation.servers.values().next().value as TenantIsolationStrategy<T>) : isolation;
+  if (first instanceof SchemaIsolation || first instanceof TableIsolation) return Object.getPrototypeOf(first.orm.em) as object;
+  return driverClassesOf(options.config).entityManager.prototype as object;
+}
