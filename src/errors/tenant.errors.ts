@@ -116,3 +116,17 @@ export class TenantDroppingError extends TenancyError {
     );
   }
 }
+
+/**
+ * The tenant is in the final step of a move to another server (writes paused while the copy catches up, usually
+ * well under a second), and that step outlasted how long a request waits for it. Retry: nothing was done.
+ */
+export class TenantMovingError extends TenancyError {
+  constructor(readonly tenantId: string) {
+    super(
+      `Tenant '${tenantId}' is being moved to another server and its requests are paused for the last step; nothing was done. Retry in a moment.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}

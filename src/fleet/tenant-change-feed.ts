@@ -7,14 +7,16 @@ import { type ListenConnectionOptions, PgChannelListener } from './pg-channel-li
 
 /**
  * What happened to a tenant, as other app instances must learn it: its record changed (created, updated, suspended,
- * resumed), or a drop started (`dropping`: refuse its new work), ended (`dropped`) or was given up (`drop-aborted`).
+ * resumed), a drop started (`dropping`: refuse its new work), ended (`dropped`) or was given up (`drop-aborted`), or
+ * the final step of a move started (`moving`: hold its new work) and ended (`moved`: serve it from its record again,
+ * switched or not).
  */
-export type TenantChangeKind = 'created' | 'updated' | 'suspended' | 'resumed' | 'dropping' | 'dropped' | 'drop-aborted';
+export type TenantChangeKind = 'created' | 'updated' | 'suspended' | 'resumed' | 'dropping' | 'dropped' | 'drop-aborted' | 'moving' | 'moved';
 
 export interface TenantChange {
   kind: TenantChangeKind;
   tenantId: string;
-  /** `dropping`: how long the receivers keep the tenant fenced if no `dropped` or `drop-aborted` follows. */
+  /** `dropping`/`moving`: how long the receivers keep the tenant fenced if nothing ends it. */
   fenceMs?: number;
 }
 
@@ -38,7 +40,7 @@ export interface TenantChangeHandlers {
   resync(): void;
 }
 
-const KINDS = new Set<string>(['created', 'updated', 'suspended', 'resumed', 'dropping', 'dropped', 'drop-aborted']);
+const KINDS = new Set<string>(['created', 'updated', 'suspended', 'resumed', 'dropping', 'dropped', 'drop-aborted', 'moving', 'moved']);
 
 /**
  * Tenant changes shared by every app instance through the hub PostgreSQL itself: `pg_notify` on publish (a plain

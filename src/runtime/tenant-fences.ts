@@ -14,6 +14,9 @@ export class TenantFences {
   readonly #drainWaiters = new Map<string, Set<() => void>>();
   /** Tenants dropped lately, so the work a drop ended is told why (its error surfaces after the drop). */
   readonly #droppedAt = new Map<string, number>();
+  /** Tenants in the last step of a move: their new work waits for it (see awaitMove), and what waits. */
+  readonly #movingUntil = new Map<string, number>();
+  readonly #moveWaiters = new Map<string, Set<() => void>>();
 
   fence(tenantId: string, ttlMs: number = Number.POSITIVE_INFINITY): void {
     this.#fencedUntil.set(tenantId, Date.now() + ttlMs);
@@ -34,7 +37,43 @@ export class TenantFences {
     return at !== undefined && Date.now() - at < REMEMBER_DROPS_MS;
   }
 
+  /** Holds the tenant's new work while a move's last step runs (until `liftMove`, or `ttlMs` at most). */
+  fenceMove(tenantId: string, ttlMs: number = Number.POSITIVE_INFINITY): void {
+    this.#movingUntil.set(tenantId, Date.now() + ttlMs);
+  }
+
+  /** Ends a move's fence: the work waiting for it goes on (and looks the tenant up again). */
+  liftMove(tenantId: string): void {
+    this.#movingUntil.delete(tenantId);
+    const waiters = this.#moveWaiters.get(tenantId);
+    this.#moveWaiters.delete(tenantId);
+    for (const wake of waiters ?? []) wake();
+  }
+
+  isMoving(tenantId: string): boolean {
+    if (this.#movingUntil.size === 0) return false;
+    const until = this.#movingUntil.get(tenantId);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.liftMove(tenantId);
+    return false;
+  }
+
+  /** Waits while the tenant is moving, at most `timeoutMs`; false when it still is. */
+  async awaitMove(tenantId: string, timeoutMs: number): Promise<boolean> {
+    if (!this.isMoving(tenantId)) return true;
+    const until = Math.min(Date.now() + timeoutMs, this.#movingUntil.get(tenantId) as number);
+    await this.wait(this.#moveWaiters, tenantId, Math.max(0, until - Date.now()));
+    return !this.isMoving(tenantId);
+  }
+
+  /** Whether the tenant's new work cannot start at once (a drop refuses it, a move holds it). */
   isFenced(tenantId: string): boolean {
+    if (this.#movingUntil.size !== 0 && this.isMoving(tenantId)) return true;
+    return this.isDropFenced(tenantId);
+  }
+
+  private isDropFenced(tenantId: string): boolean {
     if (this.#fencedUntil.size === 0) return false; // the common case, on every request
     const until = this.#fencedUntil.get(tenantId);
     if (until === undefined) return false;
@@ -45,12 +84,12 @@ export class TenantFences {
 
   /** 503 when the tenant is being dropped. */
   refuseIfFenced(tenantId: string): void {
-    if (this.isFenced(tenantId)) throw new TenantDroppingError(tenantId, 'dropping');
+    if (this.isDropFenced(tenantId)) throw new TenantDroppingError(tenantId, 'dropping');
   }
 
   /** For an error of the tenant's work: the drop that explains it (under way, or just done), if any. */
   dropError(tenantId: string): TenantDroppingError | undefined {
-    if (this.isFenced(tenantId)) return new TenantDroppingError(tenantId, 'dropping');
+    if (this.isDropFenced(tenantId)) return new TenantDroppingError(tenantId, 'dropping');
     if (this.wasJustDropped(tenantId)) return new TenantDroppingError(tenantId, 'dropped');
     return undefined;
   }
@@ -81,18 +120,24 @@ export class TenantFences {
   /** Waits until the tenant has no work in flight here, or `timeoutMs` passed; returns how many are still running. */
   async drained(tenantId: string, timeoutMs: number): Promise<number> {
     if (this.inFlight(tenantId) === 0) return 0;
-    await new Promise<void>((resolve) => {
+    await this.wait(this.#drainWaiters, tenantId, timeoutMs);
+    return this.inFlight(tenantId);
+  }
+
+  /** Resolves when the tenant's waiters in `waiters` are woken, or after `timeoutMs`. */
+  private wait(waiters: Map<string, Set<() => void>>, tenantId: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeoutMs);
       timer.unref();
-      const waiters = this.#drainWaiters.get(tenantId) ?? new Set<() => void>();
-      this.#drainWaiters.set(tenantId, waiters);
-      waiters.add(done);
+      const set = waiters.get(tenantId) ?? new Set<() => void>();
+      waiters.set(tenantId, set);
+      set.add(done);
       function done(): void {
         clearTimeout(timer);
-        waiters.delete(done);
+        set.delete(done);
+        if (set.size === 0 && waiters.get(tenantId) === set) waiters.delete(tenantId);
         resolve();
       }
     });
-    return this.inFlight(tenantId);
   }
 }

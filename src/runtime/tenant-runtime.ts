@@ -15,6 +15,7 @@ import { type TenantChange, TenantChangeFeed } from '../fleet/tenant-change-feed
 import { TenantFences } from './tenant-fences.js';
 import type { MikroORM } from '@mikro-orm/core';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
+import { TenantMovingError } from '../errors/tenant.errors.js';
 import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenancyObservers } from '../observability/tenancy-observers.js';
@@ -23,6 +24,8 @@ import { serverConfig } from '../isolation/servers/server-config.js';
 import type { ContextConfig, TenantPoolOptions } from '../options/tenancy-options.js';
 import type { TenantServerOptions } from '../options/tenant-servers.js';
 
+/** How long a request of a tenant in the last step of a move waits for it before a 503 (the step takes well under that). */
+const MOVE_WAIT_MS = 10_000;
 /** How long a drop announced by another instance fences its tenant here when no end of it is heard. */
 const DEFAULT_REMOTE_FENCE_MS = 120_000;
 
@@ -97,6 +100,8 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
 
   private async enterObserved(tenantId: string): Promise<ActiveTenant<T>> {
     if (!this.#listening) this.listenForChanges();
+    // a move's last step: hold the work until the tenant serves from its (new) server, then look it up again
+    if (this.fences.isMoving(tenantId) && !(await this.fences.awaitMove(tenantId, MOVE_WAIT_MS))) throw new TenantMovingError(tenantId);
     const record = await this.directory.get(tenantId);
     this.fences.refuseIfFenced(tenantId);
     const active = await this.isolation.acquire(record);
@@ -168,10 +173,13 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     if (!this.isValidId(tenantId)) return; // never from this library; nothing of ours can be named so
     this.directory.invalidate(tenantId);
     if (kind === 'dropping') this.fences.fence(tenantId, change.fenceMs ?? DEFAULT_REMOTE_FENCE_MS);
+    if (kind === 'moving') this.fences.fenceMove(tenantId, change.fenceMs ?? DEFAULT_REMOTE_FENCE_MS);
+    if (kind === 'moved') this.fences.liftMove(tenantId);
     if (kind === 'dropped' || kind === 'drop-aborted') this.fences.lift(tenantId, kind === 'dropped');
-    if (kind === 'dropping' || kind === 'dropped') {
-      // close what is open for it here (database mode: after its requests), so the drop finds nothing of ours
-      this.isolation.forgetTenant(tenantId).catch((error: unknown) => this.logger.error(`Tenant '${tenantId}': releasing it after a drop elsewhere failed: ${messageOf(error)}`));
+    if (kind === 'dropping' || kind === 'dropped' || kind === 'moved') {
+      // close what is open for it here (database mode: after its requests), so a drop finds nothing of ours and a moved
+      // tenant is opened again where its record now points
+      this.isolation.forgetTenant(tenantId).catch((error: unknown) => this.logger.error(`Tenant '${tenantId}': releasing it after a drop or move elsewhere failed: ${messageOf(error)}`));
     }
   }
 

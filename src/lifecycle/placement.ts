@@ -1,0 +1,44 @@
+import type { TenantRuntime } from '../runtime/tenant-runtime.js';
+import type { TenantRecord } from '../tenants/tenant-store.js';
+import type { TenantPlacementPolicy, TenantServerLoad } from '../options/tenant-servers.js';
+import { TenancyUsageError } from '../errors/options.errors.js';
+
+/** The default placement: the open server with the fewest tenants (the first listed on a tie). */
+export const fewestTenants: TenantPlacementPolicy = ({ servers }) => {
+  const open = servers.filter((server) => !server.closedToNewTenants);
+  const [least] = [...open].sort((a, b) => a.tenants - b.tenants);
+  if (!least) throw new TenancyUsageError('Every server in tenancy.servers is closedToNewTenants: open one, or name the server of the new tenant.');
+  return least.name;
+};
+
+/**
+ * The server of a tenant about to be created: the one asked for, the one its record already names (a rerun), or
+ * the placement policy's choice. Undefined without `tenancy.servers`. A name that is not configured is refused.
+ */
+export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime<T>, tenant: T, asked: string | undefined): Promise<string | undefined> {
+  const { servers, placement, contextName } = tenants.options;
+  if (!servers) {
+    if (asked === undefined) return undefined;
+    throw new TenancyUsageError(`Cannot place tenant '${tenant.id}' on server '${asked}': tenant context '${contextName}' configures no tenancy.servers.`);
+  }
+  const chosen = asked ?? tenant.server ?? (await (placement ?? (fewestTenants as TenantPlacementPolicy<T>))({ tenant, servers: await loadOf(tenants) }));
+  if (typeof chosen !== 'string' || !servers.has(chosen)) {
+    const source = asked !== undefined ? 'The server asked for' : tenant.server !== undefined ? "The tenant's record names a server that" : 'tenancy.placement returned a server that';
+    throw new TenancyUsageError(
+      `Cannot place tenant '${tenant.id}': ${source} is not in tenancy.servers (configured: ${[...servers.keys()].join(', ')}).`,
+    );
+  }
+  return chosen;
+}
+
+/** Tenants per server, from the store's list (a record naming no server counts for the first server). */
+async function loadOf<T extends TenantRecord>(tenants: TenantRuntime<T>): Promise<TenantServerLoad[]> {
+  const servers = tenants.options.servers as ReadonlyMap<string, { closedToNewTenants?: boolean }>;
+  const counts = new Map<string, number>([...servers.keys()].map((name) => [name, 0]));
+  const first = servers.keys().next().value as string;
+  for (const record of await tenants.store.list()) {
+    const name = record.server ?? first;
+    if (counts.has(name)) counts.set(name, (counts.get(name) as number) + 1);
+  }
+  return [...servers].map(([name, server]) => ({ name, tenants: counts.get(name) as number, closedToNewTenants: server.closedToNewTenants === true }));
+}
