@@ -1,47 +1,25 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RequestScope } from '../scope/request-scope.js';
-import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
+import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
 import type { TenantProvisioning } from '../isolation/tenant-isolation.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import type { TenantSeeder } from '../options/tenancy-options.js';
-import { TenantStorageConflictError } from '../errors/isolation.errors.js';
-import { TenancyError } from '../errors/tenancy.error.js';
-import type { StorageOwner } from '../isolation/storage-owner.js';
 import { LifecycleEmitter, type TenantLifecycleEvent, type TenantLifecycleEvents } from './lifecycle-events.js';
 import type { MigrationDirection, MigrationStatus, TenantMigrationReport, TenantMigrationResult } from './migration-report.js';
 import { type TenantMigrationOptions, TenantMigrations } from './tenant-migrations.js';
 import { messageOf } from '../errors/message-of.js';
-import { TenantNotFoundError } from '../errors/tenant.errors.js';
 import type { TenantOperation } from '../observability/tenancy-observers.js';
+import { TenantDropAndSuspend, type TenantDropOptions, type TenantDropResult } from './drop-tenant.js';
+import { refuseForeignStorage } from './foreign-storage.js';
 
+export type { TenantDropOptions, TenantDropResult } from './drop-tenant.js';
 
 export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
   /** Overrides `tenancy.seed` for this tenant; `false` skips seeding. */
   seed?: TenantSeeder<T> | false;
 }
-
-export interface TenantDropOptions {
-  /** Must be the tenant id: dropping deletes every row of the tenant. */
-  confirm?: string;
-  /** How long work already running for the tenant (any app instance) may take before it is ended. Default 10000. */
-  drainTimeoutMs?: number;
-}
-
-export interface TenantDropResult {
-  tenantId: string;
-  /** False when there was nothing to drop (no record, no schema or database): a rerun, or a mistyped id. */
-  dropped: boolean;
-  /** Whether the tenant was in the store. */
-  registered: boolean;
-  /** Whether its schema or database existed. */
-  storageExisted: boolean;
-}
-
-const DEFAULT_DRAIN_TIMEOUT_MS = 10_000;
-/** Other instances keep a drop's fence this much longer than its drain time when they hear nothing more. */
-const REMOTE_FENCE_MARGIN_MS = 60_000;
 
 export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
   tenant: T;
@@ -59,7 +37,7 @@ export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
 export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
   readonly #logger = new Logger('TenantLifecycle');
   readonly #events = new LifecycleEmitter<T>(this.#logger);
-  #parts?: { tenants: TenantRuntime<T>; migrations: TenantMigrations<T>; provisioning: TenantProvisioning<T> };
+  #parts?: { tenants: TenantRuntime<T>; migrations: TenantMigrations<T>; provisioning: TenantProvisioning<T>; dropAndSuspend: TenantDropAndSuspend<T> };
 
   constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
 
@@ -87,7 +65,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const tenant = { ...registered, ...data, id: tenantId } as T;
     const where = tenants.isolation.describe(tenant);
     await provisioning.beforeCreate?.(tenant);
-    const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'create');
+    const storage = await refuseForeignStorage(tenants, provisioning, tenant, 'create');
     const existed = storage.exists;
     let migrated: TenantMigrationResult | undefined;
     try {
@@ -124,50 +102,7 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    * nor data it does nothing and says so (`dropped: false`).
    */
   drop(tenantId: string, options: TenantDropOptions = {}): Promise<TenantDropResult> {
-    return this.observed('drop', tenantId, () => this.dropObserved(tenantId, options));
-  }
-
-  private async dropObserved(tenantId: string, options: TenantDropOptions): Promise<TenantDropResult> {
-    const { tenants, provisioning } = this.parts('TenantLifecycle.drop');
-    tenants.validateId(tenantId);
-    const store = tenants.store;
-    const registered = await store.find(tenantId);
-    const tenant = registered ?? ({ id: tenantId } as T);
-    const where = tenants.isolation.describe(tenant);
-    if (options.confirm !== tenantId) throw new TenantDropNotConfirmedError(tenantId, where);
-    if (!store.remove) throw new ReadOnlyTenantStoreError('remove', tenantId);
-    const storage = await this.refuseForeignStorage(tenants, provisioning, tenant, 'drop');
-    if (!registered && !storage.exists) {
-      this.#logger.log(`Tenant '${tenantId}' has nothing to drop: it is not registered and its ${where} does not exist`);
-      return { tenantId, dropped: false, registered: false, storageExisted: false };
-    }
-    const drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-    const drainUntil = Date.now() + drainTimeoutMs;
-    tenants.fences.fence(tenantId);
-    await tenants.publish({ kind: 'dropping', tenantId, fenceMs: drainTimeoutMs + REMOTE_FENCE_MARGIN_MS });
-    try {
-      const running = await tenants.fences.drained(tenantId, drainTimeoutMs);
-      if (running > 0) this.#logger.warn(`Tenant '${tenantId}': ${running} unit(s) of work still running after ${drainTimeoutMs} ms; ending them to drop its ${where}`);
-      await provisioning.drop(tenant, { drainUntil });
-    } catch (error) {
-      tenants.fences.lift(tenantId);
-      await tenants.publish({ kind: 'drop-aborted', tenantId });
-      const message = messageOf(error);
-      throw new TenantLifecycleError(tenantId, `Dropping the ${where} of tenant '${tenantId}' failed: ${message}. The tenant is still registered and served again. Call drop again to retry.`, error);
-    }
-    try {
-      if (registered) await store.remove(tenantId);
-    } catch (error) {
-      // still fenced here (and, for a while, on the other instances): it has no data left to serve
-      const message = messageOf(error);
-      throw new TenantLifecycleError(tenantId, `The ${where} of tenant '${tenantId}' was dropped, but removing it from the tenant store failed: ${message}. Call drop again to finish.`, error);
-    }
-    tenants.directory.invalidate(tenantId);
-    tenants.fences.lift(tenantId, true);
-    await tenants.publish({ kind: 'dropped', tenantId });
-    this.#logger.log(`Tenant '${tenantId}' dropped (${where})`);
-    await this.#events.emit('dropped', { tenantId });
-    return { tenantId, dropped: true, registered: registered !== undefined, storageExisted: storage.exists };
+    return this.observed('drop', tenantId, () => this.parts('TenantLifecycle.drop').dropAndSuspend.drop(tenantId, options));
   }
 
   /** Suspends a tenant: its requests get 403 on every app instance (work already running finishes). */
@@ -211,7 +146,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
   }
 
   private setSuspended(tenantId: string, suspended: boolean): Promise<T> {
-    return this.observed(suspended ? 'suspend' : 'resume', tenantId, () => this.setSuspendedObserved(tenantId, suspended));
+    const name = suspended ? 'suspend' : 'resume';
+    return this.observed(name, tenantId, () => this.parts(`TenantLifecycle.${name}`).dropAndSuspend.setSuspended(tenantId, suspended));
   }
 
   /** Through the tracing and metrics observers (src/observability/): a span and outcome counters per operation. */
@@ -219,21 +155,6 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const tenants = this.runtime.tenants;
     if (!tenants) return run(); // run() throws TenancyNotConfiguredError
     return tenants.observers.operation({ name, tenantId: tenants.isValidId(tenantId) ? tenantId : undefined }, run);
-  }
-
-  private async setSuspendedObserved(tenantId: string, suspended: boolean): Promise<T> {
-    const { tenants } = this.parts(`TenantLifecycle.${suspended ? 'suspend' : 'resume'}`);
-    tenants.validateId(tenantId);
-    const store = tenants.store;
-    if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
-    const record = await store.find(tenantId);
-    if (!record) throw new TenantNotFoundError(tenantId);
-    const updated = { ...record, suspended } as T;
-    if (Boolean(record.suspended) !== suspended) await store.add(updated);
-    tenants.directory.invalidate(tenantId);
-    await tenants.publish({ kind: suspended ? 'suspended' : 'resumed', tenantId });
-    this.#logger.log(`Tenant '${tenantId}' ${suspended ? 'suspended' : 'resumed'}`);
-    return updated;
   }
 
   private async seed(tenants: TenantRuntime<T>, tenant: T, seed: TenantSeeder<T>): Promise<void> {
@@ -246,25 +167,6 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     } finally {
       active.release();
     }
-  }
-
-  /**
-   * 409 when the tenant's schema or database is marked as another tenant's, or when another registered tenant
-   * derives the same name: creating or dropping it would hand one tenant's data to another, or delete it.
-   */
-  private async refuseForeignStorage(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, phase: 'create' | 'drop'): Promise<StorageOwner> {
-    const where = tenants.isolation.describe(tenant);
-    const storage = await provisioning.ownerOf(tenant);
-    if (storage.exists && storage.owner !== undefined && storage.owner !== tenant.id) {
-      throw new TenantStorageConflictError(tenant.id, where, storage.owner, phase);
-    }
-    const name = provisioning.nameOf(tenant);
-    for (const other of await tenants.store.list()) {
-      // records with an invalid id or derived name are never provisioned or served, so they cannot share anything
-      if (other.id === tenant.id || !tenants.isValidId(other.id) || nameOrUndefined(provisioning, other) !== name) continue;
-      throw new TenantStorageConflictError(tenant.id, where, other.id, phase);
-    }
-    return storage;
   }
 
   private async removeAfterFailure(tenants: TenantRuntime<T>, provisioning: TenantProvisioning<T>, tenant: T, where: string): Promise<string> {
@@ -282,17 +184,9 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const tenants = this.runtime.tenants as TenantRuntime<T> | undefined;
     if (!tenants) throw new TenancyNotConfiguredError(usage);
     const isolation = tenants.isolation;
-    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning: isolation.provisioning };
+    const provisioning = isolation.provisioning;
+    const dropAndSuspend = new TenantDropAndSuspend<T>(tenants, provisioning, this.#logger, this.#events);
+    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning, dropAndSuspend };
     return this.#parts;
-  }
-}
-
-
-function nameOrUndefined<T extends TenantRecord>(provisioning: TenantProvisioning<T>, record: T): string | undefined {
-  try {
-    return provisioning.nameOf(record);
-  } catch (error) {
-    if (error instanceof TenancyError) return undefined;
-    throw error;
   }
 }

@@ -1,5 +1,4 @@
 import type { MikroORM } from '@mikro-orm/core';
-import type { ContextConfig } from '../options/tenancy-options.js';
 import type { Logger } from '@nestjs/common';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
@@ -10,6 +9,8 @@ import { type MigrationDirection, type MigrationStatus, type TenantMigrationRepo
 import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantMigrationError } from '../errors/lifecycle.errors.js';
+import { withCredentials } from './migrate-as.js';
+import { SHARED_TABLES, runOnSharedTables } from './shared-tables-run.js';
 
 export interface TenantMigrationOptions {
   /** Only these tenants (default: every tenant in the store, suspended ones included). */
@@ -23,9 +24,6 @@ export interface TenantMigrationOptions {
   /** Called as each tenant finishes (progress displays). */
   onResult?: (result: TenantMigrationResult, done: number, total: number) => void;
 }
-
-/** How the shared tables appear in a migration report (never a valid tenant id: it has parentheses and a space). */
-const SHARED_TABLES = '(shared tables)';
 
 /** A row of the tenant store that cannot be a tenant: `id` as listed (never logged), `tenantId` as reported. */
 interface InvalidRow {
@@ -61,18 +59,17 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
       error: `unknown tenant '${tenantId}': it is not in the tenant store`,
     }));
     const byId = new Map(records.map((record) => [record.id, record]));
-    const sharedTables = this.access.shared ? await this.migrateSharedTables(direction, options.to) : undefined;
-    const results = sharedTables
-      ? records.map((record, i): TenantMigrationResult => {
-          const result = { ...sharedTables, tenantId: record.id };
-          options.onResult?.(result, i + 1, records.length);
-          return result;
-        })
-      : await fanOut([...byId.keys()], () => this.worker(byId, direction, options.to), {
-          concurrency: options.concurrency ?? 1,
-          continueOnError: options.continueOnError ?? false,
-          onResult: options.onResult,
-        });
+    const shared = this.access.shared
+      ? await runOnSharedTables(this.worker(new Map([[SHARED_TABLES, { id: SHARED_TABLES } as T]]), direction, options.to), records.map((record) => record.id), options.onResult)
+      : undefined;
+    const sharedTables = shared?.sharedTables;
+    const results =
+      shared?.results ??
+      (await fanOut([...byId.keys()], () => this.worker(byId, direction, options.to), {
+        concurrency: options.concurrency ?? 1,
+        continueOnError: options.continueOnError ?? false,
+        onResult: options.onResult,
+      }));
     const invalidResults = invalid.map(({ tenantId, error }): TenantMigrationResult => ({ tenantId, status: 'invalid', migrations: [], durationMs: 0, error }));
     const report = buildReport(this.contextName, direction, [...invalidResults, ...unknownResults, ...results], Math.round(performance.now() - started));
     if (sharedTables) report.sharedTables = sharedTables;
@@ -85,16 +82,6 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     else if (counts.invalid) this.logger.warn(`${summary}. Every tenant succeeded; fix or remove the invalid rows (logged above).`);
     else this.logger.log(summary);
     return report;
-  }
-
-  /** Shared-table isolation: the tenant migrations run once, on the tables every tenant shares, even with no tenant yet. */
-  private async migrateSharedTables(direction: MigrationDirection, to?: string | number): Promise<TenantMigrationResult> {
-    const worker = this.worker(new Map([[SHARED_TABLES, { id: SHARED_TABLES } as T]]), direction, to);
-    try {
-      return await worker.run(SHARED_TABLES);
-    } finally {
-      await worker.close();
-    }
   }
 
   /** Migrates one tenant (lifecycle create): throws when it fails. */
@@ -238,17 +225,6 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     this.tenants.isolation.reclaimEntityPrototypes();
     return orm;
   }
-}
-
-/** `tenancy.migrateAs`: the migration connections log in as that role (in a `clientUrl` too, which would win). */
-function withCredentials(config: ContextConfig, as: { user: string; password?: string } | undefined): ContextConfig {
-  if (!as) return config;
-  const credentials = { user: as.user, ...(as.password !== undefined ? { password: as.password } : {}) };
-  if (!config.clientUrl) return { ...config, ...credentials };
-  const url = new URL(config.clientUrl);
-  url.username = encodeURIComponent(as.user);
-  if (as.password !== undefined) url.password = encodeURIComponent(as.password);
-  return { ...config, ...credentials, clientUrl: url.toString() };
 }
 
 /** The migrations tracking table's name, from MikroORM's migrator (`migrations.tableName`, without its schema). */
