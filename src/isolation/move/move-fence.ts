@@ -3,7 +3,7 @@ import { tablesOf } from './move-catalog.js';
 import type { MoveNames } from './move-names.js';
 import { currentLsn, waitConfirmed } from './move-replication.js';
 import { copySequences } from './move-sequences.js';
-import { type MoveSide, qualified, quoteIdent } from './move-sql.js';
+import { type MoveQuery, type MoveSide, qualified, quoteIdent } from './move-sql.js';
 import { TenantMoveError, TenantMoveVerificationError } from './move.errors.js';
 import { digestDifferences, sourceColumns, tableDigests, targetDigests } from './table-digests.js';
 
@@ -12,6 +12,13 @@ export interface FenceTiming {
   readonly lockTimeoutMs: number;
   /** How long the target may take to confirm the source's last change once locked. */
   readonly catchUpTimeoutMs: number;
+}
+
+/** What the fence transaction did, and where its time went (ms). */
+export interface FenceOutcome {
+  readonly tables: number;
+  readonly rows: number;
+  readonly breakdown: { readonly lockMs: number; readonly catchUpMs: number; readonly verifyMs: number };
 }
 
 /** A fence attempt that failed for a passing reason (a lock not granted in time, slow catch-up): retried. */
@@ -37,18 +44,17 @@ export function isPassingFenceFailure(error: unknown): boolean {
  * lock then fail with "relation does not exist" (PostgreSQL looks the name up again once it gets the lock), so
  * no write can land on the source after the commit, in any session; before the commit nothing has changed.
  */
-export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, timing: FenceTiming, step: (name: 'fence-locked' | 'fence-verified') => Promise<void>): Promise<{ tables: number; rows: number }> {
+export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, timing: FenceTiming, step: (name: 'fence-locked' | 'fence-verified') => Promise<void>): Promise<FenceOutcome> {
   return source.transaction(async (q) => {
-    await q(`set local lock_timeout = '${Math.max(1, Math.round(timing.lockTimeoutMs))}ms'`);
-    const tables = await tablesOf(q, schema);
-    await q(`lock table ${tables.map((t) => qualified(schema, t)).join(', ')} in exclusive mode`);
-    const locked = await tablesOf(q, schema);
-    if (locked.join('\n') !== tables.join('\n')) throw new TenantMoveFenceAttemptError(schema, 'a table was created or dropped in the schema while locking');
+    const begun = performance.now();
+    const tables = await lockAllTables(q, schema, timing.lockTimeoutMs);
+    const lockedAt = performance.now();
     await step('fence-locked');
     const lsn = await currentLsn(q);
     if (!(await waitConfirmed(q, names.subscription, lsn, timing.catchUpTimeoutMs))) {
       throw new TenantMoveFenceAttemptError(schema, `the target did not confirm the source's position ${lsn} within ${timing.catchUpTimeoutMs} ms`);
     }
+    const caughtUpAt = performance.now();
     await copySequences(q, schema, (fn) => target.transaction(fn), schema);
     const columns = await sourceColumns(q, schema);
     const [sourceDigests, copy] = await Promise.all([tableDigests(q, schema, columns), target.transaction((t) => targetDigests(t, schema, columns))]);
@@ -56,8 +62,45 @@ export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: s
     if (differences.length) throw new TenantMoveVerificationError(schema, differences);
     await q(`alter schema ${quoteIdent(schema)} rename to ${quoteIdent(names.parkedSchema)}`);
     await step('fence-verified');
-    return { tables: tables.length, rows: [...sourceDigests.values()].reduce((sum, d) => sum + Number(d.rows), 0) };
+    const ms = (from: number, to: number) => Math.round(to - from);
+    const breakdown = { lockMs: ms(begun, lockedAt), catchUpMs: ms(lockedAt, caughtUpAt), verifyMs: ms(caughtUpAt, performance.now()) };
+    return { tables: tables.length, rows: [...sourceDigests.values()].reduce((sum, d) => sum + Number(d.rows), 0), breakdown };
   });
+}
+
+/** Each wait for the table locks is kept well under deadlock_timeout (1 s by default), see lockAllTables. */
+const LOCK_WAIT_MS = 150;
+
+/**
+ * Locks every table of the schema in EXCLUSIVE mode, one after the other. A transaction in flight may hold a table
+ * not locked yet and want one locked already (a deadlock, which PostgreSQL detects only after deadlock_timeout,
+ * while every writer waits). So each wait is bounded by LOCK_WAIT_MS; a try that times out gives back what it got
+ * (rollback to a savepoint) and starts again with the table it could not get first, which breaks such cycles
+ * whatever order the app writes its tables in; until `budgetMs`. Tables created meanwhile are caught by listing
+ * them again once locked.
+ */
+async function lockAllTables(q: MoveQuery, schema: string, budgetMs: number): Promise<string[]> {
+  const deadline = performance.now() + budgetMs;
+  await q(`set local lock_timeout = '${LOCK_WAIT_MS}ms'`);
+  let first: string | undefined;
+  for (;;) {
+    const tables = await tablesOf(q, schema);
+    const order = first && tables.includes(first) ? [first, ...tables.filter((t) => t !== first)] : tables;
+    await q('savepoint nmt_lock');
+    let current: string | undefined;
+    try {
+      for (current of order) await q(`lock table ${qualified(schema, current)} in exclusive mode`);
+    } catch (error) {
+      await q('rollback to savepoint nmt_lock');
+      if (!isPassingFenceFailure(error) || performance.now() > deadline) throw error;
+      first = current;
+      continue;
+    }
+    await q('release savepoint nmt_lock');
+    const locked = await tablesOf(q, schema);
+    if (locked.join('\n') !== tables.join('\n')) throw new TenantMoveFenceAttemptError(schema, 'a table was created or dropped in the schema while locking');
+    return tables;
+  }
 }
 
 /**

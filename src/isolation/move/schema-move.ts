@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { sourceStateOf, tablesOf, targetStateOf } from './move-catalog.js';
 import { checkMovePossible } from './move-checks.js';
 import { cleanUpMove } from './move-cleanup.js';
-import { fenceAndPark, isPassingFenceFailure, verifyParked } from './move-fence.js';
+import { type FenceOutcome, fenceAndPark, isPassingFenceFailure, verifyParked } from './move-fence.js';
 import { type MoveNames, moveNamesOf } from './move-names.js';
 import { createSubscription, dropSlot, ensurePublication, sleep, waitUntilSynced } from './move-replication.js';
 import { type MoveSide, qualified } from './move-sql.js';
@@ -58,6 +58,8 @@ export interface SchemaMoveReport {
   readonly fenceAttempts: number;
   readonly tables: number | undefined;
   readonly rows: number | undefined;
+  /** Inside the fence transaction: waiting for the locks, for the target to catch up, then sequences + verification + rename. */
+  readonly breakdown: FenceOutcome['breakdown'] | undefined;
 }
 
 /**
@@ -80,7 +82,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
   if (await options.recordPointsAtTarget()) {
     await options.unfence();
     await cleanup();
-    return { startedAt: 'switched', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined };
+    return { startedAt: 'switched', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined, breakdown: undefined };
   }
   const src = await sourceStateOf(source.query, schema, names);
   if (src.original && src.parked) throw new TenantMoveStateError(schema, `the source has both "${schema}" and its parked copy "${names.parkedSchema}" (the schema was created again after a fence)`);
@@ -89,7 +91,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
     await verifyParked(source, target, schema, names);
     await switchRecord(options, schema, step);
     await cleanup();
-    return { startedAt: 'parked', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined };
+    return { startedAt: 'parked', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined, breakdown: undefined };
   }
   if (!src.original) throw new TenantMoveStateError(schema, `the schema exists on the source under neither "${schema}" nor "${names.parkedSchema}", and the record does not point at the target`);
 
@@ -118,7 +120,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
   for (let attempt = 1; attempt <= timing.fenceAttempts; attempt++) {
     const fencedAt = performance.now();
     await options.fence();
-    let parked: { tables: number; rows: number };
+    let parked: FenceOutcome;
     try {
       parked = await fenceAndPark(source, target, schema, names, { lockTimeoutMs: timing.fenceLockTimeoutMs, catchUpTimeoutMs: timing.catchUpTimeoutMs }, step);
     } catch (error) {
@@ -133,7 +135,8 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
     await step('fence-committed');
     await switchRecord(options, schema, step);
     const fencedMs = Math.round(performance.now() - fencedAt);
-    logger.log(`Moved schema "${schema}" (${parked.tables} table(s), ${parked.rows} row(s) verified); writes paused ${fencedMs} ms`);
+    const { lockMs, catchUpMs, verifyMs } = parked.breakdown;
+    logger.log(`Moved schema "${schema}" (${parked.tables} table(s), ${parked.rows} row(s) verified); writes paused ${fencedMs} ms (locks ${lockMs}, catch-up ${catchUpMs}, sequences + verification + rename ${verifyMs})`);
     await cleanup();
     return { startedAt, fencedMs, fenceAttempts: attempt, ...parked };
   }
