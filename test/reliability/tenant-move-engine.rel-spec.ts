@@ -35,6 +35,17 @@ describe('tenant move engine: schema mode on logical replication', () => {
     sides = { source: src.side, target: dst.side };
   }, TEST_MS);
 
+  // a failed move keeps its subscription (a rerun continues it): remove them, so one failure does not take the
+  // logical replication workers the next test needs
+  afterEach(async () => {
+    for (const { subname } of await runSql<{ subname: string }>(world.targetUrl, 'select subname from pg_subscription')) {
+      await runSql(world.targetUrl, `alter subscription ${subname} disable; alter subscription ${subname} set (slot_name = none); drop subscription ${subname}`);
+    }
+    await pollUntil(async () => (await runSql(world.sourceUrl, 'select 1 from pg_replication_slots where active')).length === 0, 10_000, 50);
+    await runSql(world.sourceUrl, 'select pg_drop_replication_slot(slot_name) from pg_replication_slots');
+    for (const { pubname } of await runSql<{ pubname: string }>(world.sourceUrl, 'select pubname from pg_publication')) await runSql(world.sourceUrl, `drop publication ${pubname}`);
+  });
+
   afterAll(async () => {
     await Promise.all(orms.map((orm) => orm.close()));
     await Promise.all(clusters.map((c) => c.stop()));
@@ -132,6 +143,8 @@ describe('tenant move engine: schema mode on logical replication', () => {
   it('refuses a schema with a table without a primary key, creating nothing', async () => {
     const schema = 'shop_keyless';
     await runSql(world.sourceUrl, `create schema ${schema}; create table ${schema}.log (line text)`);
+    await runSql(world.recordUrl, `create table if not exists move_record (schema text primary key, side text not null)`);
+    await runSql(world.recordUrl, `insert into move_record values ($1, 'source')`, [schema]);
     const options = moveOptions(world, schema, moveIdFor(schema, 'target'), sides);
     await expect(moveSchema(options)).rejects.toBeInstanceOf(TenantMoveTableWithoutKeyError);
     expect(await runSql(world.targetUrl, `select 1 from pg_namespace where nspname = $1`, [schema])).toEqual([]);

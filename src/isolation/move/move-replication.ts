@@ -55,9 +55,12 @@ export async function syncProgress(target: MoveQuery, subscriptionOid: string): 
   return { pending: Number(row?.pending), tables: Number(row?.tables), errors: Number(row?.errors) };
 }
 
-/** The source's current WAL position. */
+/**
+ * The source's current WAL insert position: every transaction committed before it is below it. Not
+ * pg_current_wal_lsn(), the *write* position, which lags behind commits made with synchronous_commit = off.
+ */
 export async function currentLsn(source: MoveQuery): Promise<string> {
-  const [row] = await source<{ lsn: string }>(`select pg_current_wal_lsn()::text as lsn`);
+  const [row] = await source<{ lsn: string }>(`select pg_current_wal_insert_lsn()::text as lsn`);
   return row!.lsn;
 }
 

@@ -53,7 +53,9 @@ export class TenantMoveSyncTimeoutError extends TenantMoveError {
       schema,
       'sync',
       `the target did not catch up with the source in time (${detail}). Look at the target server's log for errors of ` +
-        `the logical replication workers (a missing table or column, a duplicate key) and at pg_stat_subscription_stats; ` +
+        `the logical replication workers (a missing table or column, a duplicate key) and at pg_stat_subscription_stats, ` +
+        `and check that the target has a free logical replication worker for the copy (max_logical_replication_workers, ` +
+        `max_worker_processes; each move needs one plus up to max_sync_workers_per_subscription while copying); ` +
         `fix them and rerun the move: the subscription is kept and the copy continues.`,
     );
   }
