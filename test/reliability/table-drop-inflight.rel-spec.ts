@@ -24,26 +24,19 @@
  * transaction are committed after the drop; the rows stay with the dropped tenant's id and the tenant created again
  * with that id is served them.
  */
-import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
-import { EntityManager, defineConfig } from '@mikro-orm/postgresql';
-import { fileURLToPath } from 'node:url';
+import { EntityManager } from '@mikro-orm/postgresql';
 import {
-  ContextMigrations,
   MikroTenancyModule,
-  type MikroTenancyModuleOptions,
   TenancyService,
   TenantLifecycle,
-  TenantStores,
   getEntityManagerToken,
 } from '../../src/index.js';
 import { Note } from '../fixtures/entities/note.entity.js';
-import { Tenant } from '../fixtures/entities/tenant.entity.js';
 import { migrationsFolder } from '../fixtures/relational/setup.js';
 import { NotesController, NotesService } from '../fixtures/tenant-app.js';
 import { type RunningApp, startApp } from '../support/http-app.js';
-import { TestDatabases, connectionOptions, sql, uniqueName } from '../support/test-databases.js';
-
-const HUB_MIGRATIONS = fileURLToPath(new URL('../fixtures/migrations/hub', import.meta.url));
+import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
+import { type AppRole, createAppRole, dropAppRole, migrateAsOwner, sharedTablesOptions } from './support/shared-tables.js';
 
 describe('shared tables: a drop with work of the tenant still running', () => {
   const databases = new TestDatabases();
@@ -53,21 +46,9 @@ describe('shared tables: a drop with work of the tenant still running', () => {
   let a: RunningApp;
   let b: RunningApp;
 
-  const options = (user?: { user: string; password: string }): MikroTenancyModuleOptions => {
-    const common = { metadataProvider: ReflectMetadataProvider, debug: false, ...connectionOptions(db) } as const;
-    return {
-      contexts: { hub: defineConfig({ ...common, entities: [Tenant], pool: { max: 3 }, migrations: { path: HUB_MIGRATIONS, snapshot: false } }) },
-      tenancy: {
-        isolation: 'table',
-        store: TenantStores.table(Tenant, { context: 'hub' }),
-        config: defineConfig({ ...common, ...user, entities: [Note], pool: { max: 4 }, migrations: { path: migrations.path, snapshotName: '.snapshot-tenant', tableName: 'tenant_migrations' } }),
-        sharedTables: { bypassingRole: user ? 'refuse' : 'warn' },
-        cacheTtlMs: 0,
-        seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }),
-      },
-    };
-  };
-  const module = (user?: { user: string; password: string }) => ({
+  const options = (user?: AppRole) =>
+    sharedTablesOptions({ db, migrationsPath: migrations.path, entities: [Note], seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }) }, user);
+  const module = (user?: AppRole) => ({
     imports: [MikroTenancyModule.forRoot(options(user)), MikroTenancyModule.forFeature([Note], 'tenant')],
     controllers: [NotesController],
     providers: [NotesService],
@@ -116,23 +97,11 @@ describe('shared tables: a drop with work of the tenant still running', () => {
 
   beforeAll(async () => {
     db = await databases.create('dropinflight');
-    await sql('postgres', `create role "${role}" login password 'pw'`);
-    await sql(
-      db,
-      `grant usage on schema public to "${role}"; alter default privileges in schema public grant select, insert, update, delete on tables to "${role}"; ` +
-        `alter default privileges in schema public grant usage, select on sequences to "${role}"`,
-    );
-    const owner = await startApp(module());
-    try {
-      await owner.app.get(ContextMigrations).up('hub');
-      expect((await owner.app.get(ContextMigrations).create('tenant')).fileName).not.toBe('');
-      expect((await owner.app.get(TenantLifecycle).migrate()).sharedTables?.status).toBe('migrated');
-    } finally {
-      await owner.close();
-    }
+    const user = await createAppRole(db, role);
+    await migrateAsOwner(module());
     // two instances of the same app (e.g. two pods), told of each other's lifecycle changes through the store's LISTEN
-    a = await startApp(module({ user: role, password: 'pw' }));
-    b = await startApp(module({ user: role, password: 'pw' }));
+    a = await startApp(module(user));
+    b = await startApp(module(user));
     for (const id of ['d1', 'd2', 'bystander']) await a.app.get(TenantLifecycle).create(id);
   }, 120_000);
 
@@ -140,7 +109,7 @@ describe('shared tables: a drop with work of the tenant still running', () => {
     await b?.close();
     await a?.close();
     await databases.dropAll();
-    await sql('postgres', `drop role if exists "${role}"`).catch(() => undefined);
+    await dropAppRole(role);
     migrations.dispose();
   });
 

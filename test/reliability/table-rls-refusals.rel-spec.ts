@@ -12,18 +12,14 @@
  * the same: no row is written). Measured: insert, insertMany, upsert, nativeUpdate and raw SQL 403; both
  * QueryBuilder paths 500.
  */
-import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
-import { EntityManager, defineConfig } from '@mikro-orm/postgresql';
+import { EntityManager } from '@mikro-orm/postgresql';
 import { Controller, Param, Post } from '@nestjs/common';
-import { fileURLToPath } from 'node:url';
-import { ContextMigrations, InjectEntityManager, MikroTenancyModule, type MikroTenancyModuleOptions, RequireTenant, TenantLifecycle, TenantStores } from '../../src/index.js';
+import { InjectEntityManager, MikroTenancyModule, RequireTenant, TenantLifecycle } from '../../src/index.js';
 import { Note } from '../fixtures/entities/note.entity.js';
-import { Tenant } from '../fixtures/entities/tenant.entity.js';
 import { migrationsFolder } from '../fixtures/relational/setup.js';
 import { type RunningApp, startApp } from '../support/http-app.js';
-import { TestDatabases, connectionOptions, sql, uniqueName } from '../support/test-databases.js';
-
-const HUB_MIGRATIONS = fileURLToPath(new URL('../fixtures/migrations/hub', import.meta.url));
+import { TestDatabases, sql, uniqueName } from '../support/test-databases.js';
+import { type AppRole, createAppRole, dropAppRole, migrateAsOwner, sharedTablesOptions } from './support/shared-tables.js';
 const VECTORS = ['insert', 'insertMany', 'upsert', 'qb-insert', 'qb-update-move', 'native-update-move', 'raw-insert'] as const;
 
 @RequireTenant()
@@ -69,21 +65,9 @@ describe('shared tables: writes with another tenant id, refused by row-level sec
   let db: string;
   let app: RunningApp;
 
-  const options = (user?: { user: string; password: string }): MikroTenancyModuleOptions => {
-    const common = { metadataProvider: ReflectMetadataProvider, debug: false, ...connectionOptions(db) } as const;
-    return {
-      contexts: { hub: defineConfig({ ...common, entities: [Tenant], pool: { max: 3 }, migrations: { path: HUB_MIGRATIONS, snapshot: false } }) },
-      tenancy: {
-        isolation: 'table',
-        store: TenantStores.table(Tenant, { context: 'hub' }),
-        config: defineConfig({ ...common, ...user, entities: [Note], pool: { max: 4 }, migrations: { path: migrations.path, snapshotName: '.snapshot-tenant', tableName: 'tenant_migrations' } }),
-        sharedTables: { bypassingRole: user ? 'refuse' : 'warn' },
-        cacheTtlMs: 0,
-        seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }),
-      },
-    };
-  };
-  const module = (user?: { user: string; password: string }) => ({
+  const options = (user?: AppRole) =>
+    sharedTablesOptions({ db, migrationsPath: migrations.path, entities: [Note], seed: (em, record) => em.create(Note, { title: 'seeded', marker: record.id }) }, user);
+  const module = (user?: AppRole) => ({
     imports: [MikroTenancyModule.forRoot(options(user)), MikroTenancyModule.forFeature([Note], 'tenant')],
     controllers: [ForeignWritesController],
   });
@@ -91,28 +75,16 @@ describe('shared tables: writes with another tenant id, refused by row-level sec
 
   beforeAll(async () => {
     db = await databases.create('rlsrefusals');
-    await sql('postgres', `create role "${role}" login password 'pw'`);
-    await sql(
-      db,
-      `grant usage on schema public to "${role}"; alter default privileges in schema public grant select, insert, update, delete on tables to "${role}"; ` +
-        `alter default privileges in schema public grant usage, select on sequences to "${role}"`,
-    );
-    const owner = await startApp(module());
-    try {
-      await owner.app.get(ContextMigrations).up('hub');
-      expect((await owner.app.get(ContextMigrations).create('tenant')).fileName).not.toBe('');
-      expect((await owner.app.get(TenantLifecycle).migrate()).sharedTables?.status).toBe('migrated');
-    } finally {
-      await owner.close();
-    }
-    app = await startApp(module({ user: role, password: 'pw' }));
+    const user = await createAppRole(db, role);
+    await migrateAsOwner(module());
+    app = await startApp(module(user));
     for (const id of ['t1', 't2']) await app.app.get(TenantLifecycle).create(id);
   }, 120_000);
 
   afterAll(async () => {
     await app?.close();
     await databases.dropAll();
-    await sql('postgres', `drop role if exists "${role}"`).catch(() => undefined);
+    await dropAppRole(role);
     migrations.dispose();
   });
 

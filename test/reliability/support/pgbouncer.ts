@@ -11,7 +11,6 @@
  */
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
-import { Module } from '@nestjs/common';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
@@ -19,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { MikroTenancyModule, type MikroTenancyModuleOptions, type TenantIsolation, TenantStores } from '../../../src/index.js';
+import { type MikroTenancyModuleOptions, type TenantIsolation, TenantStores } from '../../../src/index.js';
+import { cliAppModule, requiredEnv } from '../../fixtures/cli-app.js';
 import { Note } from '../../fixtures/entities/note.entity.js';
 import { Tenant } from '../../fixtures/entities/tenant.entity.js';
 import { serverUrl } from '../../support/test-databases.js';
@@ -261,20 +261,8 @@ export function pgBouncerAppOptions(setup: PgBouncerAppSetup): MikroTenancyModul
   };
 }
 
-function requiredEnv(name: string): string {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
 /** The CLI's module (`--module test/reliability/support/pgbouncer.ts#PgBouncerCliAppModule`), set up from PGB_SETUP (JSON). */
-@Module({
-  imports: [
-    MikroTenancyModule.forRootAsync({
-      contexts: ['hub'],
-      tenancy: {},
-      useFactory: () => pgBouncerAppOptions(JSON.parse(requiredEnv('PGB_SETUP')) as PgBouncerAppSetup),
-    }),
-  ],
-})
-export class PgBouncerCliAppModule {}
+export const PgBouncerCliAppModule = cliAppModule({
+  contexts: ['hub'],
+  options: () => pgBouncerAppOptions(JSON.parse(requiredEnv('PGB_SETUP')) as PgBouncerAppSetup),
+});
