@@ -15,7 +15,9 @@ Commands:
                        its schema or database and its store entry (needs --yes; exit 1 when there was nothing to drop)
   tenant suspend <id>  refuse the tenant's requests (403) on every app instance
   tenant resume <id>   serve a suspended tenant again
-  tenant list          registered tenants
+  tenant move <id>     move the tenant to --server (several servers): copied online by PostgreSQL logical
+                       replication, writes paused only for the final catch-up; resumable (rerun after a failure)
+  tenant list          registered tenants (and their server)
   outbox status        outbox messages per sender: pending, dead (with their last error), delivered; exit 1 when
                        a message is dead or a sender cannot be read
   outbox retry <id>    make a dead (or backing-off) message due again; --dead: every dead message (exit 1 when
@@ -34,6 +36,8 @@ Options:
   --name <name>             migrate create: name of the migration
   --blank                   migrate create: an empty migration
   --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
+  --server <name>           tenant create: the server to place it on (default: tenancy.placement);
+                            tenant move: the server to move it to
   --yes                     tenant drop: confirm
   --dead                    outbox retry: every dead message (narrow with --context or --tenant)
   --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)
@@ -56,6 +60,7 @@ export interface CliArgs {
   name?: string;
   blank: boolean;
   data?: Record<string, unknown>;
+  server?: string;
   yes: boolean;
   dead: boolean;
   drainTimeoutMs?: number;
@@ -83,6 +88,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       name: { type: 'string' },
       blank: { type: 'boolean', default: false },
       data: { type: 'string' },
+      server: { type: 'string' },
       yes: { type: 'boolean', default: false },
       dead: { type: 'boolean', default: false },
       'drain-timeout': { type: 'string' },
@@ -112,6 +118,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     name: values.name,
     blank: values.blank,
     data: values.data === undefined ? undefined : parseData(values.data),
+    server: values.server,
     yes: values.yes,
     dead: values.dead,
     drainTimeoutMs,

@@ -107,8 +107,9 @@ class Commands {
 
   async createTenant(): Promise<number> {
     const id = this.requireTarget('tenant create <id>');
-    const result = await this.lifecycle.create(id, this.args.data ?? {});
-    this.out.line(`Tenant '${id}' ${result.created ? 'created' : 'already existed'}; migrations applied: ${result.migrations.join(', ') || 'none'}`);
+    const result = await this.lifecycle.create(id, this.args.data ?? {}, { server: this.args.server });
+    const where = result.tenant.server === undefined ? '' : ` on server '${result.tenant.server}'`;
+    this.out.line(`Tenant '${id}' ${result.created ? 'created' : 'already existed'}${where}; migrations applied: ${result.migrations.join(', ') || 'none'}`);
     this.out.result(result);
     return 0;
   }
@@ -149,7 +150,7 @@ class Commands {
 
   async listTenants(): Promise<number> {
     const tenants = await this.lifecycle.list();
-    for (const tenant of tenants) this.out.line(`${tenant.id}${tenant.suspended ? ' (suspended)' : ''}`);
+    for (const tenant of tenants) this.out.line(`${tenant.id}${tenant.server === undefined ? '' : ` on ${tenant.server}`}${tenant.suspended ? ' (suspended)' : ''}`);
     this.out.result(tenants);
     return 0;
   }

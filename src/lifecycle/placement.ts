@@ -12,21 +12,27 @@ export const fewestTenants: TenantPlacementPolicy = ({ servers }) => {
 };
 
 /**
- * The server of a tenant about to be created: the one asked for, the one its record already names (a rerun), or
- * the placement policy's choice. Undefined without `tenancy.servers`. A name that is not configured is refused.
+ * The server of a tenant about to be created: for a registered tenant, the one it lives on (asking for another is
+ * refused: that is a move); otherwise the one asked for, or the placement policy's choice. Undefined without
+ * `tenancy.servers`. A name that is not configured is refused.
  */
-export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime<T>, tenant: T, asked: string | undefined): Promise<string | undefined> {
+export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime<T>, tenant: T, registered: T | undefined, asked: string | undefined): Promise<string | undefined> {
   const { servers, placement, contextName } = tenants.options;
   if (!servers) {
     if (asked === undefined) return undefined;
     throw new TenancyUsageError(`Cannot place tenant '${tenant.id}' on server '${asked}': tenant context '${contextName}' configures no tenancy.servers.`);
   }
-  const chosen = asked ?? tenant.server ?? (await (placement ?? (fewestTenants as TenantPlacementPolicy<T>))({ tenant, servers: await loadOf(tenants) }));
+  if (registered) {
+    const current = registered.server ?? (servers.keys().next().value as string);
+    if (asked !== undefined && asked !== current) {
+      throw new TenancyUsageError(`Tenant '${tenant.id}' is registered on server '${current}', not '${asked}': move it with TenantLifecycle.move (mikro-tenancy tenant move).`);
+    }
+    return registered.server;
+  }
+  const chosen = asked ?? (await (placement ?? (fewestTenants as TenantPlacementPolicy<T>))({ tenant, servers: await loadOf(tenants) }));
   if (typeof chosen !== 'string' || !servers.has(chosen)) {
-    const source = asked !== undefined ? 'The server asked for' : tenant.server !== undefined ? "The tenant's record names a server that" : 'tenancy.placement returned a server that';
-    throw new TenancyUsageError(
-      `Cannot place tenant '${tenant.id}': ${source} is not in tenancy.servers (configured: ${[...servers.keys()].join(', ')}).`,
-    );
+    const source = asked !== undefined ? 'the server asked for' : 'tenancy.placement returned a server that';
+    throw new TenancyUsageError(`Cannot place tenant '${tenant.id}': ${source} is not in tenancy.servers (configured: ${[...servers.keys()].join(', ')}).`);
   }
   return chosen;
 }

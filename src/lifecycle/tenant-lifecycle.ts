@@ -13,12 +13,18 @@ import { messageOf } from '../errors/message-of.js';
 import type { TenantOperation } from '../observability/tenancy-observers.js';
 import { TenantDropAndSuspend, type TenantDropOptions, type TenantDropResult } from './drop-tenant.js';
 import { refuseForeignStorage } from './foreign-storage.js';
+import { placeTenant } from './placement.js';
 
 export type { TenantDropOptions, TenantDropResult } from './drop-tenant.js';
 
 export interface TenantCreateOptions<T extends TenantRecord = TenantRecord> {
   /** Overrides `tenancy.seed` for this tenant; `false` skips seeding. */
   seed?: TenantSeeder<T> | false;
+  /**
+   * Several servers (`tenancy.servers`): the server to create it on, instead of `tenancy.placement`'s choice. A
+   * registered tenant stays where it is (move it with `move`).
+   */
+  server?: string;
 }
 
 export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
@@ -63,6 +69,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
     const registered = await store.find(tenantId);
     const tenant = { ...registered, ...data, id: tenantId } as T;
+    const server = await placeTenant(tenants, tenant, registered, options.server ?? data.server);
+    if (server !== undefined) tenant.server = server;
     const where = tenants.isolation.describe(tenant);
     await provisioning.beforeCreate?.(tenant);
     const storage = await refuseForeignStorage(tenants, provisioning, tenant, 'create');

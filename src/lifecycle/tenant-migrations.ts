@@ -9,6 +9,7 @@ import { type MigrationDirection, type MigrationStatus, type TenantMigrationRepo
 import { migrateTenant, migrationOrmOptions } from './migrate-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantMigrationError } from '../errors/lifecycle.errors.js';
+import { type SharedOrms, sharedMigrationOrms } from './shared-migration-orms.js';
 import { withCredentials } from './migrate-as.js';
 import { SHARED_TABLES, runOnSharedTables } from './shared-tables-run.js';
 
@@ -105,7 +106,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     const byId = new Map(records.map((record) => [record.id, record]));
     const invalidById = new Map(invalid.map((row) => [row.id, row]));
     const invalidStatus = ({ tenantId, error }: InvalidRow): MigrationStatus => ({ tenantId, executed: [], pending: [], error, invalid: true });
-    const shared = this.access.sharedOrm && records.length ? await this.openOrm(undefined) : undefined;
+    const shared = this.access.sharedOrm ? this.sharedOrms() : undefined;
     try {
       const statuses: MigrationStatus[] = tenantIds ? [] : invalid.map(invalidStatus);
       for (const tenantId of tenantIds ? new Set(tenantIds) : byId.keys()) {
@@ -121,10 +122,10 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     }
   }
 
-  private async statusOf(record: T, shared: MikroORM | undefined): Promise<MigrationStatus> {
+  private async statusOf(record: T, shared: SharedOrms<T> | undefined): Promise<MigrationStatus> {
     try {
       const { schema } = this.access.target(record);
-      const orm = shared ?? (await this.openOrm(record));
+      const orm = shared ? await shared.of(record) : await this.openOrm(record);
       try {
         // the migrator would create a missing tracking table (and schema): look before asking it
         const tables = await orm.em.getConnection().execute(
@@ -184,7 +185,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
    */
   private worker(records: Map<string, T>, direction: MigrationDirection, to?: string | number): TenantWorker {
     const sharedOrm = this.access.sharedOrm;
-    let shared: MikroORM | undefined; // opened by the first tenant; a failed open is retried by the next
+    const shared = sharedOrm ? this.sharedOrms() : undefined;
     return {
       run: async (tenantId) => {
         const started = performance.now();
@@ -192,7 +193,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         try {
           // a span and outcome counters per tenant (src/observability/)
           const migrations = await this.tenants.observers.operation({ name: 'migrate', tenantId, direction }, async () => {
-            const orm = sharedOrm ? (shared ??= await this.openOrm(undefined)) : await this.openOrm(record);
+            const orm = shared ? await shared.of(record) : await this.openOrm(record);
             try {
               const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, ...this.access.target(record), to, label: this.describe(record) };
               return await migrateTenant(orm, direction, target);
@@ -217,9 +218,14 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
     return `tenant '${record.id}' (${this.tenants.isolation.describe(record)})`;
   }
 
+  /** Shared migration ORMs of one run (see sharedMigrationOrms). */
+  private sharedOrms(): SharedOrms<T> {
+    return sharedMigrationOrms((record) => this.access.ormKey?.(record) ?? '', (record, key) => this.openOrm(record, key));
+  }
+
   /** A migration ORM (see TenantMigrationAccess); the serving ORM takes the entity prototypes back right after. */
-  private async openOrm(record: T | undefined): Promise<MikroORM> {
-    const name = `${this.contextName}:migrations${record ? `:${record.id}` : ''}`;
+  private async openOrm(record: T | undefined, sharedKey?: string): Promise<MikroORM> {
+    const name = `${this.contextName}:migrations${sharedKey !== undefined ? (sharedKey ? `@${sharedKey}` : '') : record ? `:${record.id}` : ''}`;
     const config = withCredentials(this.access.ormConfig(record), this.tenants.options.migrateAs);
     const orm = await openConnectedOrm(migrationOrmOptions(config, name), this.logger, `the migration connection of '${name}'`);
     this.tenants.isolation.reclaimEntityPrototypes();
@@ -232,3 +238,4 @@ function trackingTableOf(orm: MikroORM): string {
   const migrator = orm.migrator as unknown as { getStorage(): { getTableName(): { tableName: string } } };
   return migrator.getStorage().getTableName().tableName;
 }
+
