@@ -47,6 +47,8 @@ export function isPassingFenceFailure(error: unknown): boolean {
 export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, timing: FenceTiming, step: (name: 'fence-locked' | 'fence-verified') => Promise<void>): Promise<FenceOutcome> {
   return source.transaction(async (q) => {
     const begun = performance.now();
+    // if this process hangs or loses the network mid-fence, the server ends the transaction (and its locks) itself
+    await q(`set local idle_in_transaction_session_timeout = '${IDLE_FENCE_MS}ms'`);
     const tables = await lockAllTables(q, schema, timing.lockTimeoutMs);
     const lockedAt = performance.now();
     await step('fence-locked');
@@ -67,6 +69,12 @@ export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: s
     return { tables: tables.length, rows: [...sourceDigests.values()].reduce((sum, d) => sum + Number(d.rows), 0), breakdown };
   });
 }
+
+/**
+ * The longest the fence transaction may sit idle (waiting on this process, e.g. for the target's checksums) before
+ * the source server ends it: a mover that hangs or is cut off never keeps the tenant's writers waiting for longer.
+ */
+const IDLE_FENCE_MS = 15_000;
 
 /** Each wait for the table locks is kept well under deadlock_timeout (1 s by default), see lockAllTables. */
 const LOCK_WAIT_MS = 150;
