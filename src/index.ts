@@ -50,7 +50,18 @@ export {
   type TenantCreateResult,
   type TenantDropOptions,
   type TenantDropResult,
+  type TenantMoveOptions,
+  type TenantMoveResult,
 } from './lifecycle/tenant-lifecycle.js';
+export type { SchemaMoveStep as TenantMoveStep } from './isolation/move/index.js';
+export {
+  TenantMoveError,
+  TenantMoveServerNotReadyError,
+  TenantMoveTableWithoutKeyError,
+  TenantMoveTargetConflictError,
+  TenantMoveStateError,
+  TenantMoveFenceError,
+} from './isolation/move/index.js';
 export { ContextMigrations } from './lifecycle/context-migrations.js';
 export type { TenantMigrationOptions } from './lifecycle/tenant-migrations.js';
 export type { CreateMigrationOptions, CreatedMigration } from './lifecycle/create-tenant-migration.js';

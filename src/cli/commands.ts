@@ -6,6 +6,7 @@ import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { runOutboxCommand, stopOutboxRelay } from '../outbox/outbox-cli.js';
 import { type CliArgs, UsageError } from './args.js';
 import type { CliOutput } from './output.js';
+import type { SchemaMoveStep as TenantMoveStep } from '../isolation/move/index.js';
 
 /** Runs one CLI command against a booted app; returns the exit code (0 ok, 1 something failed). */
 export async function runCommand(app: INestApplicationContext, args: CliArgs, out: CliOutput): Promise<number> {
@@ -29,6 +30,8 @@ export async function runCommand(app: INestApplicationContext, args: CliArgs, ou
       return commands.suspendTenant(true);
     case 'tenant resume':
       return commands.suspendTenant(false);
+    case 'tenant move':
+      return commands.moveTenant();
     case 'tenant list':
       return commands.listTenants();
     case 'db create':
@@ -127,6 +130,21 @@ class Commands {
     return result.dropped ? 0 : 1;
   }
 
+  /** Progress lines on the way (each step of the move), the result at the end; exit 1 is left to thrown errors. */
+  async moveTenant(): Promise<number> {
+    const id = this.requireTarget('tenant move <id>');
+    const server = this.args.server;
+    if (!server) throw new UsageError('tenant move needs --server <name>: the server to move the tenant to');
+    const result = await this.lifecycle.move(id, { server, onStep: (step) => this.out.line(`  ${id}: ${MOVE_STEPS[step]}`) });
+    this.out.line(
+      result.moved
+        ? `Tenant '${id}' moved from server '${result.from}' to '${result.to}' (${result.rows ?? 0} row(s) in ${result.tables ?? 0} table(s) verified; writes paused ${result.pausedMs ?? 0} ms)`
+        : `Tenant '${id}' already lives on server '${result.to}'; what an earlier move left elsewhere was removed`,
+    );
+    this.out.result(result);
+    return 0;
+  }
+
   async suspendTenant(suspend: boolean): Promise<number> {
     const id = this.requireTarget(`tenant ${suspend ? 'suspend' : 'resume'} <id>`);
     const tenant = suspend ? await this.lifecycle.suspend(id) : await this.lifecycle.resume(id);
@@ -183,3 +201,15 @@ class Commands {
     return this.args.target;
   }
 }
+
+/** What each step of a move means, for its progress lines. */
+const MOVE_STEPS: Record<TenantMoveStep, string> = {
+  'target-ready': 'target schema created and migrated',
+  subscribed: 'subscribed: PostgreSQL is copying the rows',
+  synced: 'copy complete, streaming changes',
+  'fence-locked': 'writes paused for the last catch-up',
+  'fence-verified': 'row counts and checksums verified',
+  'fence-committed': 'source renamed away',
+  switched: 'record switched: serving from the new server',
+  done: 'source copy removed',
+};

@@ -14,6 +14,9 @@ import type { TenantOperation } from '../observability/tenancy-observers.js';
 import { TenantDropAndSuspend, type TenantDropOptions, type TenantDropResult } from './drop-tenant.js';
 import { refuseForeignStorage } from './foreign-storage.js';
 import { placeTenant } from './placement.js';
+import { TenantMove, type TenantMoveOptions, type TenantMoveResult } from './move-tenant.js';
+
+export type { TenantMoveOptions, TenantMoveResult } from './move-tenant.js';
 
 export type { TenantDropOptions, TenantDropResult } from './drop-tenant.js';
 
@@ -43,7 +46,7 @@ export interface TenantCreateResult<T extends TenantRecord = TenantRecord> {
 export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
   readonly #logger = new Logger('TenantLifecycle');
   readonly #events = new LifecycleEmitter<T>(this.#logger);
-  #parts?: { tenants: TenantRuntime<T>; migrations: TenantMigrations<T>; provisioning: TenantProvisioning<T>; dropAndSuspend: TenantDropAndSuspend<T> };
+  #parts?: { tenants: TenantRuntime<T>; migrations: TenantMigrations<T>; provisioning: TenantProvisioning<T>; dropAndSuspend: TenantDropAndSuspend<T>; mover: TenantMove<T> };
 
   constructor(@Inject(TenancyRuntime) private readonly runtime: TenancyRuntime) {}
 
@@ -111,6 +114,16 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
    */
   drop(tenantId: string, options: TenantDropOptions = {}): Promise<TenantDropResult> {
     return this.observed('drop', tenantId, () => this.parts('TenantLifecycle.drop').dropAndSuspend.drop(tenantId, options));
+  }
+
+  /**
+   * Moves a tenant to another server (`tenancy.servers`, schema isolation) while the app runs: PostgreSQL's logical
+   * replication copies its schema and every later change; its work is held on every instance only for the last
+   * catch-up, verification (row counts and a checksum per table) and the switch of its record; the source's copy is
+   * removed last. Rerun after a failure or crash at any step to continue. See docs/moving-tenants.md.
+   */
+  move(tenantId: string, options: TenantMoveOptions): Promise<TenantMoveResult> {
+    return this.observed('move', tenantId, () => this.parts('TenantLifecycle.move').mover.move(tenantId, options));
   }
 
   /** Suspends a tenant: its requests get 403 on every app instance (work already running finishes). */
@@ -194,7 +207,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     const isolation = tenants.isolation;
     const provisioning = isolation.provisioning;
     const dropAndSuspend = new TenantDropAndSuspend<T>(tenants, provisioning, this.#logger, this.#events);
-    this.#parts = { tenants, migrations: new TenantMigrations<T>(tenants, this.#logger), provisioning, dropAndSuspend };
+    const migrations = new TenantMigrations<T>(tenants, this.#logger);
+    this.#parts = { tenants, migrations, provisioning, dropAndSuspend, mover: new TenantMove<T>(tenants, migrations, this.#logger) };
     return this.#parts;
   }
 }

@@ -1,6 +1,6 @@
 /** A tenant lifecycle operation, as observers see it. */
 export interface TenantOperation {
-  readonly name: 'create' | 'drop' | 'suspend' | 'resume' | 'migrate';
+  readonly name: 'create' | 'drop' | 'suspend' | 'resume' | 'migrate' | 'move';
   /** The tenant's id; undefined when it broke the id rules (raw input is never handed to observers). */
   readonly tenantId: string | undefined;
   /** Migrations: 'up' or 'down'. */

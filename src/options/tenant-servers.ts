@@ -21,6 +21,12 @@ export interface TenantServerOptions {
   pool?: PoolConfig;
   /** Database mode: this server's tenant ORM budget (default: `tenancy.pool`). */
   tenantPool?: TenantPoolOptions;
+  /**
+   * How another server reaches this one to copy a tenant away (`CREATE SUBSCRIPTION ... CONNECTION`), as a libpq
+   * connection string, when that differs from how the app connects (another host name, a role with REPLICATION).
+   * Default: built from this server's connection options. See docs/moving-tenants.md.
+   */
+  subscriptionConnection?: string;
   /** New tenants are not placed here by the default policy (its tenants are still served). Default false. */
   closedToNewTenants?: boolean;
 }
