@@ -60,6 +60,7 @@ export function renderMarkdown(results: BenchResults): string {
       '- By hand (scenario 9): plain `@mikro-orm/nestjs` with its request context off and a Nest middleware that reads `x-tenant-id`, answers 404 for an unknown tenant and calls `RequestContext.create(orm.em, next, { schema })`. It is made correct: `fork({ schema })` alone qualifies only the root table of a query (joined and pivot tables would resolve through `search_path`), so its entities are wildcard-schema (`schema: \'*\'`). It has none of the library\'s other layers (fail-closed `search_path`, id rules, a tenant store and cache, schema ownership checks).',
     );
   }
+  if (results.scenarios.some((s) => s.group === 11)) push(SERVERS_METHOD);
   push(
     '- Every scenario\'s server is its own process (forked, started fresh for each measurement). Same entities, same pool size (10) for every single-database server; database mode uses 2 connections per tenant.',
     `- ${method.reps} repetition(s); each repetition runs all scenarios, forwards or backwards and rotated, so the order alternates. Figures are **medians over repetitions**; ratios are taken against the same workload on plain @mikro-orm/nestjs (scenario 2 or 8, express unless said) **of the same repetition**, then the median is reported.`,
@@ -140,6 +141,10 @@ export function renderMarkdown(results: BenchResults): string {
   push('', '## Notes', '', ...NOTES, '');
   return lines.join('\n');
 }
+
+/** Scenario 11's method line (issue 17), shown when it ran. */
+const SERVERS_METHOD =
+  '- Servers (scenario 11, issue 17): schema isolation, 30 tenants, both workloads (express), once all on the bench server (no `tenancy.servers`: the app as it is with one server) and once in blocks of 10 on three PostgreSQL servers (`tenancy.servers` a, b, c; each tenant record names its server; one pool of 10 per server, so up to 30 connections against 10). The three are clusters on **this one machine**, sharing its cores with the app and the load generator: the ratio three/one (same repetition, in the Targets) shows what routing over servers and the per-server pools cost, not added capacity. Its check asks every tenant (each server holds only its own tenants\' schemas, so a request routed to the wrong server fails). PG connections and memory count the first server only.';
 
 /**
  * Findings from profiles and earlier runs, kept here so the report regenerates with them. They are not produced by

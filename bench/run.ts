@@ -1,6 +1,6 @@
 /**
- * `npm run bench` (`-- --quick` for a smoke run): the benchmarks of issues #6, #18 and #15 (shared tables). Starts one PostgreSQL
- * (embedded in a temp dir, or DATABASE_URL), prepares the databases the selected scenarios need once, runs each HTTP
+ * `npm run bench` (`-- --quick` for a smoke run): the benchmarks of issues #6, #18, #15 (shared tables) and #17 (servers).
+ * Starts one PostgreSQL (embedded in a temp dir, or DATABASE_URL; scenario 11 starts two more), prepares the databases the selected scenarios need once, runs each HTTP
  * scenario's server in its own process for a bounded window per repetition (scenario order rotated every
  * repetition), then the migration fan-out. A full run writes bench/results/latest.md and latest.json; any other run
  * (--quick, BENCH_SCENARIOS, fewer repetitions...) writes to bench/results/quick/ (see settings.ts). Prints an
@@ -19,6 +19,7 @@ import { formatWall, renderMarkdown } from './report.js';
 import type { BenchResults } from './results.js';
 import { type StorageNeeds, orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
 import { killAllServers } from './server-process.js';
+import { type ServerGroup, prepareServerGroup, serverGroupSummary } from './servers-group.js';
 import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
 
 const log = (line: string): void => void process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -28,7 +29,7 @@ const log = (line: string): void => void process.stdout.write(`[bench ${new Date
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
 function estimateS(settings: BenchSettings, scenarios: number, needs: StorageNeeds): number {
-  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) : 0;
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;
@@ -43,8 +44,10 @@ async function main(): Promise<void> {
   log(`${settings.full ? 'full run' : `not a full run (${settings.notFull.join(', ')})`}: results go to ${settings.resultsDir}`);
   log(`${scenarios.length} scenarios x ${settings.reps} repetition(s)${settings.migrations ? ' + migrations' : ''}: about ${formatWall(estimateS(settings, scenarios.length, needs))} on an idle 2-core machine`);
   const postgres = await usePostgres({ log });
+  let serverGroup: ServerGroup | undefined;
   const cleanup = async (): Promise<void> => {
     killAllServers();
+    await serverGroup?.stop();
     await postgres.stop();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -60,6 +63,10 @@ async function main(): Promise<void> {
     if (scenarios.length) {
       log('preparing databases');
       const databases = await prepareDatabases(postgres.url, needs, log);
+      if (needs.servers) {
+        serverGroup = await prepareServerGroup(postgres.url, needs.servers, log);
+        databases.servers = serverGroup.databases;
+      }
       const probe = new pg.Client({ connectionString: postgres.url });
       await probe.connect();
       try {
@@ -79,6 +86,7 @@ async function main(): Promise<void> {
       } finally {
         await probe.end();
       }
+      for (const line of serverGroupSummary(measurements)) log(line);
     }
     const results: BenchResults = {
       date: started.toISOString(),

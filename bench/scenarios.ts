@@ -16,15 +16,17 @@ export type ServerSpec =
   | { kind: 'library-static'; adapter: Adapter; url: string; secondaryUrl: string }
   | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request' }
   | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number }
-  | { kind: 'library-table'; adapter: Adapter; url: string; tenants: number; rowLevelSecurity: boolean };
+  | { kind: 'library-table'; adapter: Adapter; url: string; tenants: number; rowLevelSecurity: boolean }
+  /** Scenario 11: schema isolation over `urls.length` servers (one: no tenancy.servers), tenants in equal blocks in order. */
+  | { kind: 'library-servers'; adapter: Adapter; urls: string[]; tenants: number };
 
 /** How a scenario's tenants are stored: decides which databases must be prepared. */
-export type Storage = 'main' | 'schemas' | 'databases' | 'shared';
+export type Storage = 'main' | 'schemas' | 'databases' | 'shared' | 'servers';
 
 export interface Scenario {
   /** Stable id used in filters, the JSON and the report, e.g. `4-schema-100-express`. */
   id: string;
-  /** Scenario group (1-7: issue #6; 8: relational; 9: by hand; 10: shared tables), the report's `#` column. */
+  /** Scenario group (1-7: issue #6; 8: relational; 9: by hand; 10: shared tables; 11: servers), the report's `#` column. */
   group: number;
   title: string;
   adapter: Adapter | 'node:http';
@@ -55,6 +57,8 @@ export interface BenchDatabases {
   shared: string;
   /** bench_shared as SHARED_APP_ROLE: no superuser, no BYPASSRLS, row privileges only, so the policies bind it. */
   sharedApp: string;
+  /** Scenario 11 (servers-group.ts), when selected: the tenants' database on one server, and on each of three. */
+  servers?: { one: string; three: string[] };
 }
 
 /** Connections every single-database server may open: the same pool size everywhere, for a fair ceiling. */
@@ -66,6 +70,8 @@ export const SCHEMA_TENANT_COUNTS = [10, 100, 1000] as const;
 export const BY_HAND_TENANTS = 100;
 /** Tenants whose rows share the tables of bench_shared (scenario 10). */
 export const SHARED_TABLE_TENANTS = 100;
+/** Scenario 11: these tenants all on one server, and in equal blocks on SERVER_GROUP.servers servers. */
+export const SERVER_GROUP = { tenants: 30, servers: 3 } as const;
 
 export const tenantId = (n: number): string => `t${String(n).padStart(4, '0')}`;
 export const tenantSchemaName = (id: string): string => `tenant_${id}`;
@@ -139,8 +145,30 @@ export function allScenarios(): Scenario[] {
       });
     }
   }
+
+  // 11: the same tenants on one server and spread over three PostgreSQL servers (issue 17; servers-group.ts)
+  for (const workload of ['findOne', 'relational'] as const) {
+    for (const servers of [1, SERVER_GROUP.servers]) {
+      const { tenants } = SERVER_GROUP;
+      list.push({
+        id: serverGroupId(workload, servers), group: 11,
+        title: `${workload === 'relational' ? 'Relational, schema' : 'Schema'} isolation, ${tenants} tenants on ${servers === 1 ? 'one server' : `${servers} servers (PG columns: the first only)`} (express)`,
+        ...base(workload, 'express'), tenants, storage: 'servers', databases: servers === 1 ? SERVER_GROUP_DATABASES.one : SERVER_GROUP_DATABASES.three,
+        spec: (pg) => {
+          if (!pg.servers) throw new Error('scenario 11 needs the servers of servers-group.ts (prepareServerGroup)');
+          return { kind: 'library-servers', adapter: 'express', urls: servers === 1 ? [pg.servers.one] : pg.servers.three, tenants };
+        },
+      });
+    }
+  }
   return list;
 }
+
+/** Scenario 11's ids: `11-servers-1x30-express`, `11-servers-rel-3x30-express`... (`11-` selects the group). */
+export const serverGroupId = (workload: Workload, servers: number): string =>
+  `11-servers-${workload === 'relational' ? 'rel-' : ''}${servers}x${SERVER_GROUP.tenants}-express`;
+/** Scenario 11's databases: all tenants' schemas on the bench server; each server's block on every server. */
+export const SERVER_GROUP_DATABASES = { one: 'bench_srv_one', three: 'bench_srv_three' } as const;
 
 /** The library scenario the by-hand peer `id` is compared with (same workload, tenants and adapter). */
 export function libraryPeerOfByHand(id: string): string | undefined {
@@ -170,12 +198,14 @@ export interface StorageNeeds {
   databases: number;
   /** Tenants in the shared tables of bench_shared (0: not made). */
   shared: number;
+  /** Scenario 11's tenants (0 or absent: its extra servers are not started). */
+  servers?: number;
 }
 
 /** The schemas, tenant databases and shared-table tenants the selected scenarios need (prepared once per run). */
 export function storageNeeds(scenarios: Scenario[]): StorageNeeds {
   const most = (storage: Storage): number => Math.max(0, ...scenarios.filter((s) => s.storage === storage).map((s) => s.tenants));
-  return { schemas: most('schemas'), databases: most('databases'), shared: most('shared') };
+  return { schemas: most('schemas'), databases: most('databases'), shared: most('shared'), servers: most('servers') };
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { BenchResults } from './results.js';
-import { type Adapter, SHARED_TABLE_TENANTS, type Workload, baselineOf } from './scenarios.js';
+import { type Adapter, SERVER_GROUP, SHARED_TABLE_TENANTS, type Workload, baselineOf, serverGroupId } from './scenarios.js';
 import { NOISE_CV } from './settings.js';
 import { type Metric, delta, medians, noiseOf, ratio } from './stats.js';
 
@@ -19,7 +19,7 @@ export interface TargetResult {
 const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
 const signed = (value: number, digits = 0): string => `${value >= 0 ? '+' : ''}${fmt(value, digits)}`;
 
-/** Targets of issues #6, #18 and #15, each checked against this run's figures (ratios within the same repetition). */
+/** Targets of issues #6, #18, #15 and #17, each checked against this run's figures (ratios within the same repetition). */
 export function evaluateTargets(results: BenchResults): TargetResult[] {
   const m = results.measurements;
   const threshold = results.method.noiseCv ?? NOISE_CV;
@@ -131,6 +131,16 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
         return { measured: f.text, met: f.rps >= floor };
       });
     }
+  }
+
+  // issue 17: the same tenants over three servers against one, in the same repetition (all on this machine's cores)
+  for (const workload of ['findOne', 'relational'] as const) {
+    const [one, three] = [serverGroupId(workload, 1), serverGroupId(workload, SERVER_GROUP.servers)];
+    const label = workload === 'findOne' ? 'findOne' : 'relational';
+    check(`Servers, ${SERVER_GROUP.tenants} tenants on ${SERVER_GROUP.servers} servers vs the same on one, schema, ${label} (express): >= 0.90x req/s (routing over servers costs little; the servers share this machine's cores, so no added capacity is expected)`, [three, one], [[three, one]], () => {
+      const f = routingFigures(three, one);
+      return { measured: f.text, met: f.rps >= 0.9 };
+    });
   }
 
   const mig = results.migrations;

@@ -24,6 +24,10 @@ async function start(spec: ServerSpec): Promise<RunningServer> {
     const { byHandSchemaModule } = await import('./by-hand.module.js');
     return startNestApp(byHandSchemaModule(spec.url, spec.tenants), spec.adapter);
   }
+  if (spec.kind === 'library-servers') {
+    const { serversModule } = await import('./servers.module.js');
+    return startNestApp(serversModule(spec), spec.adapter);
+  }
   const { libraryModule } = await import('./library.module.js');
   return startNestApp(libraryModule(spec), spec.adapter);
 }
