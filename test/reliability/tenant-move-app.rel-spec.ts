@@ -168,7 +168,7 @@ describe('moving a tenant between servers under two app instances (schema mode, 
     await expectServedFrom('y', 'p1-after');
     measured.push(
       `move x -> y with ${clientsOf(2).length} clients: move ${moveMs} ms, writes paused (result.pausedMs) ${result.pausedMs} ms, ` +
-        `longest a writer of 'mover' went without an acknowledgement ${gap} ms; answers ${JSON.stringify(Object.fromEntries(['mover', 'stay', 'there'].map((t) => [t, load.statusesOf(t)])))}`,
+        `longest a writer of 'mover' went without an acknowledgement ${gap} ms (through instance one ${load.longestWriteGap('mover', one.url)} ms, two ${load.longestWriteGap('mover', twoUrl)} ms); answers ${JSON.stringify(Object.fromEntries(['mover', 'stay', 'there'].map((t) => [t, load.statusesOf(t)])))}`,
     );
   }, 120_000);
 

@@ -48,11 +48,11 @@ export class MoveAppLoad {
     return Object.fromEntries([...(this.statuses.get(tenant) ?? [])].filter(([status]) => !status.startsWith('2') && !allowed.includes(status)));
   }
 
-  /** The longest a writer of the tenant went without a 2xx answer (ms), from the start to the stop of the load. */
-  longestWriteGap(tenant: string): number {
+  /** The longest a writer of the tenant (through `url`, or any instance) went without a 2xx answer (ms), from the start to the stop of the load. */
+  longestWriteGap(tenant: string, url?: string): number {
     let gap = 0;
     for (const { client, times } of this.#okTimes) {
-      if (client.tenant !== tenant || client.kind !== 'write') continue;
+      if (client.tenant !== tenant || client.kind !== 'write' || (url !== undefined && client.url !== url)) continue;
       let last = this.startedAt;
       for (const t of [...times, this.stoppedAt ?? performance.now()]) {
         gap = Math.max(gap, t - last);
