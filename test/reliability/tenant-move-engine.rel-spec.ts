@@ -1,49 +1,81 @@
 /**
- * Issue 17, schema mode: moving a tenant schema between two PostgreSQL servers while clients write, on logical
- * replication (src/isolation/move/). Two real clusters with wal_level = logical. Writers behave like app instances
+ * Issue 17, schema mode: moving a tenant schema between two PostgreSQL servers, and between two databases of one
+ * server (isolation tiers: a shared database and a database of the tenant's own), while clients write, on logical
+ * replication (src/isolation/move/). Real clusters with wal_level = logical. Writers behave like app instances
  * that have not heard of the fence (the worst case): they keep writing where the record pointed, and after an
  * error read the record again and retry. Checked: no acknowledged write lost, the verification passes, the source
- * schema is gone and cannot be written, sequences go on on the target; and the same after a SIGKILL of the move at
- * each step followed by a rerun.
+ * schema is gone and cannot be written, sequences go on on the target, nothing of the move left; and the same
+ * after a SIGKILL of the move at each step followed by a rerun.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../scripts/embedded-postgres.js';
 import { moveIdFor } from '../../src/isolation/move/move-names.js';
-import { TenantMoveTableWithoutKeyError } from '../../src/isolation/move/move.errors.js';
+import { TenantMoveError, TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from '../../src/isolation/move/move.errors.js';
 import type { MoveSide } from '../../src/isolation/move/move-sql.js';
 import { moveSchema, type SchemaMoveStep } from '../../src/isolation/move/schema-move.js';
 import { pollUntil, TsProcess } from './support/child-process.js';
+import { expectMovedIntact } from './support/tenant-move-expect.js';
 import { MoveWriters } from './support/tenant-move-writers.js';
-import { APP_DB, CUSTOMERS, createTenant, moveOptions, type MoveWorld, openSide, recordSide, runSql, worldEnv, worldOf } from './support/tenant-move-world.js';
+import {
+  APP_DB,
+  CUSTOMERS,
+  createTenant,
+  moveOptions,
+  type MoveWorld,
+  openSide,
+  recordSide,
+  removeReplication,
+  reversed,
+  runSql,
+  shopDdl,
+  snapshotOf,
+  worldEnv,
+  worldOf,
+} from './support/tenant-move-world.js';
 
 const TEST_MS = 120_000;
+
+/** Two databases a tenant moves between, the engine's sides on them, and the key naming the target (moveIdFor). */
+interface Route {
+  readonly world: MoveWorld;
+  readonly sides: { source: MoveSide; target: MoveSide };
+  readonly targetKey: string;
+}
 
 describe('tenant move engine: schema mode on logical replication', () => {
   let clusters: EmbeddedPostgres[] = [];
   let world: MoveWorld;
   let sides: { source: MoveSide; target: MoveSide };
+  /** Servers A and B, database "app" on each. */
+  let crossServers: Route;
+  /** Server A: "shared_db" (tenants side by side) to "solo_db" (the tenant alone), and back. */
+  let oneServer: Route;
+  let oneServerBack: Route;
   const orms: MikroORM[] = [];
 
   beforeAll(async () => {
     clusters = await Promise.all([0, 1].map(() => startEmbeddedPostgres({ settings: { wal_level: 'logical' } })));
-    const [source, target] = clusters as [EmbeddedPostgres, EmbeddedPostgres];
+    const [a, b] = clusters as [EmbeddedPostgres, EmbeddedPostgres];
     await Promise.all(clusters.map((c) => runSql(c.url, `create database ${APP_DB}`)));
-    world = worldOf(source.url, target.url);
-    const [src, dst] = await Promise.all([openSide(world.sourceUrl), openSide(world.targetUrl)]);
-    orms.push(src.orm, dst.orm);
-    sides = { source: src.side, target: dst.side };
+    await runSql(a.url, 'create database shared_db');
+    await runSql(a.url, 'create database solo_db');
+    world = worldOf(a.url, b.url);
+    const shared = worldOf(a.url, a.url, { source: 'shared_db', target: 'solo_db' });
+    const opened = await Promise.all([world.sourceUrl, world.targetUrl, shared.sourceUrl, shared.targetUrl].map(openSide));
+    orms.push(...opened.map((o) => o.orm));
+    const [srcApp, dstApp, sharedDb, soloDb] = opened.map((o) => o.side) as [MoveSide, MoveSide, MoveSide, MoveSide];
+    sides = { source: srcApp, target: dstApp };
+    crossServers = { world, sides, targetKey: 'target' };
+    const server = new URL(a.url).port;
+    oneServer = { world: shared, sides: { source: sharedDb, target: soloDb }, targetKey: `${server}/solo_db` };
+    oneServerBack = { world: reversed(shared), sides: { source: soloDb, target: sharedDb }, targetKey: `${server}/shared_db` };
   }, TEST_MS);
 
-  // a failed move keeps its subscription (a rerun continues it): remove them, so one failure does not take the
+  // a failed move keeps its subscription (a rerun continues it): removed, so one failure does not take the
   // logical replication workers the next test needs
   afterEach(async () => {
-    for (const { subname } of await runSql<{ subname: string }>(world.targetUrl, 'select subname from pg_subscription')) {
-      await runSql(world.targetUrl, `alter subscription ${subname} disable; alter subscription ${subname} set (slot_name = none); drop subscription ${subname}`);
-    }
-    await pollUntil(async () => (await runSql(world.sourceUrl, 'select 1 from pg_replication_slots where active')).length === 0, 10_000, 50);
-    await runSql(world.sourceUrl, 'select pg_drop_replication_slot(slot_name) from pg_replication_slots');
-    for (const { pubname } of await runSql<{ pubname: string }>(world.sourceUrl, 'select pubname from pg_publication')) await runSql(world.sourceUrl, `drop publication ${pubname}`);
+    for (const route of [crossServers, oneServer, oneServerBack]) await removeReplication(route.world);
   });
 
   afterAll(async () => {
@@ -51,47 +83,11 @@ describe('tenant move engine: schema mode on logical replication', () => {
     await Promise.all(clusters.map((c) => c.stop()));
   });
 
-  /** Every acknowledged write is on the target, nothing of the move is left, the source cannot be written. */
-  async function expectMovedIntact(schema: string, writers: MoveWriters, seeded: number): Promise<void> {
-    const s = `"${schema}"`;
-    const notes = new Set((await runSql<{ note: string }>(world.targetUrl, `select note from ${s}.orders where note like 'w%'`)).map((r) => r.note));
-    const lost = writers.acks.notes.filter((note) => !notes.has(note));
-    expect({ schema, acknowledgedInserts: writers.acks.notes.length, lost }).toEqual({ schema, acknowledgedInserts: writers.acks.notes.length, lost: [] });
-    expect(writers.acks.notes.length).toBeGreaterThan(0);
-    const [counts] = await runSql<{ orders: string; pivot: string }>(world.targetUrl, `select (select count(*) from ${s}.orders)::text as orders, (select count(*) from ${s}.order_product)::text as pivot`);
-    expect(counts).toEqual({ orders: String(seeded + notes.size), pivot: String(seeded + notes.size) });
-    const visits = await runSql<{ id: number; visits: number }>(world.targetUrl, `select id, visits from ${s}.customer order by id`);
-    for (const { id, visits: n } of visits) expect({ id, visits: n }).toEqual({ id, visits: writers.acks.visits.get(id) ?? 0 });
-
-    const moveId = moveIdFor(schema, 'target');
-    const [left] = await runSql<Record<string, string>>(
-      world.sourceUrl,
-      `select (select count(*) from pg_namespace where nspname in ($1, $2))::text as schemas, (select count(*) from pg_publication)::text as publications,
-              (select count(*) from pg_replication_slots)::text as slots`,
-      [schema, `${moveId}_parked`],
-    );
-    expect(left).toEqual({ schemas: '0', publications: '0', slots: '0' });
-    expect(await runSql(world.targetUrl, 'select subname from pg_subscription')).toEqual([]);
-    await expect(runSql(world.sourceUrl, `insert into ${s}.customer (name) values ('late')`)).rejects.toMatchObject({ code: '42P01' });
-
-    // sequences (serial, bigserial, identity) continue above the moved rows on the target
-    const [max] = await runSql<{ o: string }>(world.targetUrl, `select max(id)::text as o from ${s}.orders`);
-    const [next] = await runSql<{ o: string; c: number; p: number }>(
-      world.targetUrl,
-      `with o as (insert into ${s}.orders (customer_id, note) values (1, 'after-move') returning id),
-            c as (insert into ${s}.customer (name) values ('after-move') returning id),
-            p as (insert into ${s}.product (title, price) values ('after-move', 1) returning id)
-       select (select id::text from o) as o, (select id from c) as c, (select id from p) as p`,
-    );
-    expect(BigInt(next!.o)).toBeGreaterThan(BigInt(max!.o));
-    expect(next!.c).toBeGreaterThan(CUSTOMERS);
-    expect(next!.p).toBeGreaterThan(50);
-  }
-
   it('moves a 100k-row tenant while 6 clients write: no acknowledged write lost, verified, source gone, sequences go on', async () => {
     const schema = 'shop_main';
     const seeded = 100_000;
     await createTenant(world, schema, seeded);
+    const before = await snapshotOf(world.sourceUrl, schema);
     const writers = new MoveWriters(world, schema, 6);
     await sleep(300);
     const options = moveOptions(world, schema, moveIdFor(schema, 'target'), sides);
@@ -103,11 +99,11 @@ describe('tenant move engine: schema mode on logical replication', () => {
     expect(report.rows).toBeGreaterThanOrEqual(2 * seeded + CUSTOMERS + 50);
     expect(options.fences.switches).toBe(1);
     expect(await recordSide(world, schema)).toBe('target');
-    await expectMovedIntact(schema, writers, seeded);
+    await expectMovedIntact(world, schema, moveIdFor(schema, 'target'), writers, before);
     const { fencedAt, unfencedAt } = options.fences;
     const gap = writers.longestGap(fencedAt! - 50, unfencedAt! + 300);
     process.stdout.write(
-      `[tenant move] ${seeded} orders + ${seeded} pivot rows, 6 writers: move ${movedMs} ms, fence() to unfence() ${report.fencedMs} ms ` +
+      `[tenant move] two servers: ${seeded} orders + ${seeded} pivot rows, 6 writers: move ${movedMs} ms, fence() to unfence() ${report.fencedMs} ms ` +
         `(${report.fenceAttempts} attempt(s), ${JSON.stringify(report.breakdown)}), longest stretch without an acknowledged write around the fence ${gap} ms; ` +
         `${writers.acks.notes.length} inserts + ${[...writers.acks.visits.values()].reduce((a, b) => a + b, 0)} updates acknowledged; ` +
         `writer errors ${JSON.stringify(Object.fromEntries(writers.errors))}\n`,
@@ -159,40 +155,124 @@ describe('tenant move engine: schema mode on logical replication', () => {
     ['switched', 'switched'],
   ];
 
-  it.each(KILLS)('SIGKILLed at %s, then rerun: completes (resumed from %s), no write lost, never two writable copies', async (killAt, resumedFrom) => {
-    const schema = `shop_kill_${killAt.replaceAll('-', '_')}`;
+  /** Runs the move in a child process that SIGKILLs itself at `killAt`, checks what is writable, reruns it, checks the end state. */
+  async function killAndRerun(route: Route, schema: string, killAt: SchemaMoveStep, resumedFrom: string): Promise<void> {
+    const { world: w } = route;
     const seeded = 20_000;
-    const moveId = moveIdFor(schema, 'target');
-    await createTenant(world, schema, seeded);
-    const writers = new MoveWriters(world, schema, 4);
+    const moveId = moveIdFor(schema, route.targetKey);
+    await createTenant(w, schema, seeded);
+    const before = await snapshotOf(w.sourceUrl, schema);
+    const writers = new MoveWriters(w, schema, 4);
     try {
-      const child = new TsProcess('test/reliability/support/tenant-move-child.ts', [], { ...worldEnv(world), MOVE_SCHEMA: schema, MOVE_ID: moveId, MOVE_KILL_AT: killAt });
+      const child = new TsProcess('test/reliability/support/tenant-move-child.ts', [], { ...worldEnv(w), MOVE_SCHEMA: schema, MOVE_ID: moveId, MOVE_KILL_AT: killAt });
       const exit = await child.exited;
       expect({ signal: exit.signal, lastLine: exit.stdout.trim().split('\n').at(-1) }).toEqual({ signal: 'SIGKILL', lastLine: `step ${killAt}` });
 
       // after the kill: the source is writable only while the record points at it
-      expect(await recordSide(world, schema)).toBe(killAt === 'switched' ? 'target' : 'source');
-      const sourceWritable = await runSql(world.sourceUrl, `insert into "${schema}".customer (name) values ('probe') returning id`).then(
+      expect(await recordSide(w, schema)).toBe(killAt === 'switched' ? 'target' : 'source');
+      const sourceWritable = await runSql(w.sourceUrl, `insert into "${schema}".customer (name) values ('probe') returning id`).then(
         () => true,
         (e: { code?: string }) => (e.code === '42P01' ? false : Promise.reject(e)),
       );
       expect({ killAt, sourceWritable }).toEqual({ killAt, sourceWritable: killAt === 'target-ready' || killAt === 'subscribed' || killAt === 'fence-verified' });
-      if (sourceWritable) await runSql(world.sourceUrl, `delete from "${schema}".customer where name = 'probe'`);
+      if (sourceWritable) await runSql(w.sourceUrl, `delete from "${schema}".customer where name = 'probe'`);
 
-      const options = moveOptions(world, schema, moveId, sides);
+      const options = moveOptions(w, schema, moveId, route.sides);
       const report = await moveSchema(options);
       await sleep(200); // writers go on, on the target
       await writers.stop();
       expect(report.startedAt).toBe(resumedFrom);
       expect(options.fences.switches).toBe(killAt === 'switched' ? 0 : 1);
-      expect(await recordSide(world, schema)).toBe('target');
-      await expectMovedIntact(schema, writers, seeded);
+      expect(await recordSide(w, schema)).toBe('target');
+      await expectMovedIntact(w, schema, moveId, writers, before);
       process.stdout.write(
-        `[tenant move] killed at ${killAt} (${exit.stdout.trim().split('\n').length} step(s) printed), rerun from '${report.startedAt}': ` +
-          `fenced ${report.fencedMs ?? '-'} ms, ${writers.acks.notes.length} inserts acknowledged, 0 lost\n`,
+        `[tenant move] ${route === crossServers ? 'two servers' : 'one server'}: killed at ${killAt} (${exit.stdout.trim().split('\n').length} step(s) printed), ` +
+          `rerun from '${report.startedAt}': fenced ${report.fencedMs ?? '-'} ms, ${writers.acks.notes.length} inserts acknowledged, 0 lost\n`,
       );
     } finally {
       await writers.stop();
     }
+  }
+
+  it.each(KILLS)('SIGKILLed at %s, then rerun: completes (resumed from %s), no write lost, never two writable copies', async (killAt, resumedFrom) => {
+    await killAndRerun(crossServers, `shop_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
   }, TEST_MS);
+
+  describe('between two databases of one server (isolation tiers)', () => {
+    /** Moves `schema` along `route` while 4 clients write (notes starting with `prefix`); checks the end state; returns the report line. */
+    async function moveWithWriters(route: Route, schema: string, prefix: string): Promise<string> {
+      const { world: w } = route;
+      const moveId = moveIdFor(schema, route.targetKey);
+      const before = await snapshotOf(w.sourceUrl, schema);
+      const writers = new MoveWriters(w, schema, 4, prefix);
+      await sleep(300);
+      const options = moveOptions(w, schema, moveId, route.sides);
+      const started = performance.now();
+      const report = await moveSchema(options).finally(() => sleep(300).then(() => writers.stop()));
+      const movedMs = Math.round(performance.now() - started - 300);
+      expect(report).toMatchObject({ startedAt: 'new', tables: 4 });
+      expect(options.fences.switches).toBe(1);
+      expect(await recordSide(w, schema)).toBe('target');
+      await expectMovedIntact(w, schema, moveId, writers, before);
+      const gap = writers.longestGap(options.fences.fencedAt! - 50, options.fences.unfencedAt! + 300);
+      return (
+        `${new URL(w.sourceUrl).pathname.slice(1)} -> ${new URL(w.targetUrl).pathname.slice(1)}: move ${movedMs} ms, fence() to unfence() ${report.fencedMs} ms ` +
+        `(${report.fenceAttempts} attempt(s), ${JSON.stringify(report.breakdown)}), longest stretch without an acknowledged write ${gap} ms, ` +
+        `${writers.acks.notes.length} inserts acknowledged, 0 lost; writer errors ${JSON.stringify(Object.fromEntries(writers.errors))}`
+      );
+    }
+
+    it('moves a tenant from a shared database to a database of its own on the same server and back, while 4 clients write', async () => {
+      const schema = 'tier_acme';
+      const { world: w } = oneServer;
+      await createTenant(w, schema, 50_000);
+      await runSql(w.sourceUrl, `${shopDdl('tier_other')}; insert into tier_other.customer (name) values ('neighbour')`); // another tenant of the shared database
+      // a slot left by a run killed between creating it and CREATE SUBSCRIPTION: dropped and created again
+      await runSql(w.sourceUrl, `select pg_create_logical_replication_slot($1, 'pgoutput')`, [moveIdFor(schema, oneServer.targetKey)]);
+
+      const there = await moveWithWriters(oneServer, schema, 'a');
+      await runSql(w.recordUrl, `update move_record set side = 'source' where schema = $1`, [schema]); // the way back: solo_db is now the source
+      const back = await moveWithWriters(oneServerBack, schema, 'b');
+
+      expect(await runSql(w.sourceUrl, `select name from tier_other.customer`)).toEqual([{ name: 'neighbour' }]);
+      expect(await runSql(w.targetUrl, `select nspname from pg_namespace where nspname like 'tier_%' order by 1`)).toEqual([]);
+      expect(await runSql(w.sourceUrl, `select nspname from pg_namespace where nspname like 'tier_%' or nspname like 'nmt_%' order by 1`)).toEqual([{ nspname: 'tier_acme' }, { nspname: 'tier_other' }]);
+      expect(await runSql(w.recordUrl, 'select slot_name from pg_replication_slots')).toEqual([]);
+      process.stdout.write(`[tenant move] one server, 50000 orders + 50000 pivot rows, 4 writers: ${there}\n[tenant move] one server, back: ${back}\n`);
+    }, TEST_MS);
+
+    it.each([
+      ['subscribed', 'subscribed'],
+      ['fence-verified', 'subscribed'],
+    ] as [SchemaMoveStep, string][])('SIGKILLed at %s, then rerun: completes (resumed from %s), no write lost', async (killAt, resumedFrom) => {
+      await killAndRerun(oneServer, `tier_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
+    }, TEST_MS);
+
+    it('refuses a move onto the source database itself, before creating or emptying anything', async () => {
+      const schema = 'tier_self';
+      const self = worldOf(clusters[0]!.url, clusters[0]!.url, { source: 'shared_db', target: 'shared_db' });
+      await createTenant(self, schema, 100);
+      const options = moveOptions(self, schema, moveIdFor(schema, 'self'), { source: oneServer.sides.source, target: oneServer.sides.source });
+      await expect(moveSchema(options)).rejects.toBeInstanceOf(TenantMoveServerNotReadyError);
+      expect(await runSql(self.sourceUrl, `select count(*)::int as n from "${schema}".orders`)).toEqual([{ n: 100 }]);
+      expect(await runSql(self.sourceUrl, 'select pubname from pg_publication')).toEqual([]);
+    });
+
+    it("leaves alone a slot of the move's name that belongs to another database of the server (a move id clash)", async () => {
+      const schema = 'tier_clash';
+      const { world: w } = oneServer;
+      const moveId = moveIdFor(schema, oneServer.targetKey);
+      await createTenant(w, schema, 100);
+      await runSql(w.recordUrl, `select pg_create_logical_replication_slot($1, 'pgoutput')`, [moveId]); // in database "postgres"
+      try {
+        const failure = await moveSchema(moveOptions(w, schema, moveId, oneServer.sides)).catch((e: unknown) => e);
+        expect(failure).toBeInstanceOf(TenantMoveError);
+        expect((failure as Error).message).toContain(`belongs to database "postgres"`);
+        expect(await runSql(w.recordUrl, 'select database from pg_replication_slots where slot_name = $1', [moveId])).toEqual([{ database: 'postgres' }]);
+        expect(await recordSide(w, schema)).toBe('source');
+      } finally {
+        await runSql(w.recordUrl, 'select pg_drop_replication_slot($1)', [moveId]);
+      }
+    });
+  });
 });

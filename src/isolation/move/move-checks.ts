@@ -5,11 +5,27 @@ import { TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from '.
 /** `FOR TABLES IN SCHEMA` publications came with PostgreSQL 15. */
 const MIN_VERSION = 150000;
 
+/** Where the two databases of a move are, as PostgreSQL tells it. */
+export interface MovePlacement {
+  /** Both databases are on one PostgreSQL server (cluster): same system identifier, start time and port. */
+  readonly sameServer: boolean;
+}
+
 /**
- * What must hold before anything is created: both servers on PostgreSQL 15+, the source with wal_level = logical
- * and a free replication slot, every table of the schema with a replica identity.
+ * What must hold before anything is created: two different databases, both servers on PostgreSQL 15+, the source
+ * with wal_level = logical and a free replication slot, every table of the schema with a replica identity.
  */
-export async function checkMovePossible(source: MoveQuery, target: MoveQuery, schema: string, labels: { source: string; target: string }): Promise<void> {
+export async function checkMovePossible(source: MoveQuery, target: MoveQuery, schema: string, labels: { source: string; target: string }): Promise<MovePlacement> {
+  const [from, to] = await Promise.all([databaseIdentity(source), databaseIdentity(target)]);
+  const sameServer = from.server === to.server;
+  if (sameServer && from.database === to.database) {
+    throw new TenantMoveServerNotReadyError(
+      schema,
+      labels.target,
+      `is the source database itself (database "${to.database}" of the same PostgreSQL server)`,
+      `A move needs another database as its target: the schema keeps its name, so the target would be the source.`,
+    );
+  }
   const [src] = await source<{ v: string; wal: string; slots: string; used: string }>(
     `select current_setting('server_version_num') as v, current_setting('wal_level') as wal,
             current_setting('max_replication_slots') as slots, (select count(*)::text from pg_replication_slots) as used`,
@@ -38,4 +54,17 @@ export async function checkMovePossible(source: MoveQuery, target: MoveQuery, sc
   }
   const keyless = await tablesWithoutReplicaIdentity(source, schema);
   if (keyless.length) throw new TenantMoveTableWithoutKeyError(schema, keyless);
+  return { sameServer };
+}
+
+/**
+ * A server by its system identifier (a physical replica or a copy made with pg_basebackup shares it), start time
+ * and port (which tell such copies apart), and the database by name. Readable by any role.
+ */
+async function databaseIdentity(query: MoveQuery): Promise<{ server: string; database: string }> {
+  const [row] = await query<{ server: string; database: string }>(
+    `select (select system_identifier::text from pg_control_system()) || '/' || extract(epoch from pg_postmaster_start_time())::text || '/' || current_setting('port') as server,
+            current_database() as database`,
+  );
+  return { server: row!.server, database: row!.database };
 }

@@ -14,15 +14,20 @@ export async function ensurePublication(source: MoveQuery, schema: string, names
 
 /**
  * Drops a replication slot of the source once no walsender uses it (one stops shortly after its subscription is
- * disabled). A slot left by an interrupted CREATE SUBSCRIPTION is dropped the same way before subscribing again.
+ * disabled). A slot left by an interrupted subscribe is dropped the same way before subscribing again. Slot names
+ * are cluster-wide: a slot of that name belonging to another database of the source's cluster is never touched.
  */
 export async function dropSlot(source: MoveQuery, slot: string, schema: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const [row] = await source<{ active: boolean }>(`select active from pg_replication_slots where slot_name = ?`, [slot]);
+    const [row] = await source<{ active: boolean; ours: boolean; database: string | null }>(
+      `select active, database is not distinct from current_database() as ours, database from pg_replication_slots where slot_name = ?`,
+      [slot],
+    );
     if (!row) return;
+    if (!row.ours) throw slotOfAnotherDatabase(schema, slot, row.database);
     if (!row.active) {
-      await source(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ? and not active`, [slot]);
+      await source(`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ? and not active and database = current_database()`, [slot]);
       continue;
     }
     if (Date.now() > deadline) {
@@ -32,14 +37,36 @@ export async function dropSlot(source: MoveQuery, slot: string, schema: string, 
   }
 }
 
+function slotOfAnotherDatabase(schema: string, slot: string, database: string | null): TenantMoveError {
+  return new TenantMoveError(
+    schema,
+    'check',
+    `the replication slot "${slot}" on the source's server belongs to ${database ? `database "${database}"` : 'no database (a physical slot)'}, not to the ` +
+      `source database, and was left alone: another move uses the same move id (give moveIdFor() a targetKey naming the target server AND ` +
+      `database), or the slot is stale (drop it with pg_drop_replication_slot), then rerun`,
+  );
+}
+
 /**
- * The subscription on the target: PostgreSQL copies every table (copy_data) then streams the changes. Its slot
- * has the subscription's name, created on the source by this statement.
+ * The move's logical slot on the source, created BEFORE the subscription: creating a slot waits until every
+ * transaction running on the source's server has ended, and when the target is a database of the same server
+ * CREATE SUBSCRIPTION ... (create_slot = true) would wait for its own transaction, forever (PostgreSQL's
+ * documented restriction). One code path for both cases. Transactions running on the source's server, in any
+ * database, delay this step until they end.
+ */
+export async function createSlot(source: MoveQuery, slot: string): Promise<void> {
+  await source(`select pg_create_logical_replication_slot(?, 'pgoutput')`, [slot]);
+}
+
+/**
+ * The subscription on the target: PostgreSQL copies every table (copy_data) then streams the changes, from the
+ * slot createSlot() made (it has the subscription's name). The table-sync workers still create (and drop) their
+ * own temporary slots on the source, from their own sessions: no wait on this statement's transaction.
  */
 export async function createSubscription(target: MoveQuery, names: MoveNames, sourceConninfo: string): Promise<void> {
   await target(
     `create subscription ${quoteIdent(names.subscription)} connection ? publication ${quoteIdent(names.publication)} ` +
-      `with (copy_data = true, create_slot = true, enabled = true, slot_name = ?, synchronous_commit = 'off')`,
+      `with (copy_data = true, create_slot = false, enabled = true, slot_name = ?, synchronous_commit = 'off')`,
     [sourceConninfo, names.subscription],
   );
 }

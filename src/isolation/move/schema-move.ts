@@ -4,7 +4,7 @@ import { checkMovePossible } from './move-checks.js';
 import { cleanUpMove } from './move-cleanup.js';
 import { type FenceOutcome, fenceAndPark, isPassingFenceFailure, verifyParked } from './move-fence.js';
 import { type MoveNames, moveNamesOf } from './move-names.js';
-import { createSubscription, dropSlot, ensurePublication, sleep, waitUntilSynced } from './move-replication.js';
+import { createSlot, createSubscription, dropSlot, ensurePublication, sleep, waitUntilSynced } from './move-replication.js';
 import { type MoveSide, qualified } from './move-sql.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError } from './move.errors.js';
 
@@ -99,7 +99,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
   let dst = await targetStateOf(target.query, schema, names);
   const startedAt = dst.subscriptionOid ? 'subscribed' : 'new';
   if (!dst.subscriptionOid) {
-    await checkMovePossible(source.query, target.query, schema, labels);
+    const { sameServer } = await checkMovePossible(source.query, target.query, schema, labels);
     checkSameTenant(schema, src.mark, dst.mark);
     await options.createTargetSchema();
     dst = await targetStateOf(target.query, schema, names);
@@ -108,7 +108,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
     await step('target-ready');
     await subscribe(source, target, schema, names, options.sourceConninfo);
     dst = await targetStateOf(target.query, schema, names);
-    logger.log(`Moving schema "${schema}": subscribed, PostgreSQL is copying its tables to the ${labels.target}`);
+    logger.log(`Moving schema "${schema}": subscribed, PostgreSQL is copying its tables to the ${labels.target}${sameServer ? ' (another database of the same server)' : ''}`);
     await step('subscribed');
   }
   const timing = withDefaults(options.timing);
@@ -160,14 +160,24 @@ function checkSameTenant(schema: string, sourceMark: string | undefined, targetM
 
 /**
  * Empties the target's tables (rows seeded by migrations, or a copy interrupted before its subscription existed:
- * the record points at the source, so the target serves nothing), then publishes and subscribes.
+ * the record points at the source, so the target serves nothing), then publishes, creates the slot (after the
+ * publication, which the slot's decoding must see) and subscribes. A slot left by an interrupted run is dropped
+ * first; one this run created is dropped again if CREATE SUBSCRIPTION fails, so no slot holds the source's WAL.
  */
 async function subscribe(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, conninfo: string): Promise<void> {
   const tables = await tablesOf(target.query, schema);
   if (tables.length) await target.query(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
   await ensurePublication(source.query, schema, names);
   await dropSlot(source.query, names.subscription, schema);
-  await createSubscription(target.query, names, conninfo);
+  await createSlot(source.query, names.subscription);
+  try {
+    await createSubscription(target.query, names, conninfo);
+  } catch (error) {
+    await dropSlot(source.query, names.subscription, schema).catch((dropError: unknown) => {
+      throw new TenantMoveError(schema, 'target', `CREATE SUBSCRIPTION failed, and dropping the slot "${names.subscription}" it was to use failed too (${String(dropError)}); a rerun drops it`, error);
+    });
+    throw error;
+  }
 }
 
 function withDefaults(timing: SchemaMoveTiming = {}): Required<SchemaMoveTiming> {

@@ -6,6 +6,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import pg from 'pg';
+import { pollUntil } from './child-process.js';
 import { type MoveSide, moveSideOf } from '../../../src/isolation/move/move-sql.js';
 import type { SchemaMoveOptions } from '../../../src/isolation/move/schema-move.js';
 
@@ -20,15 +21,53 @@ export interface MoveWorld {
   readonly sourceConninfo: string;
 }
 
-export function worldOf(sourceServerUrl: string, targetServerUrl: string): MoveWorld {
+/** The app database on each server (or two databases of one server: pass the same URL twice and two names). */
+export function worldOf(sourceServerUrl: string, targetServerUrl: string, databases: { source: string; target: string } = { source: APP_DB, target: APP_DB }): MoveWorld {
   const src = new URL(sourceServerUrl);
   const withDb = (url: string, db: string) => Object.assign(new URL(url), { pathname: `/${db}` }).toString();
   return {
-    sourceUrl: withDb(sourceServerUrl, APP_DB),
-    targetUrl: withDb(targetServerUrl, APP_DB),
+    sourceUrl: withDb(sourceServerUrl, databases.source),
+    targetUrl: withDb(targetServerUrl, databases.target),
     recordUrl: sourceServerUrl,
-    sourceConninfo: `host=${src.hostname} port=${src.port} user=${decodeURIComponent(src.username || 'postgres')} dbname=${APP_DB}`,
+    sourceConninfo: `host=${src.hostname} port=${src.port} user=${decodeURIComponent(src.username || 'postgres')} dbname=${databases.source}`,
   };
+}
+
+/** The same two databases the other way round (a move back); the record stays where it was. */
+export function reversed(world: MoveWorld): MoveWorld {
+  const dst = new URL(world.targetUrl);
+  return {
+    sourceUrl: world.targetUrl,
+    targetUrl: world.sourceUrl,
+    recordUrl: world.recordUrl,
+    sourceConninfo: `host=${dst.hostname} port=${dst.port} user=${decodeURIComponent(dst.username || 'postgres')} dbname=${dst.pathname.slice(1)}`,
+  };
+}
+
+/** What a failed move leaves (its subscription keeps going, so a rerun continues it) removed, so the next test has the workers and slots. */
+export async function removeReplication(world: MoveWorld): Promise<void> {
+  const own = 'subdbid = (select oid from pg_database where datname = current_database())';
+  for (const { subname } of await runSql<{ subname: string }>(world.targetUrl, `select subname from pg_subscription where ${own}`)) {
+    await runSql(world.targetUrl, `alter subscription ${subname} disable; alter subscription ${subname} set (slot_name = none); drop subscription ${subname}`);
+  }
+  const slots = 'from pg_replication_slots where database = current_database()';
+  await pollUntil(async () => (await runSql(world.sourceUrl, `select 1 ${slots} and active`)).length === 0, 10_000, 50);
+  await runSql(world.sourceUrl, `select pg_drop_replication_slot(slot_name) ${slots}`);
+  for (const { pubname } of await runSql<{ pubname: string }>(world.sourceUrl, 'select pubname from pg_publication')) await runSql(world.sourceUrl, `drop publication ${pubname}`);
+}
+
+/** Rows and visit counters of the tenant before writers start: the move must carry these plus every acknowledged write. */
+export interface TenantSnapshot {
+  readonly orders: number;
+  readonly pivot: number;
+  readonly visits: ReadonlyMap<number, number>;
+}
+
+export async function snapshotOf(url: string, schema: string): Promise<TenantSnapshot> {
+  const s = `"${schema}"`;
+  const [counts] = await runSql<{ orders: string; pivot: string }>(url, `select (select count(*) from ${s}.orders)::text as orders, (select count(*) from ${s}.order_product)::text as pivot`);
+  const visits = await runSql<{ id: number; visits: number }>(url, `select id, visits from ${s}.customer`);
+  return { orders: Number(counts!.orders), pivot: Number(counts!.pivot), visits: new Map(visits.map((r) => [r.id, r.visits])) };
 }
 
 export function worldFromEnv(): MoveWorld {

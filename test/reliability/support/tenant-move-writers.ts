@@ -23,7 +23,8 @@ export class MoveWriters {
   readonly #pools: Record<'source' | 'target', pg.Pool>;
   readonly #loops: Promise<void>[] = [];
 
-  constructor(private readonly world: MoveWorld, private readonly schema: string, writers: number) {
+  /** `prefix` starts the note of each insert (distinct per batch of writers on one tenant: notes are unique). */
+  constructor(private readonly world: MoveWorld, private readonly schema: string, writers: number, readonly prefix = 'w') {
     this.#pools = { source: new pg.Pool({ connectionString: world.sourceUrl, max: writers }), target: new pg.Pool({ connectionString: world.targetUrl, max: writers }) };
     // a connection ended by the server between two queries is reported by the next query; no unhandled 'error' event
     for (const pool of Object.values(this.#pools)) pool.on('error', () => undefined).on('connect', (client) => client.on('error', () => undefined));
@@ -63,7 +64,7 @@ export class MoveWriters {
             await client.query(`update ${s}.customer set visits = visits + 1 where id = $1`, [customer]);
             this.acks.visits.set(customer, (this.acks.visits.get(customer) ?? 0) + 1);
           } else {
-            const note = `w${writer}-${i}`;
+            const note = `${this.prefix}${writer}-${i}`;
             await client.query('begin');
             const { rows } = await client.query<{ id: string }>(`insert into ${s}.orders (customer_id, note, total) values ($1, $2, $3) returning id`, [customer, note, i]);
             await client.query(`insert into ${s}.order_product (order_id, product_id, qty) values ($1, $2, 1)`, [rows[0]!.id, 1 + (i % 50)]);
