@@ -183,6 +183,22 @@ export class TenantServerUnknownError extends TenancyError {
   }
 }
 
+/**
+ * A tenant record names a tier the tenant context does not have (`tier: 'database'` needs schema isolation with
+ * `tenancy.databaseTier`; tiers are `'schema'` and `'database'`). Never guessed: a 500, the log says what to fix.
+ */
+export class TenantTierUnsupportedError extends TenancyError {
+  constructor(contextName: string, tenantId: string, tier: unknown) {
+    super(
+      `Tenant '${tenantId}' of context '${contextName}' is in tier '${printableName(tier)}', which this tenant context does not ` +
+        `have. Tiers are 'schema' and 'database'; the database tier needs isolation 'schema' with tenancy.databaseTier. ` +
+        `Configure it, or correct the tenant's 'tier' in the tenant store.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
 /** A name read from a store, for a message: every character outside [A-Za-z0-9_.-] written as \uXXXX. */
 function printableName(name: unknown): string {
   return String(name).replace(/[^A-Za-z0-9_.-]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200);

@@ -72,10 +72,10 @@ export interface TenantMigrationAccess<T extends TenantRecord = TenantRecord> {
    */
   readonly shared: boolean;
   /**
-   * With a shared ORM: which one reaches this tenant (several servers: one per server). Tenants of one key share a
-   * migration ORM; absent: every tenant shares one.
+   * With a shared ORM: which one reaches this tenant (several servers: one per server; undefined: none, the tenant
+   * needs one of its own). Tenants of one key share a migration ORM; absent: every tenant shares one.
    */
-  ormKey?(record: T | undefined): string;
+  ormKey?(record: T | undefined): string | undefined;
   /** The config of a migration ORM for this tenant (for a shared ORM, any tenant of the same `ormKey` gives the same). */
   ormConfig(record: T | undefined): ContextConfig;
   /**

@@ -3,7 +3,8 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
 
 /** The migration ORMs a shared-ORM run opened (schema mode), by what reaches each tenant. */
 export interface SharedOrms<T extends TenantRecord> {
-  of(record: T): Promise<MikroORM>;
+  /** The shared ORM reaching this tenant; undefined when none does (it needs one of its own). */
+  of(record: T): Promise<MikroORM> | undefined;
   close(): Promise<void>;
 }
 
@@ -11,11 +12,12 @@ export interface SharedOrms<T extends TenantRecord> {
  * Shared migration ORMs, opened on first use: one per key (several servers: one per server), else one. A failed open
  * is not kept, so the next tenant tries again.
  */
-export function sharedMigrationOrms<T extends TenantRecord>(keyOf: (record: T) => string, open: (record: T, key: string) => Promise<MikroORM>): SharedOrms<T> {
+export function sharedMigrationOrms<T extends TenantRecord>(keyOf: (record: T) => string | undefined, open: (record: T, key: string) => Promise<MikroORM>): SharedOrms<T> {
   const opened = new Map<string, Promise<MikroORM>>();
   return {
     of: (record) => {
       const key = keyOf(record);
+      if (key === undefined) return undefined;
       let orm = opened.get(key);
       if (!orm) {
         const opening = open(record, key);

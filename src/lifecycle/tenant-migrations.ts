@@ -125,7 +125,8 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
   private async statusOf(record: T, shared: SharedOrms<T> | undefined): Promise<MigrationStatus> {
     try {
       const { schema } = this.access.target(record);
-      const orm = shared ? await shared.of(record) : await this.openOrm(record);
+      const reused = shared?.of(record);
+      const orm = reused ? await reused : await this.openOrm(record);
       try {
         // the migrator would create a missing tracking table (and schema): look before asking it
         const tables = await orm.em.getConnection().execute(
@@ -135,7 +136,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         if (!tables.length) return { tenantId: record.id, executed: [], pending: [], error: `${this.describe(record)} has no migration table yet: run migrate up (or tenant create)` };
         return await this.readStatus(orm, record.id, schema);
       } finally {
-        if (!shared) await orm.close();
+        if (!reused) await orm.close();
       }
     } catch (error) {
       return { tenantId: record.id, executed: [], pending: [], error: messageOf(error) };
@@ -184,8 +185,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
    * instance state, so workers never share one). Database mode: an ORM per tenant, closed right after.
    */
   private worker(records: Map<string, T>, direction: MigrationDirection, to?: string | number): TenantWorker {
-    const sharedOrm = this.access.sharedOrm;
-    const shared = sharedOrm ? this.sharedOrms() : undefined;
+    const shared = this.access.sharedOrm ? this.sharedOrms() : undefined;
     return {
       run: async (tenantId) => {
         const started = performance.now();
@@ -193,12 +193,13 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
         try {
           // a span and outcome counters per tenant (src/observability/)
           const migrations = await this.tenants.observers.operation({ name: 'migrate', tenantId, direction }, async () => {
-            const orm = shared ? await shared.of(record) : await this.openOrm(record);
+            const reused = shared?.of(record);
+            const orm = reused ? await reused : await this.openOrm(record);
             try {
               const target = { tenantId, lockKey: `nestjs-mikro-tenancy:${this.contextName}:${tenantId}`, ...this.access.target(record), to, label: this.describe(record) };
               return await migrateTenant(orm, direction, target);
             } finally {
-              if (!sharedOrm) await orm.close();
+              if (!reused) await orm.close();
             }
           });
           return { tenantId, status: migrations.length ? 'migrated' : 'up-to-date', migrations, durationMs: Math.round(performance.now() - started) };
@@ -220,7 +221,7 @@ export class TenantMigrations<T extends TenantRecord = TenantRecord> {
 
   /** Shared migration ORMs of one run (see sharedMigrationOrms). */
   private sharedOrms(): SharedOrms<T> {
-    return sharedMigrationOrms((record) => this.access.ormKey?.(record) ?? '', (record, key) => this.openOrm(record, key));
+    return sharedMigrationOrms((record) => (this.access.ormKey ? this.access.ormKey(record) : ''), (record, key) => this.openOrm(record, key));
   }
 
   /** A migration ORM (see TenantMigrationAccess); the serving ORM takes the entity prototypes back right after. */

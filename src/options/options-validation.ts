@@ -49,6 +49,8 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   /** Several servers, in their configured order; undefined: one server (the template's). */
   servers?: ReadonlyMap<string, TenantServerOptions>;
   placement?: TenantPlacementPolicy<T>;
+  /** Schema isolation's database tier: the database of a database-tier tenant; undefined when there is no such tier. */
+  databaseTier?: { databaseName: (tenant: T) => string };
 }
 
 export interface NormalizedOptions {
@@ -268,5 +270,6 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     migrateAs: tenancy.migrateAs,
     servers: normalizeServers(tenancy),
     placement: tenancy.placement,
+    databaseTier: tenancy.databaseTier && { databaseName: tenancy.databaseTier.dbName ?? ((t) => `tenant_${t.id}`) },
   };
 }

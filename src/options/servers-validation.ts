@@ -6,6 +6,18 @@ const POOL_KEYS = ['maxOpenTenants', 'idleTimeoutMs', 'acquireTimeoutMs', 'conne
 
 /** `tenancy.servers` and `tenancy.placement`: every problem, each naming the server and the fix. */
 export function serversProblems(tenancy: TenancyOptions, label: string): string[] {
+  return [...databaseTierProblems(tenancy, label), ...serverListProblems(tenancy, label)];
+}
+
+function databaseTierProblems(tenancy: TenancyOptions, label: string): string[] {
+  const tier = tenancy.databaseTier;
+  if (tier === undefined) return [];
+  if (tenancy.isolation !== 'schema') return [`${label}: databaseTier applies to isolation 'schema' only (database isolation already gives every tenant a database)`];
+  if (typeof tier !== 'object' || tier === null) return [`${label}: databaseTier must be an object ({ dbName?: (tenant) => string })`];
+  return tier.dbName !== undefined && typeof tier.dbName !== 'function' ? [`${label}: databaseTier.dbName must be a function (tenant) => database name`] : [];
+}
+
+function serverListProblems(tenancy: TenancyOptions, label: string): string[] {
   const { servers, placement } = tenancy;
   if (placement !== undefined && typeof placement !== 'function') return [`${label}: placement must be a function ({ tenant, servers }) => server name`];
   if (servers === undefined) return placement === undefined ? [] : [`${label}: placement needs tenancy.servers (the servers to place tenants on)`];

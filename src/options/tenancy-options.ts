@@ -3,7 +3,7 @@ import type { ModuleMetadata, Type } from '@nestjs/common';
 import type { TenantResolver } from '../resolution/tenant-resolver.js';
 import type { TenantIdRules } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
-import type { TenantPlacementPolicy, TenantPoolOptions, TenantServerOptions } from './tenant-servers.js';
+import type { DatabaseTierOptions, TenantPlacementPolicy, TenantPoolOptions, TenantServerOptions } from './tenant-servers.js';
 
 export type { TenantPoolOptions };
 
@@ -141,6 +141,11 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   servers?: Record<string, TenantServerOptions>;
   /** Where `TenantLifecycle.create` places a new tenant (default: the open server with the fewest tenants). */
   placement?: TenantPlacementPolicy<T>;
+  /**
+   * Schema isolation: a database tier, so a tenant whose record says `tier: 'database'` gets a database of its own
+   * (big customers), while the others share the tenant database; `TenantLifecycle.move` moves tenants between tiers.
+   */
+  databaseTier?: DatabaseTierOptions<T>;
 }
 
 export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {

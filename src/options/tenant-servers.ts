@@ -61,3 +61,13 @@ export interface TenantPoolOptions {
   /** Database mode: connections per open tenant database; defaults to the template's `pool.max`, else 5. */
   connectionsPerTenant?: number;
 }
+
+/**
+ * Schema isolation's database tier (`tenancy.databaseTier`): tenants whose record says `tier: 'database'` get a
+ * database of their own on their server, holding their schema, served by an ORM of their own from a bounded pool
+ * (`tenancy.pool`, as in database isolation). The others share the tenant database. See docs/servers.md.
+ */
+export interface DatabaseTierOptions<T extends TenantRecord = TenantRecord> {
+  /** The database of a database-tier tenant. Default `tenant_${id}`. */
+  dbName?: (tenant: T) => string;
+}

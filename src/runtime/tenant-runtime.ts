@@ -1,8 +1,5 @@
 import type { Logger } from '@nestjs/common';
 import type { ActiveTenant } from '../scope/active-tenant.js';
-import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
-import { TableIsolation } from '../isolation/table/table-isolation.js';
-import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
 import type { TenantIsolationStrategy } from '../isolation/tenant-isolation.js';
 import { TenantResolverChain } from '../resolution/tenant-resolver-chain.js';
 import { TenantDirectory } from '../tenants/tenant-directory.js';
@@ -10,19 +7,15 @@ import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { printableTenantId } from '../tenants/tenant-id-rules.js';
 import type { TenantRecord, TenantStore } from '../tenants/tenant-store.js';
 import type { NormalizedTenancy } from '../options/options-validation.js';
-import { driverClassesOf } from '../options/driver-classes.js';
 import { type TenantChange, TenantChangeFeed } from '../fleet/tenant-change-feed.js';
 import { TenantFences } from './tenant-fences.js';
+import { entityManagerPrototypeOf, openTenantIsolation } from './open-isolation.js';
 import type { MikroORM } from '@mikro-orm/core';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 import { TenantMovingError } from '../errors/tenant.errors.js';
 import { isPostgreSqlDriver } from '../isolation/pg-pool-guards.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenancyObservers } from '../observability/tenancy-observers.js';
-import { ServerRoutedIsolation } from '../isolation/servers/server-routed-isolation.js';
-import { serverConfig } from '../isolation/servers/server-config.js';
-import type { ContextConfig, TenantPoolOptions } from '../options/tenancy-options.js';
-import type { TenantServerOptions } from '../options/tenant-servers.js';
 
 /** How long a request of a tenant in the last step of a move waits for it before a 503 (the step takes well under that). */
 const MOVE_WAIT_MS = 10_000;
@@ -84,9 +77,7 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
   }
 
   static async create<T extends TenantRecord>(options: NormalizedTenancy<T>, logger: Logger, currentTenantId: () => string | undefined): Promise<TenantRuntime<T>> {
-    const isolation = options.servers
-      ? await openServers(options, options.servers, logger, currentTenantId)
-      : await openIsolation(options, options.config, options.pool, logger, currentTenantId);
+    const isolation = await openTenantIsolation(options, logger, currentTenantId);
     return new TenantRuntime(options, isolation, entityManagerPrototypeOf(isolation, options), logger);
   }
 
@@ -190,49 +181,3 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
 }
 
 
-/** The isolation strategy of one server: `template` is `tenancy.config`, with a server's connection options laid over. */
-async function openIsolation<T extends TenantRecord>(
-  options: NormalizedTenancy<T>,
-  template: ContextConfig,
-  pool: Required<TenantPoolOptions>,
-  logger: Logger,
-  currentTenantId: () => string | undefined,
-): Promise<TenantIsolationStrategy<T>> {
-  const { contextName } = options;
-  if (options.isolation === 'schema') {
-    const { schemaName, searchPath, reservedSchemas } = options;
-    return SchemaIsolation.open<T>({ contextName, template, schemaName, searchPath, reservedSchemas, currentTenantId, logger });
-  }
-  if (options.isolation === 'table') return TableIsolation.open<T>({ contextName, template, shared: options.sharedTables, currentTenantId, logger });
-  const { database, reservedDatabases, staticContexts } = options;
-  return new DatabaseIsolation<T>({ contextName, template, database, pool, reservedDatabases, staticContexts, logger });
-}
-
-/** Several servers: one strategy per server, each tenant routed to its own (see ServerRoutedIsolation). */
-async function openServers<T extends TenantRecord>(
-  options: NormalizedTenancy<T>,
-  servers: ReadonlyMap<string, TenantServerOptions>,
-  logger: Logger,
-  currentTenantId: () => string | undefined,
-): Promise<ServerRoutedIsolation<T>> {
-  const opened = new Map<string, TenantIsolationStrategy<T>>();
-  for (const [name, server] of servers) {
-    const pool = { ...options.pool, ...definedOnly(server.tenantPool ?? {}) };
-    opened.set(name, await openIsolation(options, serverConfig(options.config, server), pool, logger, currentTenantId));
-  }
-  return new ServerRoutedIsolation(options.contextName, opened);
-}
-
-function definedOnly<O extends object>(value: O): Partial<O> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<O>;
-}
-
-/**
- * The prototype injected tenant EntityManager proxies present, so `instanceof` checks pass: the tenant ORM's own
- * EntityManager class where one ORM serves every tenant (schema, table), the driver's otherwise (database mode).
- */
-function entityManagerPrototypeOf<T extends TenantRecord>(isolation: TenantIsolationStrategy<T>, options: NormalizedTenancy<T>): object {
-  const first = isolation instanceof ServerRoutedIsolation ? (isolation.servers.values().next().value as TenantIsolationStrategy<T>) : isolation;
-  if (first instanceof SchemaIsolation || first instanceof TableIsolation) return Object.getPrototypeOf(first.orm.em) as object;
-  return driverClassesOf(options.config).entityManager.prototype as object;
-}

@@ -11,6 +11,11 @@ export interface TenantRecord {
    * server. Without `tenancy.servers` it is ignored. A `TenantStores.table` entity keeps it in a column of its own.
    */
   server?: string;
+  /**
+   * Schema isolation with `tenancy.databaseTier`: `'database'` gives the tenant a database of its own (holding its
+   * schema); none or `'schema'`: its schema in the shared tenant database. Set by `create` (from the data) and `move`.
+   */
+  tier?: 'schema' | 'database';
 }
 
 /** Looks up static contexts by name, for stores that keep tenants in a database (see TenantStores.table). */

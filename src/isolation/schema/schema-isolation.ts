@@ -62,10 +62,11 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     this.provisioning = new SchemaProvisioning<T>(this, settings.logger);
   }
 
-  static async open<T extends TenantRecord>(settings: SchemaIsolationSettings<T>): Promise<SchemaIsolation<T>> {
+  /** `init` opens the ORM (default MikroORM.init, which connects lazily; the database tier connects at once). */
+  static async open<T extends TenantRecord>(settings: SchemaIsolationSettings<T>, init: (options: ContextConfig) => Promise<MikroORM> = (options) => MikroORM.init(options)): Promise<SchemaIsolation<T>> {
     // a table missing from a tenant's schema (dropped meanwhile?) makes its schema checked again before it serves
     const late: { isolation?: SchemaIsolation<T> } = {};
-    const orm = await MikroORM.init(schemaModeOrmOptions(settings, (tenantId) => void late.isolation?.forgetTenant(tenantId)));
+    const orm = await init(schemaModeOrmOptions(settings, (tenantId) => void late.isolation?.forgetTenant(tenantId)));
     late.isolation = new SchemaIsolation(orm, settings);
     return late.isolation;
   }

@@ -3,48 +3,59 @@ import type { ContextConfig, TenantIsolation } from '../../options/tenancy-optio
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess, TenantProvisioning } from '../tenant-isolation.js';
-import { TenantServerUnknownError } from '../../errors/isolation.errors.js';
+import { TenantServerUnknownError, TenantTierUnsupportedError } from '../../errors/isolation.errors.js';
 
 /**
- * Tenants spread over several PostgreSQL servers (`tenancy.servers`): one isolation strategy per server (schema
- * mode: one tenant ORM and pool per server; database mode: one tenant ORM pool and budget per server), and each
- * tenant routed to the strategy of the server its record names (`record.server`; none: the first server). A server
- * that is down fails only its own tenants' work (503); the others never wait on it.
+ * Tenants spread over several PostgreSQL servers (`tenancy.servers`) and, in schema isolation, over two tiers
+ * (`tenancy.databaseTier`): one isolation strategy per server and tier (schema mode: one tenant ORM and pool per
+ * server, plus a bounded pool of ORMs for the database-tier tenants of that server; database mode: one tenant ORM pool
+ * and budget per server), and each tenant routed to the strategy its record names (`server`: none is the first
+ * server; `tier`). A server that is down fails only its own tenants' work (503); the others never wait on it.
  */
 export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implements TenantIsolationStrategy<T> {
   readonly kind: TenantIsolation;
   readonly provisioning: TenantProvisioning<T>;
   readonly migrations: TenantMigrationAccess<T>;
   readonly #first: TenantIsolationStrategy<T>;
+  readonly #firstName: string;
 
   constructor(
     readonly contextName: string,
     /** Each server's strategy, in the order of `tenancy.servers` (the first one holds tenants naming none). */
     readonly servers: ReadonlyMap<string, TenantIsolationStrategy<T>>,
+    /** Each server's database tier (schema isolation with `tenancy.databaseTier`). */
+    readonly databaseTier?: ReadonlyMap<string, TenantIsolationStrategy<T>>,
+    /** False with one unnamed server (no `tenancy.servers`): a record's `server` is then ignored. */
+    private readonly named = true,
   ) {
-    const [first] = servers.values();
+    const [first] = servers.entries();
     if (!first) throw new RangeError('ServerRoutedIsolation needs at least one server');
-    this.#first = first;
-    this.kind = first.kind;
+    [this.#firstName, this.#first] = first;
+    this.kind = this.#first.kind;
     this.provisioning = this.routedProvisioning();
     this.migrations = this.routedMigrations();
   }
 
   /** The server a tenant lives on: its record's `server`, or the first server. */
   serverOf(record: T): string {
-    return record.server ?? (this.servers.keys().next().value as string);
+    return (this.named ? record.server : undefined) ?? this.#firstName;
   }
 
-  /** The strategy of the tenant's server; a record naming a server that is not configured is refused. */
+  /** The strategy of the tenant's server and tier; a server or tier that is not configured is refused. */
   strategyOf(record: T): TenantIsolationStrategy<T> {
-    if (record.server === undefined) return this.#first;
-    const strategy = this.servers.get(record.server);
-    if (!strategy) throw new TenantServerUnknownError(this.contextName, record.id, record.server, [...this.servers.keys()]);
+    const server = this.named ? record.server : undefined;
+    const tier = record.tier;
+    if (server === undefined && (tier === undefined || tier === 'schema')) return this.#first;
+    const strategies = tier === 'database' ? this.databaseTier : tier === undefined || tier === 'schema' ? this.servers : undefined;
+    if (!strategies) throw new TenantTierUnsupportedError(this.contextName, record.id, tier);
+    const strategy = strategies.get(server ?? this.#firstName);
+    if (!strategy) throw new TenantServerUnknownError(this.contextName, record.id, server, [...this.servers.keys()]);
     return strategy;
   }
 
   describe(record: T): string {
-    return `${this.strategyOf(record).describe(record)} on server '${this.serverOf(record)}'`;
+    const where = this.strategyOf(record).describe(record);
+    return this.named ? `${where} on server '${this.serverOf(record)}'` : where;
   }
 
   acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>> {
@@ -55,33 +66,43 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     return this.strategyOf(record).acquireNow(record);
   }
 
-  /** Each server's own report under `servers`; numbers (database mode's pool figures) are also summed at the top. */
+  /**
+   * Each server's own report under `servers` (its database tier's pool under `databaseTier`); numbers (pool figures)
+   * are also summed at the top. One unnamed server: its report as is, the database tier's under `databaseTier`.
+   */
   health(): TenantHealth {
     const servers: Record<string, TenantHealth> = {};
     const totals: Record<string, unknown> = {};
     for (const [name, strategy] of this.servers) {
-      const health = (servers[name] = strategy.health());
-      for (const [key, value] of Object.entries(health.details)) {
+      const health = strategy.health();
+      const tier = this.databaseTier?.get(name)?.health();
+      const server = (servers[name] = tier ? { ...health, details: { ...health.details, databaseTier: tier.details } } : health);
+      for (const [key, value] of Object.entries(server.details)) {
         if (typeof value === 'number') totals[key] = ((totals[key] as number | undefined) ?? 0) + value;
         else totals[key] ??= value;
       }
     }
+    if (!this.named) return servers[this.#firstName] as TenantHealth;
     return { details: totals, servers };
   }
 
   reclaimEntityPrototypes(): void {
-    for (const strategy of this.servers.values()) strategy.reclaimEntityPrototypes();
+    for (const strategy of this.all()) strategy.reclaimEntityPrototypes();
   }
 
-  /** On every server: a tenant moved away, or dropped, must not be served from what was checked or opened before. */
+  /** Everywhere: a tenant moved away, or dropped, must not be served from what was checked or opened before. */
   async forgetTenant(tenantId: string): Promise<void> {
-    await Promise.all([...this.servers.values()].map((strategy) => strategy.forgetTenant(tenantId)));
+    await Promise.all(this.all().map((strategy) => strategy.forgetTenant(tenantId)));
   }
 
   async close(): Promise<void> {
-    const results = await Promise.allSettled([...this.servers.values()].map((strategy) => strategy.close()));
+    const results = await Promise.allSettled(this.all().map((strategy) => strategy.close()));
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  private all(): TenantIsolationStrategy<T>[] {
+    return [...this.servers.values(), ...(this.databaseTier?.values() ?? [])];
   }
 
   private routedProvisioning(): TenantProvisioning<T> {
@@ -96,15 +117,16 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
   }
 
   /**
-   * Schema mode shares one migration ORM per server (`ormKey`): a fan-out worker keeps one per server it meets.
-   * Database mode opens one per tenant, on the tenant's server.
+   * Schema mode shares one migration ORM per server (`ormKey`): a fan-out worker keeps one per server it meets; a
+   * database-tier tenant, like every tenant of database mode, gets one of its own.
    */
   private routedMigrations(): TenantMigrationAccess<T> {
     const first = this.#first.migrations;
     return {
       sharedOrm: first.sharedOrm,
       shared: first.shared,
-      ormKey: (record) => (record ? this.serverOf(record) : (this.servers.keys().next().value as string)),
+      // a database-tier tenant has a database of its own: no shared migration ORM reaches it
+      ormKey: (record) => (record?.tier === 'database' ? undefined : record ? this.serverOf(record) : this.#firstName),
       ormConfig: (record: T | undefined): ContextConfig => (record ? this.strategyOf(record) : this.#first).migrations.ormConfig(record),
       target: (record) => this.strategyOf(record).migrations.target(record),
       ...(first.generatorConfig ? { generatorConfig: () => (first.generatorConfig as () => ContextConfig)() } : {}),
