@@ -15,7 +15,7 @@ Commands:
                        its schema or database and its store entry (needs --yes; exit 1 when there was nothing to drop)
   tenant suspend <id>  refuse the tenant's requests (403) on every app instance
   tenant resume <id>   serve a suspended tenant again
-  tenant move <id>     move the tenant to --server (several servers): copied online by PostgreSQL logical
+  tenant move <id>     move the tenant to --server and/or --tier: copied online by PostgreSQL logical
                        replication, writes paused only for the final catch-up; resumable (rerun after a failure)
   tenant list          registered tenants (and their server)
   outbox status        outbox messages per sender: pending, dead (with their last error), delivered; exit 1 when
@@ -38,6 +38,7 @@ Options:
   --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
   --server <name>           tenant create: the server to place it on (default: tenancy.placement);
                             tenant move: the server to move it to
+  --tier <schema|database>  tenant move: the tier to move it to (tenancy.databaseTier)
   --yes                     tenant drop: confirm
   --dead                    outbox retry: every dead message (narrow with --context or --tenant)
   --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)
@@ -61,6 +62,7 @@ export interface CliArgs {
   blank: boolean;
   data?: Record<string, unknown>;
   server?: string;
+  tier?: 'schema' | 'database';
   yes: boolean;
   dead: boolean;
   drainTimeoutMs?: number;
@@ -89,6 +91,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
       blank: { type: 'boolean', default: false },
       data: { type: 'string' },
       server: { type: 'string' },
+      tier: { type: 'string' },
       yes: { type: 'boolean', default: false },
       dead: { type: 'boolean', default: false },
       'drain-timeout': { type: 'string' },
@@ -119,12 +122,18 @@ export function parseCliArgs(argv: string[]): CliArgs {
     blank: values.blank,
     data: values.data === undefined ? undefined : parseData(values.data),
     server: values.server,
+    tier: parseTier(values.tier),
     yes: values.yes,
     dead: values.dead,
     drainTimeoutMs,
     json: values.json,
     help: values.help,
   };
+}
+
+function parseTier(tier: string | undefined): CliArgs['tier'] {
+  if (tier === undefined || tier === 'schema' || tier === 'database') return tier;
+  throw new UsageError(`--tier must be 'schema' or 'database', got '${tier}'`);
 }
 
 function parseData(text: string): Record<string, unknown> {

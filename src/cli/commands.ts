@@ -1,7 +1,7 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { ContextMigrations } from '../lifecycle/context-migrations.js';
 import type { MigrationStatus, TenantMigrationReport } from '../lifecycle/migration-report.js';
-import { TenantLifecycle } from '../lifecycle/tenant-lifecycle.js';
+import { TenantLifecycle, type TenantMoveResult } from '../lifecycle/tenant-lifecycle.js';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 import { runOutboxCommand, stopOutboxRelay } from '../outbox/outbox-cli.js';
 import { type CliArgs, UsageError } from './args.js';
@@ -133,13 +133,13 @@ class Commands {
   /** Progress lines on the way (each step of the move), the result at the end; exit 1 is left to thrown errors. */
   async moveTenant(): Promise<number> {
     const id = this.requireTarget('tenant move <id>');
-    const server = this.args.server;
-    if (!server) throw new UsageError('tenant move needs --server <name>: the server to move the tenant to');
-    const result = await this.lifecycle.move(id, { server, onStep: (step) => this.out.line(`  ${id}: ${MOVE_STEPS[step]}`) });
+    const { server, tier } = this.args;
+    if (!server && !tier) throw new UsageError('tenant move needs --server <name> and/or --tier <schema|database>: where to move the tenant');
+    const result = await this.lifecycle.move(id, { server, tier, onStep: (step) => this.out.line(`  ${id}: ${MOVE_STEPS[step]}`) });
     this.out.line(
       result.moved
-        ? `Tenant '${id}' moved from server '${result.from}' to '${result.to}' (${result.rows ?? 0} row(s) in ${result.tables ?? 0} table(s) verified; writes paused ${result.pausedMs ?? 0} ms)`
-        : `Tenant '${id}' already lives on server '${result.to}'; what an earlier move left elsewhere was removed`,
+        ? `Tenant '${id}' moved from ${placeOf(result.from)} to ${placeOf(result.to)} (${movedDetails(result)})`
+        : `Tenant '${id}' already lives on ${placeOf(result.to)}; what an earlier move left elsewhere was removed`,
     );
     this.out.result(result);
     return 0;
@@ -213,3 +213,13 @@ const MOVE_STEPS: Record<TenantMoveStep, string> = {
   switched: 'record switched: serving from the new server',
   done: 'source copy removed',
 };
+
+function placeOf(place: TenantMoveResult['to']): string {
+  return `${place.server ? `server '${place.server}'` : 'its server'} (${place.tier} tier)`;
+}
+
+/** A run that started from a parked source verified again without counting rows: it says so rather than "0 rows". */
+function movedDetails(result: TenantMoveResult): string {
+  const verified = result.rows === undefined ? 'verified again after an earlier run' : `${result.rows} row(s) in ${result.tables ?? 0} table(s) verified`;
+  return result.pausedMs === undefined ? verified : `${verified}; writes paused ${result.pausedMs} ms`;
+}

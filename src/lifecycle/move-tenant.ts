@@ -7,33 +7,42 @@ import { openConnectedOrm } from '../isolation/open-orm.js';
 import { type SchemaMoveReport, type SchemaMoveStep, moveIdFor, moveSchema, moveSideOf } from '../isolation/move/index.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
-import type { TenantServerOptions } from '../options/tenant-servers.js';
 import { withCredentials } from './migrate-as.js';
 import { migrationOrmOptions } from './migrate-tenant.js';
 import { sourceConninfoOf } from './move-conninfo.js';
 import type { TenantMigrations } from './tenant-migrations.js';
 
 export interface TenantMoveOptions {
-  /** The server to move the tenant to: a name of `tenancy.servers`. */
-  server: string;
+  /** The server to move the tenant to (a name of `tenancy.servers`). Default: the one it is on. */
+  server?: string;
+  /** The tier to move the tenant to (schema isolation with `tenancy.databaseTier`). Default: the one it is in. */
+  tier?: TenantTier;
   /** How long the tenant's running work (this instance) may take to finish once the last step begins. Default 2000. */
   drainTimeoutMs?: number;
   /** Called at each step (for progress output). */
   onStep?(step: SchemaMoveStep): void;
 }
 
+/** Where a tenant lives: a server and a tier. */
+export interface TenantPlace {
+  server: string;
+  tier: TenantTier;
+}
+
 export interface TenantMoveResult {
   tenantId: string;
-  from: string;
-  to: string;
-  /** False when the tenant already lived on `to` (a rerun only finished what an earlier run left). */
+  from: TenantPlace;
+  to: TenantPlace;
+  /** False when the tenant already lived there (a rerun only finished what an earlier run left). */
   moved: boolean;
   /** How long the tenant's work was held for the last step, in ms (undefined when this run did not reach it). */
   pausedMs?: number;
-  /** Rows verified on both servers (row count and checksum per table) before the switch. */
+  /** Rows verified on both sides (row count and checksum per table) before the switch. */
   rows?: number;
   tables?: number;
 }
+
+type TenantTier = NonNullable<TenantRecord['tier']>;
 
 const DEFAULT_DRAIN_MS = 2_000;
 /** Other instances hold the tenant at most this long if the mover dies in the last step (they then serve the record). */
@@ -56,46 +65,77 @@ export class TenantMove<T extends TenantRecord> {
   async move(tenantId: string, options: TenantMoveOptions): Promise<TenantMoveResult> {
     const { tenants } = this;
     tenants.validateId(tenantId);
-    const servers = this.servers(tenantId, options.server);
-    const to = options.server;
     const store = tenants.store;
     if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
     const record = await store.find(tenantId);
     if (!record) throw new TenantNotFoundError(tenantId);
-    const first = servers.keys().next().value as string;
-    const from = record.server ?? first;
+    const places = this.places(tenantId);
+    const from = this.placeOf(record);
+    const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };
+    this.refuseUnknownPlace(tenantId, to, places);
     const schema = tenants.isolation.migrations.target(record).schema as string;
-    const moveId = moveIdFor(schema, to);
-    if (from === to) {
-      // a rerun after the switch: whatever an earlier run left on another server is removed
-      for (const source of [...servers.keys()].filter((name) => name !== to)) await this.run(record, source, to, schema, moveId, options);
+    const moveId = moveIdFor(schema, keyOf(to));
+    if (keyOf(from) === keyOf(to)) {
+      // a rerun after the switch: whatever an earlier run left elsewhere is removed
+      for (const place of places.filter((p) => keyOf(p) !== keyOf(to))) await this.cleanUpAt(record, place, to, schema, moveId, options);
       return { tenantId, from, to, moved: false };
     }
     const report = await this.run(record, from, to, schema, moveId, options);
+    await this.dropDatabaseLeftAt(record, from);
     return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables };
   }
 
-  private async run(record: T, from: string, to: string, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+  /** Where a record says the tenant lives (none: the first server, the shared tier). */
+  private placeOf(record: T): TenantPlace {
+    const servers = this.tenants.options.servers;
+    return { server: record.server ?? (servers ? (servers.keys().next().value as string) : ''), tier: record.tier ?? 'schema' };
+  }
+
+  private at(record: T, place: TenantPlace): T {
+    return { ...record, server: place.server || undefined, tier: place.tier === 'schema' ? undefined : place.tier } as T;
+  }
+
+  /** After a rerun's switch: the move's replication objects left at `place`, and a database-tier database left there. */
+  private async cleanUpAt(record: T, place: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<void> {
+    if (place.tier === 'database' && !(await this.tenants.isolation.provisioning.ownerOf(this.at(record, place))).exists) return;
+    await this.run(record, place, to, schema, moveId, options);
+    await this.dropDatabaseLeftAt(record, place);
+  }
+
+  /** A database-tier source is empty once its schema is gone: its database goes too (marked as this tenant's). */
+  private async dropDatabaseLeftAt(record: T, place: TenantPlace): Promise<void> {
+    if (place.tier !== 'database') return;
+    const source = this.at(record, place);
+    const { provisioning } = this.tenants.isolation;
+    const owner = await provisioning.ownerOf(source);
+    if (owner.exists && (owner.owner === undefined || owner.owner === record.id)) await provisioning.drop(source);
+  }
+
+  private async run(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
     const { tenants } = this;
     const id = record.id;
-    const on = (server: string) => ({ ...record, server }) as T;
-    const source = await this.openOn(on(from), `${id}:move-source`);
+    const source = await this.openOn(this.at(record, from), `${id}:move-source`);
     try {
-      const target = await this.openOn(on(to), `${id}:move-target`);
+      const targetRecord = this.at(record, to);
+      if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
+      const target = await this.openOn(targetRecord, `${id}:move-target`);
       try {
-        const servers = tenants.options.servers as ReadonlyMap<string, TenantServerOptions>;
+        const servers = tenants.options.servers;
         return await moveSchema({
           source: moveSideOf(source),
           target: moveSideOf(target),
           schema,
           moveId,
-          sourceConninfo: sourceConninfoOf(source.config.getAll() as never, servers.get(from)),
-          labels: { source: `server '${from}'`, target: `server '${to}'` },
-          createTargetSchema: async () => void (await this.migrations.migrateOne(on(to))),
-          recordPointsAtTarget: async () => ((await tenants.store.find(id))?.server ?? (servers.keys().next().value as string)) === to,
+          sourceConninfo: sourceConninfoOf(source.config.getAll() as never, servers?.get(from.server)),
+          labels: { source: describePlace(from), target: describePlace(to) },
+          createTargetSchema: async () => void (await this.migrations.migrateOne(targetRecord)),
+          recordPointsAtTarget: async () => {
+            const current = await tenants.store.find(id);
+            return current !== undefined && keyOf(this.placeOf(current)) === keyOf(to);
+          },
           switchRecord: async () => {
             const current = (await tenants.store.find(id)) ?? record;
-            await (tenants.store.add as (r: T) => Promise<void>)({ ...current, server: to });
+            await (tenants.store.add as (r: T) => Promise<void>)(this.at(current, to));
             tenants.directory.invalidate(id);
           },
           fence: async () => {
@@ -131,11 +171,30 @@ export class TenantMove<T extends TenantRecord> {
     return orm;
   }
 
-  private servers(tenantId: string, to: string): ReadonlyMap<string, TenantServerOptions> {
-    const { servers, isolation, contextName } = this.tenants.options;
-    if (!servers) throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' configures no tenancy.servers (one server: nothing to move to).`);
+  /** Every place a tenant of this context can live (servers x tiers); refuses a context that has only one. */
+  private places(tenantId: string): TenantPlace[] {
+    const { servers, isolation, contextName, databaseTier } = this.tenants.options;
     if (isolation !== 'schema') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': moving is supported for isolation 'schema' only so far (context '${contextName}' uses '${isolation}').`);
-    if (!servers.has(to)) throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to server '${to}': it is not in tenancy.servers (configured: ${[...servers.keys()].join(', ')}).`);
-    return servers;
+    if (!servers && !databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' has one server and one tier (configure tenancy.servers or tenancy.databaseTier).`);
+    const names = servers ? [...servers.keys()] : [''];
+    const tiers: TenantTier[] = databaseTier ? ['schema', 'database'] : ['schema'];
+    return names.flatMap((server) => tiers.map((tier) => ({ server, tier })));
   }
+
+  private refuseUnknownPlace(tenantId: string, to: TenantPlace, places: TenantPlace[]): void {
+    if (places.some((place) => keyOf(place) === keyOf(to))) return;
+    const { servers } = this.tenants.options;
+    if (to.tier !== 'schema' && to.tier !== 'database') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tiers are 'schema' and 'database'.`);
+    if (to.tier === 'database' && !this.tenants.options.databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to the database tier: configure tenancy.databaseTier first.`);
+    throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to server '${to.server}': it is not in tenancy.servers (configured: ${servers ? [...servers.keys()].join(', ') : 'none'}).`);
+  }
+}
+
+/** One key per place: the move id and the comparisons use it. */
+function keyOf(place: TenantPlace): string {
+  return `${place.server}/${place.tier}`;
+}
+
+function describePlace(place: TenantPlace): string {
+  return `${place.server ? `server '${place.server}'` : 'the server'} (${place.tier} tier)`;
 }

@@ -101,7 +101,8 @@ export class TenantRuntime<T extends TenantRecord = TenantRecord> {
     // fenced while it was being opened: counted work is what a drop waits for, so this one must not start
     if (this.fences.isFenced(tenantId)) {
       active.release();
-      this.fences.refuseIfFenced(tenantId);
+      this.fences.refuseIfFenced(tenantId); // a drop: 503
+      return this.enterObserved(tenantId); // a move's last step: wait for it like new work, then open it again
     }
     active.onReleased(this.observers.started(tenantId, leave)); // observers see only work that starts
     return active;

@@ -158,7 +158,7 @@ describe('moving a tenant between servers under two app instances (schema mode, 
     await sleep(1_500); // the writers go on, on y
     await load.stop();
 
-    expect(result).toMatchObject({ tenantId: 'mover', from: 'x', to: 'y', moved: true, tables: 2 });
+    expect(result).toMatchObject({ tenantId: 'mover', from: { server: 'x', tier: 'schema' }, to: { server: 'y', tier: 'schema' }, moved: true, tables: 2 });
     expect(result.rows).toBeGreaterThan(SEED);
     expect(result.pausedMs).toBeLessThan(HANG_MS);
     const gap = load.longestWriteGap('mover');
@@ -175,7 +175,7 @@ describe('moving a tenant between servers under two app instances (schema mode, 
   it('a rerun of the same move changes nothing (moved: false); moving back to x works too', async () => {
     const before = { record: await recordOf('mover'), y: (await titlesOn('y', 'mover'))?.length, x: await leftOn('x'), left: await leftOn('y') };
     const again = await lifecycle.move('mover', { server: 'y' });
-    expect(again).toEqual({ tenantId: 'mover', from: 'y', to: 'y', moved: false });
+    expect(again).toEqual({ tenantId: 'mover', from: { server: 'y', tier: 'schema' }, to: { server: 'y', tier: 'schema' }, moved: false });
     expect({ record: await recordOf('mover'), y: (await titlesOn('y', 'mover'))?.length, x: await leftOn('x'), left: await leftOn('y') }).toEqual(before);
 
     const load = new MoveAppLoad(clientsOf(1), 'p2', agent);
@@ -183,7 +183,7 @@ describe('moving a tenant between servers under two app instances (schema mode, 
     const back = await lifecycle.move('mover', { server: 'x' });
     await sleep(500);
     await load.stop();
-    expect(back).toMatchObject({ from: 'y', to: 'x', moved: true });
+    expect(back).toMatchObject({ from: { server: 'y' }, to: { server: 'x' }, moved: true });
     await expectAllOn('x', load);
     await expectOnlyOn('x');
     await expectServedFrom('x', 'p2-after');
@@ -221,7 +221,7 @@ describe('moving a tenant between servers under two app instances (schema mode, 
     await load.stop();
 
     expect(last).toMatchObject({ code: 0 });
-    expect(last?.stdout).toContain("Tenant 'mover' moved from server 'x' to 'y'");
+    expect(last?.stdout).toContain("Tenant 'mover' moved from server 'x' (schema tier) to server 'y' (schema tier)");
     expect(runs.length).toBeGreaterThanOrEqual(3); // at least the copy and the fence were cut short
     await expectAllOn('y', load);
     await expectOnlyOn('y');
