@@ -14,8 +14,9 @@ import { moveIdFor } from '../../src/isolation/move/move-names.js';
 import { TenantMoveError, TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from '../../src/isolation/move/move.errors.js';
 import type { MoveSide } from '../../src/isolation/move/move-sql.js';
 import { moveSchema, type SchemaMoveStep } from '../../src/isolation/move/schema-move.js';
-import { pollUntil, TsProcess } from './support/child-process.js';
+import { pollUntil } from './support/child-process.js';
 import { expectMovedIntact } from './support/tenant-move-expect.js';
+import { killAndRerun, type Route } from './support/tenant-move-kill.js';
 import { MoveWriters } from './support/tenant-move-writers.js';
 import {
   APP_DB,
@@ -30,18 +31,10 @@ import {
   runSql,
   shopDdl,
   snapshotOf,
-  worldEnv,
   worldOf,
 } from './support/tenant-move-world.js';
 
 const TEST_MS = 120_000;
-
-/** Two databases a tenant moves between, the engine's sides on them, and the key naming the target (moveIdFor). */
-interface Route {
-  readonly world: MoveWorld;
-  readonly sides: { source: MoveSide; target: MoveSide };
-  readonly targetKey: string;
-}
 
 describe('tenant move engine: schema mode on logical replication', () => {
   let clusters: EmbeddedPostgres[] = [];
@@ -155,47 +148,8 @@ describe('tenant move engine: schema mode on logical replication', () => {
     ['switched', 'switched'],
   ];
 
-  /** Runs the move in a child process that SIGKILLs itself at `killAt`, checks what is writable, reruns it, checks the end state. */
-  async function killAndRerun(route: Route, schema: string, killAt: SchemaMoveStep, resumedFrom: string): Promise<void> {
-    const { world: w } = route;
-    const seeded = 20_000;
-    const moveId = moveIdFor(schema, route.targetKey);
-    await createTenant(w, schema, seeded);
-    const before = await snapshotOf(w.sourceUrl, schema);
-    const writers = new MoveWriters(w, schema, 4);
-    try {
-      const child = new TsProcess('test/reliability/support/tenant-move-child.ts', [], { ...worldEnv(w), MOVE_SCHEMA: schema, MOVE_ID: moveId, MOVE_KILL_AT: killAt });
-      const exit = await child.exited;
-      expect({ signal: exit.signal, lastLine: exit.stdout.trim().split('\n').at(-1) }).toEqual({ signal: 'SIGKILL', lastLine: `step ${killAt}` });
-
-      // after the kill: the source is writable only while the record points at it
-      expect(await recordSide(w, schema)).toBe(killAt === 'switched' ? 'target' : 'source');
-      const sourceWritable = await runSql(w.sourceUrl, `insert into "${schema}".customer (name) values ('probe') returning id`).then(
-        () => true,
-        (e: { code?: string }) => (e.code === '42P01' ? false : Promise.reject(e)),
-      );
-      expect({ killAt, sourceWritable }).toEqual({ killAt, sourceWritable: killAt === 'target-ready' || killAt === 'subscribed' || killAt === 'fence-verified' });
-      if (sourceWritable) await runSql(w.sourceUrl, `delete from "${schema}".customer where name = 'probe'`);
-
-      const options = moveOptions(w, schema, moveId, route.sides);
-      const report = await moveSchema(options);
-      await sleep(200); // writers go on, on the target
-      await writers.stop();
-      expect(report.startedAt).toBe(resumedFrom);
-      expect(options.fences.switches).toBe(killAt === 'switched' ? 0 : 1);
-      expect(await recordSide(w, schema)).toBe('target');
-      await expectMovedIntact(w, schema, moveId, writers, before);
-      process.stdout.write(
-        `[tenant move] ${route === crossServers ? 'two servers' : 'one server'}: killed at ${killAt} (${exit.stdout.trim().split('\n').length} step(s) printed), ` +
-          `rerun from '${report.startedAt}': fenced ${report.fencedMs ?? '-'} ms, ${writers.acks.notes.length} inserts acknowledged, 0 lost\n`,
-      );
-    } finally {
-      await writers.stop();
-    }
-  }
-
   it.each(KILLS)('SIGKILLed at %s, then rerun: completes (resumed from %s), no write lost, never two writable copies', async (killAt, resumedFrom) => {
-    await killAndRerun(crossServers, `shop_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
+    await killAndRerun(crossServers, 'two servers', `shop_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
   }, TEST_MS);
 
   describe('between two databases of one server (isolation tiers)', () => {
@@ -245,7 +199,7 @@ describe('tenant move engine: schema mode on logical replication', () => {
       ['subscribed', 'subscribed'],
       ['fence-verified', 'subscribed'],
     ] as [SchemaMoveStep, string][])('SIGKILLed at %s, then rerun: completes (resumed from %s), no write lost', async (killAt, resumedFrom) => {
-      await killAndRerun(oneServer, `tier_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
+      await killAndRerun(oneServer, 'one server', `tier_kill_${killAt.replaceAll('-', '_')}`, killAt, resumedFrom);
     }, TEST_MS);
 
     it('refuses a move onto the source database itself, before creating or emptying anything', async () => {

@@ -10,6 +10,11 @@ describe('tenant move names', () => {
     expect(moveNamesOf('tenant_acme', id)).toEqual({ moveId: id, publication: `${id}_pub`, subscription: id, parkedSchema: `${id}_parked` });
   });
 
+  it('gives every (schema, target database) its own id: slots are server-wide, so a move there and back on one server must not share one', () => {
+    const ids = [moveIdFor('tenant_acme', 'db1:5432/shared_db'), moveIdFor('tenant_acme', 'db1:5432/solo_db'), moveIdFor('tenant_acme', 'db2:5432/shared_db'), moveIdFor('tenant_beta', 'db1:5432/solo_db')];
+    expect(new Set(ids).size).toBe(4);
+  });
+
   it.each(['', 'Upper', '1abc', 'a-b', "x'; drop table t; --", 'a'.repeat(41)])('refuses the move id %j', (moveId) => {
     expect(() => moveNamesOf('tenant_acme', moveId)).toThrow(TenantMoveStateError);
   });
