@@ -92,7 +92,9 @@ export class TenantMove<T extends TenantRecord> {
   }
 
   private at(record: T, place: TenantPlace): T {
-    return { ...record, server: place.server || undefined, tier: place.tier === 'schema' ? undefined : place.tier } as T;
+    // the tier is written only where there are tiers (a store without a tier column never gets one)
+    const tier = this.tenants.options.databaseTier ? { tier: place.tier } : {};
+    return { ...record, server: place.server || undefined, ...tier } as T;
   }
 
   /** After a rerun's switch: the move's replication objects left at `place`, and a database-tier database left there. */

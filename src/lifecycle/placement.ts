@@ -27,7 +27,7 @@ export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime
     if (asked !== undefined && asked !== current) {
       throw new TenancyUsageError(`Tenant '${tenant.id}' is registered on server '${current}', not '${asked}': move it with TenantLifecycle.move (mikro-tenancy tenant move).`);
     }
-    return registered.server;
+    return registered.server ?? undefined;
   }
   const chosen = asked ?? (await (placement ?? (fewestTenants as TenantPlacementPolicy<T>))({ tenant, servers: await loadOf(tenants) }));
   if (typeof chosen !== 'string' || !servers.has(chosen)) {

@@ -43,8 +43,9 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
 
   /** The strategy of the tenant's server and tier; a server or tier that is not configured is refused. */
   strategyOf(record: T): TenantIsolationStrategy<T> {
-    const server = this.named ? record.server : undefined;
-    const tier = record.tier;
+    // a nullable column reads as null: the same as not set
+    const server = this.named ? (record.server ?? undefined) : undefined;
+    const tier = record.tier ?? undefined;
     if (server === undefined && (tier === undefined || tier === 'schema')) return this.#first;
     const strategies = tier === 'database' ? this.databaseTier : tier === undefined || tier === 'schema' ? this.servers : undefined;
     if (!strategies) throw new TenantTierUnsupportedError(this.contextName, record.id, tier);
