@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/core';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RequestScope } from '../scope/request-scope.js';
 import { NoTenantMigrationsError, ReadOnlyTenantStoreError, TenancyNotConfiguredError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
@@ -84,6 +85,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       migrated = await migrations.migrateOne(tenant);
       // shared tables are migrated once, by the first tenant: the next ones find nothing pending
       if (!existed && migrated.migrations.length === 0 && !tenants.isolation.migrations.shared) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
+      const afterStorageCreated = tenants.options.afterStorageCreated;
+      if (!existed && afterStorageCreated) await this.inTenant(tenants, tenant, (em) => afterStorageCreated({ tenant, em, where }));
       const seed = options.seed ?? tenants.options.seed;
       if (!registered && seed) await this.seed(tenants, tenant, seed);
       if (!registered || Object.keys(data).length) await store.add(tenant);
@@ -178,13 +181,18 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
     return tenants.observers.operation({ name, tenantId: tenants.isValidId(tenantId) ? tenantId : undefined }, run);
   }
 
-  private async seed(tenants: TenantRuntime<T>, tenant: T, seed: TenantSeeder<T>): Promise<void> {
+  private seed(tenants: TenantRuntime<T>, tenant: T, seed: TenantSeeder<T>): Promise<void> {
+    return this.inTenant(tenants, tenant, async (em) => {
+      await seed(em, tenant);
+      await em.flush();
+    });
+  }
+
+  /** Runs `fn` in the tenant's context (injected tenant EntityManagers work too), before it is registered. */
+  private async inTenant(tenants: TenantRuntime<T>, tenant: T, fn: (em: EntityManager) => unknown): Promise<void> {
     const active = await tenants.isolation.acquire(tenant);
     try {
-      await this.runtime.context.run(new RequestScope(this.runtime, active), async () => {
-        await seed(active.em, tenant);
-        await active.em.flush();
-      });
+      await this.runtime.context.run(new RequestScope(this.runtime, active), async () => void (await fn(active.em)));
     } finally {
       active.release();
     }

@@ -45,6 +45,7 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   changes?: Required<Pick<TenantChangesOptions, 'context' | 'channel'>> & Pick<TenantChangesOptions, 'listen'> & { explicit: boolean };
   injection: TenantInjection;
   seed?: TenantSeeder<T>;
+  afterStorageCreated?: TenancyOptions<T>['afterStorageCreated'];
   migrateAs?: { user: string; password?: string };
   /** Several servers, in their configured order; undefined: one server (the template's). */
   servers?: ReadonlyMap<string, TenantServerOptions>;
@@ -267,6 +268,7 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     changes: normalizeChanges(tenancy),
     injection: tenancy.injection ?? 'context',
     seed: tenancy.seed,
+    afterStorageCreated: tenancy.afterStorageCreated,
     migrateAs: tenancy.migrateAs,
     servers: normalizeServers(tenancy),
     placement: tenancy.placement,

@@ -124,6 +124,13 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   changes?: TenantChangesOptions | false;
   injection?: TenantInjection;
   /**
+   * Runs once for a new tenant right after its schema or database is created and migrated, before `seed` and before
+   * it is registered (TenantLifecycle.create), with the tenant's EntityManager: where a call such as Citus's
+   * `select citus_schema_distribute('tenant_x')` goes (docs/servers.md). A failure fails the create, which removes
+   * what it made.
+   */
+  afterStorageCreated?: (context: { tenant: T; em: EntityManager; where: string }) => unknown;
+  /**
    * Fills a new tenant after its migrations (TenantLifecycle.create); runs in the tenant's context and the fork
    * is flushed afterwards. E.g. `seed: (em) => new DatabaseSeeder().run(em)` with @mikro-orm/seeder.
    */
