@@ -1,3 +1,4 @@
+import type { TenantRecord } from '../tenants/tenant-store.js';
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
@@ -36,7 +37,9 @@ import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
  */
 @Module({})
 export class MikroTenancyModule {
-  static forRoot(options: MikroTenancyModuleOptions): DynamicModule {
+  /** `T`, your tenant record (inferred from the store), types the callbacks: `placement`, `schemaName`, `seed`... */
+  static forRoot<T extends TenantRecord = TenantRecord>(typed: MikroTenancyModuleOptions<T>): DynamicModule {
+    const options = typed as unknown as MikroTenancyModuleOptions;
     const declared = declarationOf(options);
     const driverClasses = driverOwnClassesOf(options.contexts?.[DEFAULT_CONTEXT]);
     return core(declared, [{ provide: MIKRO_TENANCY_OPTIONS, useValue: options }], [], driverClasses);
