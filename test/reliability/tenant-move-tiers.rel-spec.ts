@@ -7,7 +7,8 @@
  * tier of y. Checked by SQL: every acknowledged write is in the tenant's new database (and nothing else), the
  * neighbours hold exactly their acknowledged writes and never saw a non-2xx, the old copy and every replication
  * object are gone, a tier database left behind is dropped, the record names the new place, both instances serve
- * the tenant from there. Then a rerun of the finished move (API and CLI) changes nothing.
+ * the tenant from there. Then a rerun of the finished move (API and CLI) changes nothing, and the CLI moving it back
+ * across servers and tiers, SIGKILLed at several steps (after the switch too), completes on reruns.
  *
  * Printed: the pause (result.pausedMs) and the longest a writer of 'grows' went without an acknowledgement; only a
  * hang is asserted (15 s).
@@ -121,7 +122,8 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     measured.push(
       `${from.server}/${from.tier} -> ${to.server}/${to.tier}, ${result.rows} rows, ${clients.length} clients: move ${moveMs} ms, writes paused (result.pausedMs) ${result.pausedMs} ms, ` +
         `longest writer gap of 'grows' ${gap} ms (instance one ${load.longestWriteGap('grows', one.url)} ms, two ${load.longestWriteGap('grows', twoUrl)} ms); ` +
-        `answers ${JSON.stringify(Object.fromEntries(['grows', ...Object.keys(NEIGHBOURS)].map((t) => [t, load.statusesOf(t)])))}`,
+        `answers ${JSON.stringify(Object.fromEntries(['grows', ...Object.keys(NEIGHBOURS)].map((t) => [t, load.statusesOf(t)])))}` +
+        (load.samples.length ? `; non-2xx: ${JSON.stringify(load.samples).slice(0, 600)}` : ''),
     );
   }
 
@@ -191,4 +193,44 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     await expectServedFrom(to, 'p4-after');
     measured.push(`rerun of the finished move: moved false, nothing changed (API, and the CLI in ${cli.elapsedMs} ms)`);
   }, 120_000);
+
+  it('the CLI moving it back (database tier of y -> shared tier of x), SIGKILLed at several steps under writes, completes on reruns', async () => {
+    const env = { MOVE_TIERS_SETUP: JSON.stringify(setup) };
+    const to: Place = { server: 'x', tier: 'schema' };
+    const load = new MoveAppLoad(clientsOf(1), 'p5', agent);
+    await sleep(500);
+    // killed at each point in turn (a run that ends before its point completed); after the switch the source's
+    // database is still there until a rerun drops it
+    const killPoints = [/grows: subscribed/, /grows: writes paused/, /grows: record switched/, /grows: source copy removed/];
+    const runs: string[] = [];
+    const state = async () => JSON.stringify({ record: await places.recordOf('grows'), x: await places.stateOf('x'), y: await places.stateOf('y') });
+    let last: { code: number | null; stdout: string; stderr: string } | undefined;
+    for (let run = 0; run <= killPoints.length && !last; run++) {
+      const point = killPoints[run];
+      const cli = spawnCli(['tenant', 'move', 'grows', '--server', 'x', '--tier', 'schema', '--module', 'test/reliability/support/move-tiers.module.ts'], env);
+      const killed = point ? await cli.waitFor(() => point.test(cli.stdout), `the CLI to print ${point}`, 120_000).then(() => true, () => false) : false;
+      if (killed) cli.kill('SIGKILL');
+      const exit = await cli.exited;
+      if (killed) {
+        expect(exit.signal).toBe('SIGKILL');
+        runs.push(`killed at ${point} after ${cli.elapsedMs} ms: ${await state()}`);
+      } else {
+        last = exit;
+        runs.push(`ran to the end in ${cli.elapsedMs} ms (exit ${exit.code}): ${exit.stdout.trim().split('\n').join(' | ')}`);
+      }
+    }
+    await sleep(500);
+    await load.stop();
+
+    expect({ code: last?.code, stderr: last?.stderr, runs }).toEqual({ code: 0, stderr: expect.not.stringMatching(/error/i), runs });
+    expect(last?.stdout).toMatch(/Tenant 'grows' (moved from server 'y' \(database tier\) to|already lives on) server 'x' \(schema tier\)/);
+    expect(runs.length).toBeGreaterThanOrEqual(3); // at least the copy and the fence were cut short
+    await expectAllAt(to, load);
+    await expectOnlyAt(to); // y's tier database included: gone
+    await expectServedFrom(to, 'p5-after');
+    measured.push(
+      `CLI move y/database -> x/schema (each run boots the app), SIGKILLed, rerun:\n    ${runs.join('\n    ')}\n` +
+        `    longest writer gap ${load.longestWriteGap('grows')} ms (after a kill in the last step the instances hold the tenant until a rerun says 'moved', 30 s at most); answers ${JSON.stringify(Object.fromEntries(['grows', ...Object.keys(NEIGHBOURS)].map((t) => [t, load.statusesOf(t)])))}`,
+    );
+  }, 300_000);
 });
