@@ -75,3 +75,13 @@ export class NoTenantMigrationsError extends TenancyError {
     );
   }
 }
+
+/** A tenant schema that is being moved to another server or tier is not migrated until the move ends. */
+export class TenantMovingMigrationError extends TenancyError {
+  constructor(schema: string) {
+    super(
+      `schema "${schema}" is being moved (a move's publication covers it): migrations are not applied during a move, since ` +
+        `the copy carries rows, not DDL. Finish the move first (run \`mikro-tenancy tenant move\` again), then migrate.`,
+    );
+  }
+}

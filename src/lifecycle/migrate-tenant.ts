@@ -5,7 +5,7 @@ import type { MigrationDirection } from './migration-report.js';
 import { TenantConnectionMismatchError, TenantStorageConflictError } from '../errors/isolation.errors.js';
 import { DATABASE_OWNER_SQL, SCHEMA_OWNER_SQL, ownerFromComment, ownerMark } from '../isolation/storage-owner.js';
 import { messageOf } from '../errors/message-of.js';
-import { TenantMigrationError } from '../errors/lifecycle.errors.js';
+import { TenantMigrationError, TenantMovingMigrationError } from '../errors/lifecycle.errors.js';
 
 /**
  * Options of an ORM that runs tenant migrations: a pool of one connection, every tenant's migrations in one
@@ -64,6 +64,7 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     await initMigrator(orm); // before the transaction: its checks take a connection of their own (see initMigrator)
     const ran = await connection.transactional(async (trx) => {
       await connection.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [target.lockKey], 'all', trx);
+      if (target.schema) await refuseWhileMoving(orm, target.schema, trx);
       if (target.schema && direction === 'up') {
         await connection.execute(`create schema if not exists ${orm.em.getPlatform().quoteIdentifier(target.schema)}`, [], 'run', trx);
       }
@@ -94,6 +95,25 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
  */
 export async function initMigrator(orm: MikroORM): Promise<void> {
   await (orm.migrator as unknown as { init(): Promise<void> }).init();
+}
+
+/**
+ * A move (src/isolation/move/) copies rows through a publication of the schema, not DDL: a migration applied on the
+ * source meanwhile would make the copy differ (or stop the subscription). Such a schema is refused until the move ends.
+ */
+async function refuseWhileMoving(orm: MikroORM, schema: string, trx: Transaction): Promise<void> {
+  const connection = orm.em.getConnection();
+  const [version] = await connection.execute<{ v: string }[]>(`select current_setting('server_version_num') as v`, [], 'all', trx);
+  if (Number(version?.v) < 150_000) return; // publications of a schema (and so moves) need PostgreSQL 15
+  const moving = await connection.execute(
+    `select 1 from pg_publication_namespace pn join pg_publication p on p.oid = pn.pnpubid join pg_namespace n on n.oid = pn.pnnspid where n.nspname = ? and p.pubname like 'nmt\\_move\\_%'`,
+    [schema],
+    'all',
+    trx,
+  );
+  if (moving.length) {
+    throw new TenantMovingMigrationError(schema);
+  }
 }
 
 /**

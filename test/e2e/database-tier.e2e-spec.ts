@@ -112,6 +112,20 @@ it('migrates and reports the database-tier tenant with the others', async () => 
   );
 });
 
+it('does not migrate a tenant whose schema is being moved (a move publication covers it)', async () => {
+  await sql(sharedDb, 'create publication nmt_move_0123456789abcdef_pub for tables in schema tenant_s1');
+  try {
+    const report = await lifecycle.migrate({ tenants: ['s1', 's2'], continueOnError: true });
+    const byId = Object.fromEntries(report.tenants.map((r) => [r.tenantId, r]));
+    expect(byId.s1?.status).toBe('failed');
+    expect(byId.s1?.error).toMatch(/schema "tenant_s1" is being moved .*Finish the move first/);
+    expect(byId.s2?.status).toBe('up-to-date');
+  } finally {
+    await sql(sharedDb, 'drop publication nmt_move_0123456789abcdef_pub');
+  }
+  expect((await lifecycle.migrate({ tenants: ['s1'] })).tenants.map((r) => r.status)).toEqual(['up-to-date']);
+});
+
 it('answers 500 naming nothing for a record in a tier the context does not have', async () => {
   await sql(hubDb, "insert into placed_tenant (id, suspended, tier) values ('odd', false, 'planet')");
   const response = await app.request('/notes', { headers: headers('odd') });
