@@ -73,14 +73,16 @@ export class TenancyHealthIndicator {
   }
 
   /**
-   * Several servers: each server pinged (schema mode) or reported (database mode) under `servers`. Down only when
-   * every server is: a server that is down fails only its own tenants' requests, so the instance still serves.
+   * Several servers: each server pinged (schema mode: `up`/`down`) or reported with its pool figures (database mode:
+   * `not pinged`) under `servers`. Down only when every server is: a server that is down fails only its own tenants'
+   * requests, so the instance still serves.
    */
   private async servers(key: string, servers: Record<string, TenantHealth>, totals: Record<string, unknown>, changes: Record<string, unknown> | undefined, timeoutMs = 1000): Promise<HealthIndicatorResult> {
     const report: Record<string, Record<string, unknown>> = {};
     await Promise.all(
       Object.entries(servers).map(async ([name, server]) => {
-        if (!server.ping) return void (report[name] = { status: 'up', ...server.details });
+        // database isolation: no one database to ping on a server (each tenant's database is checked by its requests)
+        if (!server.ping) return void (report[name] = { status: 'not pinged', ...server.details });
         const started = performance.now();
         const answer = await this.answerWithin(server.ping, timeoutMs);
         report[name] = answer === true ? { status: 'up', ...server.details, responseTime: Math.round(performance.now() - started) } : { status: 'down', ...server.details, message: answer };
@@ -89,7 +91,7 @@ export class TenancyHealthIndicator {
     const details = { ...totals, ...(changes ? { changes } : {}), servers: report };
     const down = Object.entries(report).filter(([, server]) => server.status === 'down');
     const check = this.health.check(key);
-    if (down.length < Object.keys(report).length) return check.up(details);
+    if (down.length === 0 || down.length < Object.keys(report).length) return check.up(details);
     return check.down({ ...details, message: `every tenant server is down (${down.map(([name]) => name).join(', ')})` });
   }
 

@@ -2,7 +2,9 @@ import { MikroORM } from '@mikro-orm/core';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { defineConfig } from '@mikro-orm/postgresql';
 import { fileURLToPath } from 'node:url';
+import { TerminusModule } from '@nestjs/terminus';
 import { MikroTenancyModule, TenantLifecycle, TenantStores, type MikroTenancyModuleOptions, type TenantIsolation } from '../../src/index.js';
+import { TenancyHealthIndicator } from '../../src/health/index.js';
 import { Note } from '../fixtures/entities/note.entity.js';
 import { PlacedTenant } from '../fixtures/entities/placed-tenant.entity.js';
 import { NotesController, NotesService } from '../fixtures/tenant-app.js';
@@ -73,7 +75,11 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenants on several serve
     await hub.schema.create();
     await hub.close();
     if (isolation === 'schema') for (const server of cluster.servers) await server.sql('postgres', `create database "${tenantsDb}"`);
-    app = await startApp({ imports: [MikroTenancyModule.forRoot(options()), MikroTenancyModule.forFeature([Note], 'tenant')], controllers: [NotesController], providers: [NotesService] });
+    app = await startApp({
+      imports: [MikroTenancyModule.forRoot(options()), MikroTenancyModule.forFeature([Note], 'tenant'), TerminusModule],
+      controllers: [NotesController],
+      providers: [NotesService, TenancyHealthIndicator],
+    });
     lifecycle = app.app.get(TenantLifecycle);
   }, 120_000);
 
@@ -198,6 +204,12 @@ describe.each<TenantIsolation>(['schema', 'database'])('tenants on several serve
       expect(stopped.filter((r) => r.status !== 503)).toEqual([]);
       // bounded by the pool's connect timeout (acquireTimeoutMs / connectionTimeoutMillis), not by the OS
       expect(Math.max(...stopped.map((r) => r.ms))).toBeLessThan(15_000);
+      // health: each server listed, the stopped one down, the tenant side still up (the others serve)
+      const health = await app.app.get(TenancyHealthIndicator).tenants({ timeoutMs: 3000 });
+      const servers = health.tenant?.servers as Record<string, { status: string }>;
+      expect(health.tenant?.status).toBe('up');
+      const expected = isolation === 'schema' ? { a: 'up', b: 'up', c: 'down' } : { a: 'not pinged', b: 'not pinged', c: 'not pinged' };
+      expect(Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, server.status]))).toEqual(expected);
     } finally {
       await c.resume?.();
     }
