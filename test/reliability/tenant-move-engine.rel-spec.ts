@@ -76,9 +76,10 @@ describe('tenant move engine: schema mode on logical replication', () => {
     await Promise.all(clusters.map((c) => c.stop()));
   });
 
-  it('moves a 100k-row tenant while 6 clients write: no acknowledged write lost, verified, source gone, sequences go on', async () => {
+  // 30k rows here: the 100k-row target of issue 17 is measured at app level (tenant-move-app.rel-spec.ts)
+  it('moves a 30k-row tenant while 6 clients write: no acknowledged write lost, verified, source gone, sequences go on', async () => {
     const schema = 'shop_main';
-    const seeded = 100_000;
+    const seeded = 30_000;
     await createTenant(world, schema, seeded);
     const before = await snapshotOf(world.sourceUrl, schema);
     const writers = new MoveWriters(world, schema, 6);
@@ -179,7 +180,7 @@ describe('tenant move engine: schema mode on logical replication', () => {
     it('moves a tenant from a shared database to a database of its own on the same server and back, while 4 clients write', async () => {
       const schema = 'tier_acme';
       const { world: w } = oneServer;
-      await createTenant(w, schema, 50_000);
+      await createTenant(w, schema, 20_000);
       await runSql(w.sourceUrl, `${shopDdl('tier_other')}; insert into tier_other.customer (name) values ('neighbour')`); // another tenant of the shared database
       // a slot left by a run killed between creating it and CREATE SUBSCRIPTION: dropped and created again
       await runSql(w.sourceUrl, `select pg_create_logical_replication_slot($1, 'pgoutput')`, [moveIdFor(schema, oneServer.targetKey)]);
