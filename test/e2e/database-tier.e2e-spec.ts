@@ -25,6 +25,7 @@ let hubDb: string;
 let sharedDb: string;
 let app: RunningApp;
 let lifecycle: TenantLifecycle<PlacedTenant>;
+const hookCalls: { id: string; where: string; notes?: string }[] = [];
 
 function options(): MikroTenancyModuleOptions {
   const common = { metadataProvider: ReflectMetadataProvider, debug: false } as const;
@@ -35,6 +36,12 @@ function options(): MikroTenancyModuleOptions {
       store: TenantStores.table(PlacedTenant, { context: 'hub' }),
       config: defineConfig({ ...common, ...connectionOptions(sharedDb), entities: [Note], pool: { max: 3 }, migrations: { path: tenantMigrations, snapshot: false } }),
       databaseTier: { dbName: (tenant) => bigDb(tenant.id) },
+      afterStorageCreated: async ({ tenant, em, where }) => {
+        // runs on the tenant's own storage, after its migrations: its note table is there and empty
+        const [row] = await em.getConnection().execute<{ n: string }[]>(`select count(*)::text as n from "tenant_${tenant.id}".note`);
+        hookCalls.push({ id: tenant.id, where, notes: row?.n });
+        if (tenant.id === 'hookfail') throw new Error('distribution refused');
+      },
       pool: { maxOpenTenants: 2, connectionsPerTenant: 2 },
       cacheTtlMs: 0,
     },
@@ -67,6 +74,18 @@ it('creates a database-tier tenant in a database of its own, holding its schema,
   expect(await sql(bigDb('big'), "select nspname from pg_namespace where nspname like 'tenant\\_%'")).toEqual([{ nspname: 'tenant_big' }]);
   expect(await sql(sharedDb, "select nspname from pg_namespace where nspname like 'tenant\\_%' order by 1")).toEqual(SMALL.map((id) => ({ nspname: `tenant_${id}` })));
   for (const id of SMALL) expect(await databaseExists(bigDb(id))).toBe(false);
+});
+
+it('runs afterStorageCreated once per new tenant on its migrated storage, and a failing hook fails the create', async () => {
+  expect(hookCalls).toEqual([
+    ...SMALL.map((id) => ({ id, where: `schema "tenant_${id}"`, notes: '0' })),
+    { id: 'big', where: `schema "tenant_big" in database "${bigDb('big')}"`, notes: '0' },
+  ]);
+  await lifecycle.create('s1'); // registered already: no new storage, no call
+  expect(hookCalls).toHaveLength(SMALL.length + 1);
+  await expect(lifecycle.create('hookfail')).rejects.toThrow(/distribution refused/);
+  expect(await sql(sharedDb, "select 1 from pg_namespace where nspname = 'tenant_hookfail'")).toEqual([]);
+  expect(await sql(hubDb, "select 1 from placed_tenant where id = 'hookfail'")).toEqual([]);
 });
 
 it('keeps every request in its tier and its tenant, with look-alike storage where a misrouted query would land', async () => {
