@@ -4,7 +4,7 @@ import { TenancyUsageError } from '../errors/options.errors.js';
 import { ReadOnlyTenantStoreError } from '../errors/lifecycle.errors.js';
 import { TenantNotFoundError } from '../errors/tenant.errors.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
-import { type SchemaMoveReport, type SchemaMoveStep, moveIdFor, moveSchema, moveSideOf } from '../isolation/move/index.js';
+import { type SchemaMoveReport, type SchemaMoveStep, moveIdFor, moveNamesOf, moveSchema, moveSideOf } from '../isolation/move/index.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withCredentials } from './migrate-as.js';
@@ -97,11 +97,31 @@ export class TenantMove<T extends TenantRecord> {
     return { ...record, server: place.server || undefined, ...tier } as T;
   }
 
-  /** After a rerun's switch: the move's replication objects left at `place`, and a database-tier database left there. */
+  /**
+   * After a rerun's switch: the move's replication objects left at `place`, and a database-tier database left there.
+   * Only a place holding something of the move is cleaned up as its source: slots are server-wide, and another
+   * database of the source's server would find the move's slot not its own and stop the rerun before the real source.
+   */
   private async cleanUpAt(record: T, place: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<void> {
     if (place.tier === 'database' && !(await this.tenants.isolation.provisioning.ownerOf(this.at(record, place))).exists) return;
-    await this.run(record, place, to, schema, moveId, options);
+    if (await this.holdsMove(record, place, schema, moveId)) await this.run(record, place, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, place);
+  }
+
+  /** Whether the tenant's database at `place` has the move's parked copy, publication or slot (the move's source objects). */
+  private async holdsMove(record: T, place: TenantPlace, schema: string, moveId: string): Promise<boolean> {
+    const names = moveNamesOf(schema, moveId);
+    const orm = await this.openOn(this.at(record, place), `${record.id}:move-check`);
+    try {
+      const [row] = await moveSideOf(orm).query<{ holds: boolean }>(
+        `select exists(select 1 from pg_namespace where nspname = ?) or exists(select 1 from pg_publication where pubname = ?)
+             or exists(select 1 from pg_replication_slots where slot_name = ? and database = current_database()) as holds`,
+        [names.parkedSchema, names.publication, names.subscription],
+      );
+      return row?.holds === true;
+    } finally {
+      await orm.close();
+    }
   }
 
   /** A database-tier source is empty once its schema is gone: its database goes too (marked as this tenant's). */

@@ -7,8 +7,9 @@
  * tier of y. Checked by SQL: every acknowledged write is in the tenant's new database (and nothing else), the
  * neighbours hold exactly their acknowledged writes and never saw a non-2xx, the old copy and every replication
  * object are gone, a tier database left behind is dropped, the record names the new place, both instances serve
- * the tenant from there. Then a rerun of the finished move (API and CLI) changes nothing, and the CLI moving it back
- * across servers and tiers, SIGKILLed at several steps (after the switch too), completes on reruns.
+ * the tenant from there. Then a rerun of the finished move (API and CLI) changes nothing; a move stopped right after
+ * the switch is finished by a rerun (its source database dropped); the CLI moving it across servers and tiers,
+ * SIGKILLed at several steps (after the switch too), completes on reruns.
  *
  * Printed: the pause (result.pausedMs) and the longest a writer of 'grows' went without an acknowledgement; only a
  * hang is asserted (15 s).
@@ -47,6 +48,13 @@ describe('moving a tenant between isolation tiers under two app instances (schem
   let twoUrl: string;
   let lifecycle: TenantLifecycle<PlacedTenant>;
 
+  /** Every load started, stopped after each test (a failed one included, so its writers do not run on). */
+  const loads: MoveAppLoad[] = [];
+  const startLoad = (clients: MoveAppClient[], label: string, httpAgent: typeof agent) => {
+    const load = new MoveAppLoad(clients, label, httpAgent);
+    loads.push(load);
+    return load;
+  };
   const post = (url: string, tenant: string, title: string) => send(`${url}/notes`, { method: 'POST', headers: { 'x-tenant-id': tenant }, json: { title }, agent });
   const clientsOf = (growsWritersPerInstance: number): MoveAppClient[] =>
     [one.url, twoUrl].flatMap((url) => [
@@ -74,17 +82,7 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     expect({ unexpected: load.unexpectedOf('grows', ['503']) }).toEqual({ unexpected: {} });
   }
 
-  /** What a finished move to `at` leaves: the record, the tenant only there, no tier database elsewhere, nothing of the move. */
-  function expectedState(at: Place): Record<'x' | 'y', ServerState> {
-    const tierDb = tierDatabaseOf(setup, 'grows');
-    const stateOf = (name: 'x' | 'y'): ServerState => ({
-      shared: { schemas: [...(at.server === name && at.tier === 'schema' ? ['tenant_grows'] : []), name === 'x' ? 'tenant_nextdoor' : 'tenant_there'].join(','), publications: '0' },
-      tierDatabases: at.server === name && at.tier === 'database' ? { [tierDb]: { schemas: 'tenant_grows', publications: '0' } } : {},
-      slots: '0',
-      subscriptions: '0',
-    });
-    return { x: stateOf('x'), y: stateOf('y') };
-  }
+  const expectedState = (at: Place) => places.expectedStates('grows', at, { x: ['nextdoor'], y: ['there'] });
   async function expectOnlyAt(at: Place): Promise<void> {
     expect(await places.recordOf('grows')).toEqual(at);
     expect({ x: await places.stateOf('x'), y: await places.stateOf('y') }).toEqual(expectedState(at));
@@ -103,7 +101,7 @@ describe('moving a tenant between isolation tiers under two app instances (schem
   /** Moves 'grows' to `to` under the load; checks everything and records the figures. */
   async function moveUnderLoad(from: Place, to: Place, label: string, writersPerInstance: number): Promise<void> {
     const clients = clientsOf(writersPerInstance);
-    const load = new MoveAppLoad(clients, label, agent);
+    const load = startLoad(clients, label, agent);
     await sleep(1_000);
     const started = performance.now();
     const result = await lifecycle.move('grows', to);
@@ -156,6 +154,10 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     expect({ x: await places.stateOf('x'), y: await places.stateOf('y') }).toEqual(expectedState({ server: 'x', tier: 'schema' }));
   }, 180_000);
 
+  afterEach(async () => {
+    await Promise.all(loads.splice(0).map((load) => load.stop()));
+  }, 60_000);
+
   afterAll(async () => {
     process.stdout.write(`[tenant move between tiers, app level] ${SEED} seed notes, two instances over HTTP:\n  ${measured.join('\n  ')}\n`);
     two?.kill('SIGTERM');
@@ -194,10 +196,35 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     measured.push(`rerun of the finished move: moved false, nothing changed (API, and the CLI in ${cli.elapsedMs} ms)`);
   }, 120_000);
 
-  it('the CLI moving it back (database tier of y -> shared tier of x), SIGKILLed at several steps under writes, completes on reruns', async () => {
+  it('a move interrupted right after the switch (database tier of y -> database tier of x, under writes) is finished by a rerun: the source database dropped', async () => {
+    const from: Place = { server: 'y', tier: 'database' };
+    const to: Place = { server: 'x', tier: 'database' };
+    const load = startLoad(clientsOf(1), 'p5', agent);
+    await sleep(500);
+    // the mover stops between the switch and the cleanup (as if it died there): the record names x, y still holds
+    // the parked copy, the publication and the slot, x the subscription
+    const interruption = new Error('stopped by the test right after the switch');
+    const stop = (step: string) => {
+      if (step === 'switched') throw interruption;
+    };
+    expect(await lifecycle.move('grows', { ...to, onStep: stop }).then(() => 'completed', (error: unknown) => error)).toBe(interruption);
+    const left = { record: await places.recordOf('grows'), x: await places.stateOf('x'), y: await places.stateOf('y') };
+    expect(left).toMatchObject({ record: to, x: { subscriptions: '1' }, y: { slots: '1', tierDatabases: { [tierDatabaseOf(setup, 'grows')]: { publications: '1' } } } });
+    const rerun = await lifecycle.move('grows', to);
+    await sleep(500);
+    await load.stop();
+
+    expect(rerun).toEqual({ tenantId: 'grows', from: to, to, moved: false });
+    await expectAllAt(to, load);
+    await expectOnlyAt(to); // y's tier database included: gone
+    await expectServedFrom(to, 'p5-after');
+    measured.push(`${from.server}/${from.tier} -> ${to.server}/${to.tier} stopped right after the switch, rerun: moved false, cleanup finished; left before the rerun ${JSON.stringify(left)}; longest writer gap ${load.longestWriteGap('grows')} ms`);
+  }, 120_000);
+
+  it('the CLI moving it from the database tier of x to the shared tier of y, SIGKILLed at several steps under writes, completes on reruns', async () => {
     const env = { MOVE_TIERS_SETUP: JSON.stringify(setup) };
-    const to: Place = { server: 'x', tier: 'schema' };
-    const load = new MoveAppLoad(clientsOf(1), 'p5', agent);
+    const to: Place = { server: 'y', tier: 'schema' };
+    const load = startLoad(clientsOf(1), 'p6', agent);
     await sleep(500);
     // killed at each point in turn (a run that ends before its point completed); after the switch the source's
     // database is still there until a rerun drops it
@@ -207,7 +234,7 @@ describe('moving a tenant between isolation tiers under two app instances (schem
     let last: { code: number | null; stdout: string; stderr: string } | undefined;
     for (let run = 0; run <= killPoints.length && !last; run++) {
       const point = killPoints[run];
-      const cli = spawnCli(['tenant', 'move', 'grows', '--server', 'x', '--tier', 'schema', '--module', 'test/reliability/support/move-tiers.module.ts'], env);
+      const cli = spawnCli(['tenant', 'move', 'grows', '--server', 'y', '--tier', 'schema', '--module', 'test/reliability/support/move-tiers.module.ts'], env);
       const killed = point ? await cli.waitFor(() => point.test(cli.stdout), `the CLI to print ${point}`, 120_000).then(() => true, () => false) : false;
       if (killed) cli.kill('SIGKILL');
       const exit = await cli.exited;
@@ -216,20 +243,20 @@ describe('moving a tenant between isolation tiers under two app instances (schem
         runs.push(`killed at ${point} after ${cli.elapsedMs} ms: ${await state()}`);
       } else {
         last = exit;
-        runs.push(`ran to the end in ${cli.elapsedMs} ms (exit ${exit.code}): ${exit.stdout.trim().split('\n').join(' | ')}`);
+        runs.push(`ran to the end in ${cli.elapsedMs} ms (exit ${exit.code}): ${exit.stdout.trim().split('\n').join(' | ')}${exit.code ? ` stderr: ${exit.stderr}` : ''}`);
       }
     }
     await sleep(500);
     await load.stop();
 
     expect({ code: last?.code, stderr: last?.stderr, runs }).toEqual({ code: 0, stderr: expect.not.stringMatching(/error/i), runs });
-    expect(last?.stdout).toMatch(/Tenant 'grows' (moved from server 'y' \(database tier\) to|already lives on) server 'x' \(schema tier\)/);
+    expect(last?.stdout).toMatch(/Tenant 'grows' (moved from server 'x' \(database tier\) to|already lives on) server 'y' \(schema tier\)/);
     expect(runs.length).toBeGreaterThanOrEqual(3); // at least the copy and the fence were cut short
     await expectAllAt(to, load);
-    await expectOnlyAt(to); // y's tier database included: gone
-    await expectServedFrom(to, 'p5-after');
+    await expectOnlyAt(to); // x's tier database included: gone
+    await expectServedFrom(to, 'p6-after');
     measured.push(
-      `CLI move y/database -> x/schema (each run boots the app), SIGKILLed, rerun:\n    ${runs.join('\n    ')}\n` +
+      `CLI move x/database -> y/schema (each run boots the app), SIGKILLed, rerun:\n    ${runs.join('\n    ')}\n` +
         `    longest writer gap ${load.longestWriteGap('grows')} ms (after a kill in the last step the instances hold the tenant until a rerun says 'moved', 30 s at most); answers ${JSON.stringify(Object.fromEntries(['grows', ...Object.keys(NEIGHBOURS)].map((t) => [t, load.statusesOf(t)])))}`,
     );
   }, 300_000);

@@ -54,6 +54,17 @@ export class MoveTiersPlaces {
     return (await this.servers.hub.sql<{ server: string | null; tier: string | null }>(this.setup.hubDb, 'select server, tier from placed_tenant where id = $1', [tenant]))[0];
   }
 
+  /** What a finished move of `tenant` to `at` leaves: its schema only there, no tier database elsewhere, nothing of the move. */
+  expectedStates(tenant: string, at: Place, neighbours: Record<'x' | 'y', string[]>): Record<'x' | 'y', ServerState> {
+    const stateOf = (name: 'x' | 'y'): ServerState => ({
+      shared: { schemas: [...(at.server === name && at.tier === 'schema' ? [tenant] : []), ...neighbours[name]].map((t) => `tenant_${t}`).sort().join(','), publications: '0' },
+      tierDatabases: at.server === name && at.tier === 'database' ? { [tierDatabaseOf(this.setup, tenant)]: { schemas: `tenant_${tenant}`, publications: '0' } } : {},
+      slots: '0',
+      subscriptions: '0',
+    });
+    return { x: stateOf('x'), y: stateOf('y') };
+  }
+
   async stateOf(name: 'x' | 'y'): Promise<ServerState> {
     const server = this.servers[name];
     const tierDatabases: Record<string, DatabaseState> = {};
