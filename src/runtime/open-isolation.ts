@@ -59,7 +59,7 @@ async function openServers<T extends TenantRecord>(options: NormalizedTenancy<T>
       databaseTier.set(name, new DatabaseTierIsolation<T>(tier));
     }
   }
-  return new ServerRoutedIsolation(options.contextName, opened, options.databaseTier ? databaseTier : undefined, options.servers !== undefined);
+  return new ServerRoutedIsolation(options.contextName, opened, options.databaseTier ? databaseTier : undefined, options.servers !== undefined, logger);
 }
 
 function definedOnly<O extends object>(value: O): Partial<O> {

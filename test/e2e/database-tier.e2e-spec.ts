@@ -79,7 +79,7 @@ it('creates a database-tier tenant in a database of its own, holding its schema,
 it('runs afterStorageCreated once per new tenant on its migrated storage, and a failing hook fails the create', async () => {
   expect(hookCalls).toEqual([
     ...SMALL.map((id) => ({ id, where: `schema "tenant_${id}"`, notes: '0' })),
-    { id: 'big', where: `schema "tenant_big" in database "${bigDb('big')}"`, notes: '0' },
+    { id: 'big', where: `database "${bigDb('big')}" (holding schema "tenant_big")`, notes: '0' },
   ]);
   await lifecycle.create('s1'); // registered already: no new storage, no call
   expect(hookCalls).toHaveLength(SMALL.length + 1);
@@ -143,6 +143,23 @@ it('does not migrate a tenant whose schema is being moved (a move publication co
     await sql(sharedDb, 'drop publication nmt_move_0123456789abcdef_pub');
   }
   expect((await lifecycle.migrate({ tenants: ['s1'] })).tenants.map((r) => r.status)).toEqual(['up-to-date']);
+});
+
+it("never serves a database-tier database marked as another tenant's, even when its schema is unmarked", async () => {
+  // made by hand: the record of s3 edited to the database tier, where a database marked as tenant 'other' waits
+  await sql('postgres', `create database "${bigDb('s3')}"`);
+  await sql('postgres', `comment on database "${bigDb('s3')}" is 'nestjs-mikro-tenancy:tenant=other'`);
+  await sql(bigDb('s3'), `create schema tenant_s3; create table tenant_s3.note (id serial primary key, title text not null, marker text not null, created_at timestamptz); insert into tenant_s3.note (title, marker) values ('look-alike', '${SENTINEL}')`);
+  await sql(hubDb, "update placed_tenant set tier = 'database' where id = 's3'");
+  try {
+    const response = await app.request('/notes', { headers: headers('s3') });
+    expect(response.status).toBe(500);
+    expect(JSON.stringify(response.body)).not.toMatch(/SENTINEL|look-alike|other/);
+  } finally {
+    await sql(hubDb, "update placed_tenant set tier = null where id = 's3'");
+    await sql('postgres', `drop database "${bigDb('s3')}" with (force)`);
+  }
+  expect((await app.request('/notes', { headers: headers('s3') })).status).toBe(200);
 });
 
 it('answers 500 naming nothing for a record in a tier the context does not have', async () => {

@@ -10,6 +10,8 @@ import { TenantOrmPool } from '../tenant-orm-pool.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 import { TenancyError } from '../../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../../errors/tenant.errors.js';
+import { TenantConnectionMismatchError, TenantStorageConflictError } from '../../errors/isolation.errors.js';
+import { DATABASE_OWNER_SQL, ownerFromComment } from '../storage-owner.js';
 import { SchemaIsolation, type SchemaIsolationSettings, tenantDiscovery } from './schema-isolation.js';
 
 export interface DatabaseTierSettings<T extends TenantRecord> extends SchemaIsolationSettings<T> {
@@ -68,7 +70,7 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
   }
 
   describe(record: T): string {
-    return `schema "${this.schemaOf(record)}" in database "${this.databaseOf(record)}"`;
+    return `database "${this.databaseOf(record)}" (holding schema "${this.schemaOf(record)}")`;
   }
 
   async acquire(record: T): Promise<ActiveTenant<T>> {
@@ -117,14 +119,34 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
       driverOptions: { connectionTimeoutMillis: pool.acquireTimeoutMs, ...(template.driverOptions as object | undefined) },
     };
     const label = `tenant '${record.id}' (database tier)`;
+    let isolation: SchemaIsolation<T>;
     try {
-      const isolation = await SchemaIsolation.open<T>({ ...this.settings, template: config, contextName }, (options) => openConnectedOrm(options, logger, label));
-      this.#byOrm.set(isolation.orm, isolation);
-      return isolation.orm;
+      isolation = await SchemaIsolation.open<T>({ ...this.settings, template: config, contextName }, (options) => openConnectedOrm(options, logger, label));
     } catch (error) {
       if (error instanceof TenancyError) throw error;
       this.#openFailures.warn(record.id, `Tenant '${record.id}' (database tier): its database could not be opened: ${String(error)}; answered 503`);
       throw new TenantUnavailableError(record.id, error);
     }
+    try {
+      await this.checkDatabaseOwner(isolation.orm, record, config.dbName as string);
+    } catch (error) {
+      await isolation.close().catch((closeError: unknown) => logger.warn(`Closing tenant '${record.id}' (database tier) after a failed check: ${String(closeError)}`));
+      throw error;
+    }
+    this.#byOrm.set(isolation.orm, isolation);
+    return isolation.orm;
+  }
+
+  /**
+   * The database, not only the schema, must be the tenant's: a database marked as another tenant's is never served
+   * (an unmarked one is, as storage made by hand or by older versions is; see storage-owner.ts).
+   */
+  private async checkDatabaseOwner(orm: MikroORM, record: T, dbName: string): Promise<void> {
+    const [row] = await orm.em.getConnection().execute<{ db: string; mark: string | null }[]>(DATABASE_OWNER_SQL);
+    if (row?.db !== dbName) throw new TenantConnectionMismatchError(record.id, `its connection options lead to another database than its database tier's ("${dbName}").`);
+    const owner = ownerFromComment(row.mark);
+    if (owner === undefined || owner === record.id) return;
+    this.#openFailures.warn(`conflict:${record.id}`, `Tenant '${record.id}' derives database "${dbName}" (database tier), which belongs to tenant '${owner}': refused. Fix tenancy.databaseTier.dbName so that every tenant derives its own database.`);
+    throw new TenantStorageConflictError(record.id, `database "${dbName}"`, owner, 'open');
   }
 }

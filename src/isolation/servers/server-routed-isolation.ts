@@ -3,7 +3,9 @@ import type { ContextConfig, TenantIsolation } from '../../options/tenancy-optio
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess, TenantProvisioning } from '../tenant-isolation.js';
+import type { Logger } from '@nestjs/common';
 import { TenantServerUnknownError, TenantTierUnsupportedError } from '../../errors/isolation.errors.js';
+import { ThrottledWarnings } from '../throttled-warnings.js';
 
 /**
  * Tenants spread over several PostgreSQL servers (`tenancy.servers`) and, in schema isolation, over two tiers
@@ -18,6 +20,7 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
   readonly migrations: TenantMigrationAccess<T>;
   readonly #first: TenantIsolationStrategy<T>;
   readonly #firstName: string;
+  readonly #warnings?: ThrottledWarnings;
 
   constructor(
     readonly contextName: string,
@@ -27,7 +30,9 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     readonly databaseTier?: ReadonlyMap<string, TenantIsolationStrategy<T>>,
     /** False with one unnamed server (no `tenancy.servers`): a record's `server` is then ignored. */
     private readonly named = true,
+    logger?: Logger,
   ) {
+    this.#warnings = logger && new ThrottledWarnings(logger);
     const [first] = servers.entries();
     if (!first) throw new RangeError('ServerRoutedIsolation needs at least one server');
     [this.#firstName, this.#first] = first;
@@ -48,10 +53,16 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     const tier = record.tier ?? undefined;
     if (server === undefined && (tier === undefined || tier === 'schema')) return this.#first;
     const strategies = tier === 'database' ? this.databaseTier : tier === undefined || tier === 'schema' ? this.servers : undefined;
-    if (!strategies) throw new TenantTierUnsupportedError(this.contextName, record.id, tier);
+    if (!strategies) throw this.logged(new TenantTierUnsupportedError(this.contextName, record.id, tier), record.id);
     const strategy = strategies.get(server ?? this.#firstName);
-    if (!strategy) throw new TenantServerUnknownError(this.contextName, record.id, server, [...this.servers.keys()]);
+    if (!strategy) throw this.logged(new TenantServerUnknownError(this.contextName, record.id, server, [...this.servers.keys()]), record.id);
     return strategy;
+  }
+
+  /** A record that cannot be routed is a set-up problem the client's 500 does not explain: the log says it (throttled). */
+  private logged<E extends Error>(error: E, tenantId: string): E {
+    this.#warnings?.warn(`route:${tenantId}`, error.message);
+    return error;
   }
 
   describe(record: T): string {
