@@ -122,9 +122,11 @@ export class TenantDroppingError extends TenancyError {
  * well under a second), and that step outlasted how long a request waits for it. Retry: nothing was done.
  */
 export class TenantMovingError extends TenancyError {
-  constructor(readonly tenantId: string) {
+  constructor(readonly tenantId: string, state: 'moving' | 'moved' = 'moving') {
     super(
-      `Tenant '${tenantId}' is being moved to another server and its requests are paused for the last step; nothing was done. Retry in a moment.`,
+      state === 'moving'
+        ? `Tenant '${tenantId}' is being moved to another server and its requests are paused for the last step; nothing was done. Retry in a moment.`
+        : `Tenant '${tenantId}' was moved to another server or tier while this request ran, so it was not completed. Retry: it is served from its new place.`,
       HttpStatus.SERVICE_UNAVAILABLE,
       'Service Unavailable',
     );

@@ -12,7 +12,7 @@ import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
 /**
  * Turns "the database cannot be reached" (server down or restarting, connection lost, pool wait timed out) into a
  * 503 DatabaseUnavailableError, so clients get a retryable 503 instead of a 500 carrying a socket or SQL message;
- * a table missing from the tenant's own schema (being dropped, or not migrated) into a 503 naming the tenant; and a
+ * a table missing from the tenant's own schema (being dropped or moved, or not migrated) into a 503 naming the tenant; and a
  * write refused by row-level security (shared tables) into a 403.
  * Any other error is returned unchanged. The driver's message goes to the log, throttled per reason.
  */
@@ -45,7 +45,7 @@ export class DatabaseUnavailableMapper {
 
   private tenantStateError(error: TenantSchemaTableMissingException): HttpException {
     const { tenantId } = error;
-    const dropped = this.runtime.tenants?.fences.dropError(tenantId);
+    const dropped = this.runtime.tenants?.fences.dropError(tenantId) ?? this.runtime.tenants?.fences.moveError(tenantId);
     if (dropped) return dropped;
     this.#warnings.warn(`incomplete:${tenantId}`, `${error.message} Answered 503.`);
     return new TenantSchemaIncompleteError(tenantId, error);

@@ -1,4 +1,4 @@
-import { TenantDroppingError } from '../errors/tenant.errors.js';
+import { TenantDroppingError, TenantMovingError } from '../errors/tenant.errors.js';
 
 const MAX_REMEMBERED_DROPS = 1_000;
 const REMEMBER_DROPS_MS = 60_000;
@@ -17,6 +17,8 @@ export class TenantFences {
   /** Tenants in the last step of a move: their new work waits for it (see awaitMove), and what waits. */
   readonly #movingUntil = new Map<string, number>();
   readonly #moveWaiters = new Map<string, Set<() => void>>();
+  /** When each tenant's last move step began lately (see moveError). */
+  readonly #movedAt = new Map<string, number>();
 
   fence(tenantId: string, ttlMs: number = Number.POSITIVE_INFINITY): void {
     this.#fencedUntil.set(tenantId, Date.now() + ttlMs);
@@ -40,6 +42,19 @@ export class TenantFences {
   /** Holds the tenant's new work while a move's last step runs (until `liftMove`, or `ttlMs` at most). */
   fenceMove(tenantId: string, ttlMs: number = Number.POSITIVE_INFINITY): void {
     this.#movingUntil.set(tenantId, Date.now() + ttlMs);
+    this.#movedAt.delete(tenantId);
+    this.#movedAt.set(tenantId, Date.now());
+    if (this.#movedAt.size > MAX_REMEMBERED_DROPS) this.#movedAt.delete(this.#movedAt.keys().next().value as string);
+  }
+
+  /**
+   * For an error of the tenant's work (a table gone from under it): the move that explains it, when its last step is
+   * under way or began in the last minute (the source was renamed away while the request ran).
+   */
+  moveError(tenantId: string): TenantMovingError | undefined {
+    const at = this.#movedAt.get(tenantId);
+    if (this.isMoving(tenantId)) return new TenantMovingError(tenantId);
+    return at !== undefined && Date.now() - at < REMEMBER_DROPS_MS ? new TenantMovingError(tenantId, 'moved') : undefined;
   }
 
   /** Ends a move's fence: the work waiting for it goes on (and looks the tenant up again). */
