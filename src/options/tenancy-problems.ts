@@ -1,0 +1,43 @@
+import type { TenancyOptions } from './tenancy-options.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+
+/** Problems of the shared-tables and change-sharing options of `tenancy` (see options-validation.ts). */
+
+const CHANNEL = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+const COLUMN = /^[a-z_][a-z0-9_]{0,62}$/;
+const PROPERTY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** A custom setting: two or more dotted parts (PostgreSQL requires the prefix), each a plain identifier. */
+const SETTING = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$/;
+
+export function sharedTablesProblems(tenancy: TenancyOptions, label: string): string[] {
+  const shared = tenancy.sharedTables;
+  if (shared === undefined) return [];
+  if (tenancy.isolation !== 'table') return [`${label}: sharedTables applies to isolation 'table' only`];
+  const problems: string[] = [];
+  if (shared.column !== undefined && !COLUMN.test(shared.column)) problems.push(`${label}: sharedTables.column must be a lower-case column name (letters, digits, '_'; at most 63)`);
+  if (shared.property !== undefined && !PROPERTY.test(shared.property)) problems.push(`${label}: sharedTables.property must be a property name`);
+  if (shared.type !== undefined && !['text', 'uuid', 'int', 'bigint'].includes(shared.type)) problems.push(`${label}: sharedTables.type must be 'text', 'uuid', 'int' or 'bigint'`);
+  if (shared.setting !== undefined && !SETTING.test(shared.setting)) problems.push(`${label}: sharedTables.setting must be a dotted lower-case name such as 'app.tenant_id'`);
+  if (shared.uniques !== undefined && shared.uniques !== 'per-tenant' && shared.uniques !== 'as-declared') problems.push(`${label}: sharedTables.uniques must be 'per-tenant' or 'as-declared'`);
+  if (shared.bypassingRole !== undefined && shared.bypassingRole !== 'refuse' && shared.bypassingRole !== 'warn') problems.push(`${label}: sharedTables.bypassingRole must be 'refuse' or 'warn'`);
+  return problems;
+}
+
+export function changesProblems(tenancy: TenancyOptions, label: string): string[] {
+  const changes = tenancy.changes;
+  if (changes === undefined || changes === false) return [];
+  if (typeof changes !== 'object' || changes === null) return [`${label}: changes must be an object or false`];
+  const problems: string[] = [];
+  if (changes.channel !== undefined && !CHANNEL.test(changes.channel)) problems.push(`${label}: changes.channel must be letters, digits or '_' (at most 63, not starting with a digit)`);
+  if (changes.context === undefined && storeContextOf(tenancy.store) === undefined) {
+    problems.push(`${label}: changes needs a context (changes.context: the static context whose PostgreSQL database carries the notifications)`);
+  }
+  return problems;
+}
+
+/** The static context a store keeps its tenants in (TenantStores.table), if it says. */
+export function storeContextOf(store: TenantStore | undefined): string | undefined {
+  return typeof store?.contextName === 'string' ? store.contextName : undefined;
+}
+
+/** Explicit options, else on by default for a store kept in a static context (if it is PostgreSQL: see TenancyRuntime). */
