@@ -5,6 +5,7 @@ import { ThrottledWarnings } from '../isolation/throttled-warnings.js';
 import { getRequestTenant } from '../scope/request-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantSchemaTableMissingException } from '../isolation/schema/tenant-schema-driver.js';
+import { TenantDatabaseTableMissingException } from '../isolation/database/tenant-database-driver.js';
 import { TenantRowRefusedError, TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
 import { RowLevelSecurityViolationException } from '@mikro-orm/core';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
@@ -25,6 +26,8 @@ export class DatabaseUnavailableMapper {
   map(error: unknown, tenantId: string | undefined): unknown {
     if (error instanceof HttpException) return error;
     if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
+    // database mode: a write that waited on a move's lock found the source's schema renamed away (else as before)
+    if (error instanceof TenantDatabaseTableMissingException) return this.runtime.tenants?.fences.moveError(error.tenantId) ?? error;
     if (error instanceof RowLevelSecurityViolationException) {
       // a unit of work of a tenant dropped meanwhile: its writes fail the policies from the drop on (503, says why)
       const dropped = tenantId === undefined ? undefined : this.runtime.tenants?.fences.dropError(tenantId);
@@ -54,16 +57,17 @@ export class DatabaseUnavailableMapper {
 
 /**
  * Registered globally by the module. It catches only DatabaseConnectionFailure (what the module's pools throw for
- * an unavailable database) and TenantSchemaTableMissingException, so your own filters keep every other error, and
+ * an unavailable database), TenantSchemaTableMissingException and TenantDatabaseTableMissingException (database mode:
+ * answered as before unless a move explains it), so your own filters keep every other error, and
  * successful requests pay nothing.
  */
-@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException, RowLevelSecurityViolationException)
+@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException, TenantDatabaseTableMissingException, RowLevelSecurityViolationException)
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
   constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {
     super();
   }
 
-  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException | RowLevelSecurityViolationException, host: ArgumentsHost): void {
+  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException | TenantDatabaseTableMissingException | RowLevelSecurityViolationException, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception; // RPC and WebSocket contexts keep their own handling
     const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
     super.catch(this.mapper.map(exception, tenantId), host);

@@ -10,6 +10,7 @@ import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withCredentials } from './migrate-as.js';
 import { migrationOrmOptions } from './migrate-tenant.js';
 import { sourceConninfoOf } from './move-conninfo.js';
+import { DATABASE_MODE_SCHEMA, prepareTargetDatabase, refuseTablesOutsidePublic } from './move-database-tenant.js';
 import type { TenantMigrations } from './tenant-migrations.js';
 
 export interface TenantMoveOptions {
@@ -73,22 +74,30 @@ export class TenantMove<T extends TenantRecord> {
     const from = this.placeOf(record);
     const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };
     this.refuseUnknownPlace(tenantId, to, places);
-    const schema = tenants.isolation.migrations.target(record).schema as string;
-    const moveId = moveIdFor(schema, keyOf(to));
+    const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(record).schema as string);
+    // slots are server-wide: database mode keys the move by the target server and the tenant's database there
+    const targetKey = this.databaseMode ? `${to.server}/${tenants.isolation.provisioning.nameOf(this.at(record, to))}` : keyOf(to);
+    const moveId = moveIdFor(schema, targetKey);
     if (keyOf(from) === keyOf(to)) {
       // a rerun after the switch: whatever an earlier run left elsewhere is removed
       for (const place of places.filter((p) => keyOf(p) !== keyOf(to))) await this.cleanUpAt(record, place, to, schema, moveId, options);
       return { tenantId, from, to, moved: false };
     }
     const report = await this.run(record, from, to, schema, moveId, options);
-    await this.dropDatabaseLeftAt(record, from);
+    await this.dropDatabaseLeftAt(record, from, true);
     return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables };
+  }
+
+  /** Database isolation: every tenant has a database of its own (the 'database' tier, never written to the store). */
+  private get databaseMode(): boolean {
+    return this.tenants.options.isolation === 'database';
   }
 
   /** Where a record says the tenant lives (none: the first server, the shared tier). */
   private placeOf(record: T): TenantPlace {
     const servers = this.tenants.options.servers;
-    return { server: record.server ?? (servers ? (servers.keys().next().value as string) : ''), tier: record.tier ?? 'schema' };
+    const tier = this.databaseMode ? 'database' : (record.tier ?? 'schema');
+    return { server: record.server ?? (servers ? (servers.keys().next().value as string) : ''), tier };
   }
 
   private at(record: T, place: TenantPlace): T {
@@ -124,13 +133,18 @@ export class TenantMove<T extends TenantRecord> {
     }
   }
 
-  /** A database-tier source is empty once its schema is gone: its database goes too (marked as this tenant's). */
-  private async dropDatabaseLeftAt(record: T, place: TenantPlace): Promise<void> {
+  /**
+   * A database-tier source (every source in database mode) is empty once its schema is gone: its database goes too,
+   * never one marked as another tenant's. An unmarked one only as this run's own source (`justMoved`) in database
+   * mode: on a rerun, a database of that name on another server could be anyone's.
+   */
+  private async dropDatabaseLeftAt(record: T, place: TenantPlace, justMoved = false): Promise<void> {
     if (place.tier !== 'database') return;
     const source = this.at(record, place);
     const { provisioning } = this.tenants.isolation;
     const owner = await provisioning.ownerOf(source);
-    if (owner.exists && (owner.owner === undefined || owner.owner === record.id)) await provisioning.drop(source);
+    const unmarkedOk = justMoved || !this.databaseMode;
+    if (owner.exists && (owner.owner === record.id || (owner.owner === undefined && unmarkedOk))) await provisioning.drop(source);
   }
 
   private async run(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
@@ -139,7 +153,12 @@ export class TenantMove<T extends TenantRecord> {
     const source = await this.openOn(this.at(record, from), `${id}:move-source`);
     try {
       const targetRecord = this.at(record, to);
-      if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
+      if (this.databaseMode) {
+        if (!(await this.pointsAt(id, to))) {
+          await refuseTablesOutsidePublic(source, id, describePlace(from));
+          await prepareTargetDatabase(tenants.isolation.provisioning, targetRecord, describePlace(to));
+        }
+      } else if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
       const target = await this.openOn(targetRecord, `${id}:move-target`);
       try {
         const servers = tenants.options.servers;
@@ -151,10 +170,7 @@ export class TenantMove<T extends TenantRecord> {
           sourceConninfo: sourceConninfoOf(source.config.getAll() as never, servers?.get(from.server)),
           labels: { source: describePlace(from), target: describePlace(to) },
           createTargetSchema: async () => void (await this.migrations.migrateOne(targetRecord)),
-          recordPointsAtTarget: async () => {
-            const current = await tenants.store.find(id);
-            return current !== undefined && keyOf(this.placeOf(current)) === keyOf(to);
-          },
+          recordPointsAtTarget: () => this.pointsAt(id, to),
           switchRecord: async () => {
             const current = (await tenants.store.find(id)) ?? record;
             await (tenants.store.add as (r: T) => Promise<void>)(this.at(current, to));
@@ -183,6 +199,11 @@ export class TenantMove<T extends TenantRecord> {
     }
   }
 
+  private async pointsAt(id: string, place: TenantPlace): Promise<boolean> {
+    const current = await this.tenants.store.find(id);
+    return current !== undefined && keyOf(this.placeOf(current)) === keyOf(place);
+  }
+
   /** A connection to the tenant's database on a server, as the migrations connect (tenancy.migrateAs). */
   private async openOn(record: T, name: string): Promise<MikroORM> {
     const config = withCredentials(this.tenants.isolation.migrations.ormConfig(record), this.tenants.options.migrateAs);
@@ -196,7 +217,11 @@ export class TenantMove<T extends TenantRecord> {
   /** Every place a tenant of this context can live (servers x tiers); refuses a context that has only one. */
   private places(tenantId: string): TenantPlace[] {
     const { servers, isolation, contextName, databaseTier } = this.tenants.options;
-    if (isolation !== 'schema') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': moving is supported for isolation 'schema' only so far (context '${contextName}' uses '${isolation}').`);
+    if (isolation === 'database') {
+      if (!servers) throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' has one server (configure tenancy.servers).`);
+      return [...servers.keys()].map((server) => ({ server, tier: 'database' as const }));
+    }
+    if (isolation !== 'schema') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': moving is supported for isolation 'schema' and 'database' only (context '${contextName}' uses '${isolation}').`);
     if (!servers && !databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' has one server and one tier (configure tenancy.servers or tenancy.databaseTier).`);
     const names = servers ? [...servers.keys()] : [''];
     const tiers: TenantTier[] = databaseTier ? ['schema', 'database'] : ['schema'];
@@ -206,6 +231,7 @@ export class TenantMove<T extends TenantRecord> {
   private refuseUnknownPlace(tenantId: string, to: TenantPlace, places: TenantPlace[]): void {
     if (places.some((place) => keyOf(place) === keyOf(to))) return;
     const { servers } = this.tenants.options;
+    if (this.databaseMode && to.tier !== 'database') throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to tier '${String(to.tier)}': with isolation 'database' every tenant has a database of its own.`);
     if (to.tier !== 'schema' && to.tier !== 'database') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tiers are 'schema' and 'database'.`);
     if (to.tier === 'database' && !this.tenants.options.databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to the database tier: configure tenancy.databaseTier first.`);
     throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to server '${to.server}': it is not in tenancy.servers (configured: ${servers ? [...servers.keys()].join(', ') : 'none'}).`);

@@ -17,6 +17,7 @@ import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from '../storage-
 import { resolveTenantConnection } from './tenant-connection.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { checkConnectionBudget } from './connection-budget.js';
+import { tenantDatabaseDriverClass } from './tenant-database-driver.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;
@@ -113,7 +114,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   private async open(record: T): Promise<MikroORM> {
     const tenantId = record.id;
-    const options = { ...this.ormOptions(record), entityManager: this.#entityManagerOf(tenantId) };
+    const options = { ...this.ormOptions(record), entityManager: this.#entityManagerOf(tenantId), driver: tenantDatabaseDriverClass(this.settings.template, tenantId) };
     const taken = this.#claims.claim(options.dbName, tenantId);
     if (taken !== undefined) throw this.conflict(record, options.dbName, taken);
     let orm: MikroORM;
