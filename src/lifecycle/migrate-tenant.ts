@@ -64,7 +64,8 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     await initMigrator(orm); // before the transaction: its checks take a connection of their own (see initMigrator)
     const ran = await connection.transactional(async (trx) => {
       await connection.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [target.lockKey], 'all', trx);
-      if (target.schema) await refuseWhileMoving(orm, target.schema, trx);
+      // database mode: a tenant's tables are in its database's public schema, which is what a move copies
+      if (!target.shared) await refuseWhileMoving(orm, target.schema ?? 'public', trx);
       if (target.schema && direction === 'up') {
         await connection.execute(`create schema if not exists ${orm.em.getPlatform().quoteIdentifier(target.schema)}`, [], 'run', trx);
       }
