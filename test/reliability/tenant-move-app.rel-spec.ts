@@ -221,7 +221,10 @@ describe('moving a tenant between servers under two app instances (schema mode, 
     await load.stop();
 
     expect(last).toMatchObject({ code: 0 });
-    expect(last?.stdout).toContain("Tenant 'mover' moved from server 'x' (schema tier) to server 'y' (schema tier)");
+    // the last kill may land just after the killed run switched the record: the rerun then only cleans up
+    expect(last?.stdout).toMatch(
+      /Tenant 'mover' (moved from server 'x' \(schema tier\) to server 'y' \(schema tier\)|already lives on server 'y' \(schema tier\); what an earlier move left elsewhere was removed)/,
+    );
     expect(runs.length).toBeGreaterThanOrEqual(3); // at least the copy and the fence were cut short
     await expectAllOn('y', load);
     await expectOnlyOn('y');
