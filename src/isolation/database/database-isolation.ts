@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { ActiveTenant } from '../../scope/active-tenant.js';
-import { TenantConnectionMismatchError, TenantStorageConflictError } from '../../errors/isolation.errors.js';
+import { TenantStorageConflictError } from '../../errors/isolation.errors.js';
 import { TenancyError } from '../../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../../errors/tenant.errors.js';
 import type { ContextConfig, TenantPoolOptions } from '../../options/tenancy-options.js';
@@ -13,7 +13,8 @@ import { tenantOrmOptions } from '../tenant-isolation.js';
 import { openConnectedOrm } from '../open-orm.js';
 import { TenantOrmPool } from '../tenant-orm-pool.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
-import { DATABASE_OWNER_SQL, StorageClaims, ownerFromComment } from '../storage-owner.js';
+import { StorageClaims } from '../storage-owner.js';
+import { foreignOwnerOfOpenedDatabase } from '../opened-database.js';
 import { resolveTenantConnection } from './tenant-connection.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { checkConnectionBudget } from './connection-budget.js';
@@ -138,16 +139,9 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   /** The opened connection is in the tenant's database, and that database is not marked as another tenant's. */
   private async checkLandedIn(orm: MikroORM, record: T, dbName: string): Promise<void> {
-    const [row] = await orm.em.getConnection().execute<{ db: string; mark: string | null }[]>(DATABASE_OWNER_SQL);
-    if (row?.db !== dbName) {
-      const problem =
-        `its connection options lead to another database than the one derived for it ("${dbName}"). ` +
-        `Check tenancy.database() and tenancy.config (clientUrl, dbName, driverOptions).`;
-      this.settings.logger.error(`Tenant '${record.id}': connected to database "${String(row?.db)}" instead of "${dbName}": refused.`);
-      throw new TenantConnectionMismatchError(record.id, problem);
-    }
-    const owner = ownerFromComment(row.mark);
-    if (owner !== undefined && owner !== record.id) throw this.conflict(record, dbName, owner);
+    const fix = 'Check tenancy.database() and tenancy.config (clientUrl, dbName, driverOptions).';
+    const owner = await foreignOwnerOfOpenedDatabase(orm, record.id, dbName, fix, this.settings.logger);
+    if (owner !== undefined) throw this.conflict(record, dbName, owner);
   }
 
   private conflict(record: T, dbName: string, otherTenantId: string): TenantStorageConflictError {

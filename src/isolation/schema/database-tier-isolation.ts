@@ -10,8 +10,8 @@ import { TenantOrmPool } from '../tenant-orm-pool.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 import { TenancyError } from '../../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../../errors/tenant.errors.js';
-import { TenantConnectionMismatchError, TenantStorageConflictError } from '../../errors/isolation.errors.js';
-import { DATABASE_OWNER_SQL, ownerFromComment } from '../storage-owner.js';
+import { TenantStorageConflictError } from '../../errors/isolation.errors.js';
+import { foreignOwnerOfOpenedDatabase } from '../opened-database.js';
 import { SchemaIsolation, type SchemaIsolationSettings, tenantDiscovery } from './schema-isolation.js';
 
 export interface DatabaseTierSettings<T extends TenantRecord> extends SchemaIsolationSettings<T> {
@@ -77,8 +77,7 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
     const lease = await this.pool.acquire(record.id, () => this.open(record));
     try {
       // the tenant's schema checked (exists, is its own) and the search_path, once per ORM
-      await (this.#byOrm.get(lease.orm) as SchemaIsolation<T>).acquire(record);
-      return new ActiveTenant(record, lease.orm.em, { schema: this.schemaOf(record) }, lease.release);
+      return await (this.#byOrm.get(lease.orm) as SchemaIsolation<T>).acquire(record, lease.release);
     } catch (error) {
       lease.release();
       throw error;
@@ -88,11 +87,9 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
   acquireNow(record: T): ActiveTenant<T> | undefined {
     const lease = this.pool.leaseIfOpen(record.id);
     if (!lease) return undefined;
-    if (!this.#byOrm.get(lease.orm)?.acquireNow(record)) {
-      lease.release();
-      return undefined;
-    }
-    return new ActiveTenant(record, lease.orm.em, { schema: this.schemaOf(record) }, lease.release);
+    const active = this.#byOrm.get(lease.orm)?.acquireNow(record, lease.release);
+    if (!active) lease.release();
+    return active;
   }
 
   health(): TenantHealth {
@@ -142,10 +139,8 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
    * (an unmarked one is, as storage made by hand or by older versions is; see storage-owner.ts).
    */
   private async checkDatabaseOwner(orm: MikroORM, record: T, dbName: string): Promise<void> {
-    const [row] = await orm.em.getConnection().execute<{ db: string; mark: string | null }[]>(DATABASE_OWNER_SQL);
-    if (row?.db !== dbName) throw new TenantConnectionMismatchError(record.id, `its connection options lead to another database than its database tier's ("${dbName}").`);
-    const owner = ownerFromComment(row.mark);
-    if (owner === undefined || owner === record.id) return;
+    const owner = await foreignOwnerOfOpenedDatabase(orm, record.id, dbName, 'Check tenancy.databaseTier.dbName and tenancy.config.', this.settings.logger);
+    if (owner === undefined) return;
     this.#openFailures.warn(`conflict:${record.id}`, `Tenant '${record.id}' derives database "${dbName}" (database tier), which belongs to tenant '${owner}': refused. Fix tenancy.databaseTier.dbName so that every tenant derives its own database.`);
     throw new TenantStorageConflictError(record.id, `database "${dbName}"`, owner, 'open');
   }

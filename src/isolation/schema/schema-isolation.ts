@@ -82,16 +82,17 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     return `schema "${this.schemaOf(record)}"`;
   }
 
-  acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>> {
+  /** `onRelease`: called when the tenant is released (the database tier gives its ORM lease back there). */
+  acquire(record: T, onRelease?: () => void): ActiveTenant<T> | Promise<ActiveTenant<T>> {
     const schema = this.schemaOf(record);
-    if (this.#verified.get(record.id) === schema) return new ActiveTenant(record, this.orm.em, { schema });
-    return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, { schema }));
+    if (this.#verified.get(record.id) === schema) return new ActiveTenant(record, this.orm.em, { schema }, onRelease);
+    return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, { schema }, onRelease));
   }
 
-  acquireNow(record: T): ActiveTenant<T> | undefined {
+  acquireNow(record: T, onRelease?: () => void): ActiveTenant<T> | undefined {
     const schema = this.#verified.get(record.id);
     // the record may derive another schema than the one checked (it changed): then the full path checks it
-    return schema !== undefined && schema === this.settings.schemaName(record) ? new ActiveTenant(record, this.orm.em, { schema }) : undefined;
+    return schema !== undefined && schema === this.settings.schemaName(record) ? new ActiveTenant(record, this.orm.em, { schema }, onRelease) : undefined;
   }
 
   health(): TenantHealth {
