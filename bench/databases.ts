@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { itemTableSql, relationalTablesSql, remarkSql, seedItemsSql, seedRelationalSql } from './entities.js';
 import { type BenchDatabases, type StorageNeeds, tenantDatabaseName, tenantId, tenantSchemaName } from './scenarios.js';
+import { PAIRED_REFERENCE_APP } from './paired.js';
 import { asSharedAppRole, createSharedTables } from './shared-tables.js';
 import { SEEDED_ROWS } from './settings.js';
 
@@ -123,8 +124,8 @@ export async function prepareDatabases(adminUrl: string, needs: StorageNeeds, lo
 /** Client backends connected to databases matching `pattern` (LIKE), other than the probe's own. */
 export async function backendPids(client: pg.Client, pattern: string): Promise<number[]> {
   const result = await client.query<{ pid: number }>(
-    "select pid from pg_stat_activity where backend_type = 'client backend' and datname like $1 and pid <> pg_backend_pid()",
-    [pattern],
+    "select pid from pg_stat_activity where backend_type = 'client backend' and datname like $1 and pid <> pg_backend_pid() and application_name <> $2",
+    [pattern, PAIRED_REFERENCE_APP],
   );
   return result.rows.map((row) => row.pid);
 }

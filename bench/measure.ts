@@ -5,6 +5,7 @@ import type { BenchDatabases, Scenario } from './scenarios.js';
 import { ServerProcess } from './server-process.js';
 import type { BenchSettings } from './settings.js';
 import { verifyScenario } from './verify.js';
+import { type LoadedServer, type PairedMeasurement, measurePaired } from './paired.js';
 
 /** Every figure of one scenario in one repetition. Fields added later are optional (older latest.json files). */
 export interface Measurement {
@@ -34,6 +35,11 @@ export interface Measurement {
   pgBackendsMb?: number | null;
   pgBackendsPeakMb?: number | null;
   bootMs: number;
+  /**
+   * This scenario and its reference (the plain @mikro-orm/nestjs baseline of its workload and adapter) in interleaved
+   * windows right after the window above (see paired.ts): the ratios of the report come from here when present.
+   */
+  paired?: PairedMeasurement;
 }
 
 const PROBE_INTERVAL_MS = 100;
@@ -44,10 +50,10 @@ const MEMORY_EVERY = 5;
 export async function measureScenario(
   scenario: Scenario,
   databases: BenchDatabases,
-  settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'>,
+  settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'> & Partial<Pick<BenchSettings, 'pairedWindows' | 'pairedWindowS'>>,
   probe: pg.Client,
   position: { rep: number; order: number },
-  options: { pgMemory: boolean },
+  options: { pgMemory: boolean; reference?: LoadedServer & { id: string } },
 ): Promise<Measurement> {
   const booting = performance.now();
   const server = await ServerProcess.start(scenario.spec(databases), cpuProfileArgs(scenario));
@@ -84,6 +90,10 @@ export async function measureScenario(
     const after = await server.usage();
     const pgEndKb = await readMemory();
     const mb = (kb: number | undefined): number | null => (kb === undefined ? null : round(kb / 1024, 1));
+    const windows = settings.pairedWindows ?? 0;
+    const paired = options.reference && windows > 0
+      ? await measurePaired({ server, load }, options.reference, { windows, windowS: settings.pairedWindowS ?? 1, referenceWarmupS: 1 })
+      : undefined;
     return {
       scenario: scenario.id,
       ...position,
@@ -100,6 +110,7 @@ export async function measureScenario(
       pgBackendsMb: mb(pgEndKb),
       pgBackendsPeakMb: mb(pgPeakKb),
       bootMs,
+      ...(paired ? { paired } : {}),
     };
   } finally {
     probing = false;

@@ -19,17 +19,19 @@ import { formatWall, renderMarkdown } from './report.js';
 import type { BenchResults } from './results.js';
 import { type StorageNeeds, orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
 import { killAllServers } from './server-process.js';
+import { ReferenceServers } from './reference-servers.js';
 import { type ServerGroup, prepareServerGroup, serverGroupSummary } from './servers-group.js';
 import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
 
 const log = (line: string): void => void process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 /**
- * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window;
+ * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window
+ * + the paired windows (both sides);
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
 function estimateS(settings: BenchSettings, scenarios: number, needs: StorageNeeds): number {
-  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS + (settings.pairedWindows > 0 ? 1.5 + 2 * settings.pairedWindows * (settings.pairedWindowS + 0.2) : 0)) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;
@@ -74,13 +76,20 @@ async function main(): Promise<void> {
         if (!pgMemory) log('PostgreSQL backends\' memory is not readable from /proc here (PostgreSQL on another machine?): not measured');
         for (let rep = 0; rep < settings.reps; rep++) {
           const order = orderForRepetition(scenarios, rep);
-          for (const [index, scenario] of order.entries()) {
-            const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index }, { pgMemory });
-            measurements.push(m);
-            log(
-              `rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(34)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ` +
-                `RSS ${m.rssEndMb} MB (peak ${m.peakRssMb})  PG ${m.peakPgConnections} conns, ${m.pgBackendsMb ?? 'n/a'} MB  errors ${m.errors}`,
-            );
+          const references = new ReferenceServers(scenarios, databases, settings);
+          try {
+            for (const [index, scenario] of order.entries()) {
+              const reference = settings.pairedWindows > 0 ? await references.for(scenario) : undefined;
+              const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index }, { pgMemory, reference });
+              measurements.push(m);
+              log(
+                `rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(34)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ` +
+                  `RSS ${m.rssEndMb} MB (peak ${m.peakRssMb})  PG ${m.peakPgConnections} conns, ${m.pgBackendsMb ?? 'n/a'} MB  errors ${m.errors}` +
+                  (m.paired ? `  paired vs ${m.paired.reference}: ${(m.paired.scenario.reqPerSec / m.paired.baseline.reqPerSec).toFixed(2)}x req/s (windows ${m.paired.windowRatios.join(' ')}), ${(m.paired.scenario.cpuUsPerReq - m.paired.baseline.cpuUsPerReq).toFixed(0)} µs CPU/req` : ''),
+              );
+            }
+          } finally {
+            await references.stopAll();
           }
         }
       } finally {
@@ -105,6 +114,8 @@ async function main(): Promise<void> {
         noiseCv: settings.noiseCv,
         relational: { articles: RELATIONAL.articles, authors: RELATIONAL.authors, tags: RELATIONAL.tags, tagsPerArticle: TAGS_PER_ARTICLE, pageSize: RELATIONAL.pageSize },
         pgMemory,
+        pairedWindows: settings.pairedWindows,
+        pairedWindowS: settings.pairedWindowS,
       },
       scenarios: scenarios.map(({ id, group, title, adapter, tenants, connectionBudget, workload, baseline }) => ({ id, group, title, adapter, tenants, connectionBudget, workload, baseline })),
       measurements,

@@ -15,10 +15,10 @@ export class ServerProcess {
     readonly port: number,
   ) {}
 
-  static async start(spec: ServerSpec, extraExecArgv: string[] = []): Promise<ServerProcess> {
+  static async start(spec: ServerSpec, extraExecArgv: string[] = [], extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
     const child = fork(SERVER_ENTRY, [], {
       execArgv: ['--import', '@swc-node/register/esm-register', ...extraExecArgv],
-      env: { ...process.env, BENCH_SERVER: JSON.stringify(spec), NODE_ENV: 'production' },
+      env: { ...process.env, ...extraEnv, BENCH_SERVER: JSON.stringify(spec), NODE_ENV: 'production' },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     live.add(child);

@@ -18,6 +18,12 @@ export interface BenchSettings {
   durationS: number;
   /** Seconds of unmeasured load first (JIT, pools, PostgreSQL catalog caches). */
   warmupS: number;
+  /**
+   * Windows per side of the paired measurement after each scenario's own window (0: off): the scenario and its
+   * baseline in interleaved windows of pairedWindowS seconds (see paired.ts), where the report's ratios come from.
+   */
+  pairedWindows: number;
+  pairedWindowS: number;
   /** Concurrent HTTP connections of the load generator. */
   connections: number;
   /** Scenario ids to run (BENCH_SCENARIOS=2-express,4-schema-1000-fastify; a prefix like `4-` matches a group). */
@@ -51,7 +57,7 @@ export const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
 export const QUICK_RESULTS_DIR = new URL('./results/quick/', import.meta.url).pathname;
 
 /** What a full run needs at least (more repetitions or longer windows still make a full run). */
-const FULL = { reps: 3, durationS: 6, warmupS: 2, fanOutTenants: [200, 1000], cliSchemas: 20 } as const;
+const FULL = { reps: 3, durationS: 6, warmupS: 2, pairedWindows: 4, fanOutTenants: [200, 1000], cliSchemas: 20 } as const;
 
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSettings {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
@@ -70,6 +76,8 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     durationS: num('BENCH_DURATION', quick ? 3 : FULL.durationS),
     warmupS: num('BENCH_WARMUP', quick ? 1 : FULL.warmupS),
     connections: num('BENCH_CONNECTIONS', 50),
+    pairedWindows: num('BENCH_PAIRED_WINDOWS', quick ? 2 : FULL.pairedWindows),
+    pairedWindowS: num('BENCH_PAIRED_WINDOW_S', 1),
     migrations: env.BENCH_MIGRATIONS !== '0',
     http: env.BENCH_HTTP !== '0',
     fanOutTenants: (list('BENCH_FANOUT_TENANTS') ?? (quick ? ['50'] : FULL.fanOutTenants.map(String))).map(Number),
@@ -84,6 +92,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     shape.reps < FULL.reps && `${shape.reps} repetition(s)`,
     shape.durationS < FULL.durationS && `${shape.durationS} s windows`,
     shape.warmupS < FULL.warmupS && `${shape.warmupS} s warm-up`,
+    shape.pairedWindows < FULL.pairedWindows && `${shape.pairedWindows} paired window(s)`,
     !FULL.fanOutTenants.every((n) => shape.fanOutTenants.includes(n)) && 'fewer fan-out tenant counts',
     shape.cliSchemas < FULL.cliSchemas && `${shape.cliSchemas} CLI schemas`,
   ].filter((reason): reason is string => typeof reason === 'string');

@@ -1,4 +1,5 @@
 import type { Measurement } from './measure.js';
+import type { PairedSide } from './paired.js';
 
 export type Metric = 'reqPerSec' | 'p50Ms' | 'p99Ms' | 'cpuUsPerReq' | 'peakRssMb' | 'rssEndMb' | 'peakPgConnections' | 'pgBackendsMb' | 'pgBackendsPeakMb';
 export const METRICS: Metric[] = ['reqPerSec', 'p50Ms', 'p99Ms', 'cpuUsPerReq', 'peakRssMb', 'rssEndMb', 'peakPgConnections', 'pgBackendsMb', 'pgBackendsPeakMb'];
@@ -24,12 +25,26 @@ export function medians(measurements: Measurement[], scenario: string): Record<M
   return { ...out, errors: runs.reduce((sum, m) => sum + m.errors, 0), reps: runs.length };
 }
 
-/** `scenario / reference` of each repetition both ran in (each ratio pairs runs made within one repetition). */
+/** Metrics a paired measurement has for both sides. */
+const PAIRED_METRICS = ['reqPerSec', 'p50Ms', 'p99Ms', 'cpuUsPerReq'] as const satisfies readonly (Metric & keyof PairedSide)[];
+const isPairedMetric = (metric: Metric): metric is (typeof PAIRED_METRICS)[number] => (PAIRED_METRICS as readonly Metric[]).includes(metric);
+
+/**
+ * Both sides of one comparison in one repetition: from the scenario's paired windows when it was paired with this
+ * reference (interleaved, see paired.ts), otherwise its own window and the reference's window of the same repetition.
+ */
+function sidesOf(measurements: Measurement[], m: Measurement, reference: string, metric: Metric): [number, number] | undefined {
+  if (m.paired?.reference === reference && isPairedMetric(metric)) return [m.paired.scenario[metric], m.paired.baseline[metric]];
+  const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
+  return ref ? [valueOf(m, metric), valueOf(ref, metric)] : undefined;
+}
+
+/** `scenario / reference` of each repetition both ran in (paired windows when there are, see sidesOf). */
 export function ratios(measurements: Measurement[], scenario: string, reference: string, metric: Metric): number[] {
   const out: number[] = [];
   for (const m of measurements.filter((x) => x.scenario === scenario)) {
-    const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
-    if (ref && valueOf(ref, metric) > 0 && Number.isFinite(valueOf(m, metric))) out.push(valueOf(m, metric) / valueOf(ref, metric));
+    const sides = sidesOf(measurements, m, reference, metric);
+    if (sides && sides[1] > 0 && Number.isFinite(sides[0])) out.push(sides[0] / sides[1]);
   }
   return out;
 }
@@ -46,8 +61,8 @@ export function ratio(measurements: Measurement[], scenario: string, reference: 
 export function delta(measurements: Measurement[], scenario: string, reference: string, metric: Metric): number {
   const deltas: number[] = [];
   for (const m of measurements.filter((x) => x.scenario === scenario)) {
-    const ref = measurements.find((x) => x.scenario === reference && x.rep === m.rep);
-    if (ref) deltas.push(valueOf(m, metric) - valueOf(ref, metric));
+    const sides = sidesOf(measurements, m, reference, metric);
+    if (sides) deltas.push(sides[0] - sides[1]);
   }
   return median(deltas);
 }
@@ -86,7 +101,11 @@ export function noiseOf(measurements: Measurement[], scenario: string, reference
   const values = ratios(measurements, scenario, reference, 'reqPerSec');
   const cv = scenario === reference ? 0 : coefficientOfVariation(values);
   const maxOverMin = values.length ? Math.max(...values) / Math.min(...values) : Number.NaN;
-  const fewest = Math.min(...measurements.filter((m) => m.scenario === scenario || m.scenario === reference).map((m) => m.requests));
+  const fewest = Math.min(
+    ...measurements
+      .filter((m) => m.scenario === scenario || m.scenario === reference)
+      .flatMap((m) => [m.requests, ...(m.paired?.reference === reference ? [m.paired.scenario.requests, m.paired.baseline.requests] : [])]),
+  );
   if (fewest < MIN_REQUESTS) return { ratios: values, cv, maxOverMin, noisy: true, reason: `a repetition completed ${fewest} requests (< ${MIN_REQUESTS})` };
   if (scenario === reference) return { ratios: values, cv, maxOverMin, noisy: false, reason: '' };
   if (values.length < 2) return { ratios: values, cv, maxOverMin, noisy: true, reason: `${values.length} repetition(s): spread unknown` };

@@ -1,0 +1,102 @@
+/**
+ * Paired measurement: a scenario and its baseline measured in interleaved short windows (reference, scenario,
+ * scenario, reference, reference, scenario...: ABBA blocks), so both sides see the same phases of a shared machine.
+ * Measured one after the other, minutes apart, a ratio carries the host's drift (on this machine the same server
+ * measured 940 and 2,020 req/s in two repetitions); interleaved at a second's grain, most of that drift cancels.
+ */
+import { runLoad, type LoadOptions } from './load.js';
+import type { ServerProcess } from './server-process.js';
+import { median } from './stats.js';
+
+/** One side's figures over its windows of a paired measurement. */
+export interface PairedSide {
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  cpuUsPerReq: number;
+  requests: number;
+  errors: number;
+}
+
+export interface PairedMeasurement {
+  /** The scenario id of the other side. */
+  reference: string;
+  windows: number;
+  windowS: number;
+  scenario: PairedSide;
+  baseline: PairedSide;
+  /** scenario / reference req/s of each window pair (the spread within this repetition). */
+  windowRatios: number[];
+}
+
+/**
+ * application_name of a reference server's connections (PGAPPNAME): the scenario's PG connection and memory probes
+ * leave them out, since a reference idles on the same database as scenarios 1 and 3 while they are measured.
+ */
+export const PAIRED_REFERENCE_APP = 'bench-paired-reference';
+
+/** A server and how to load it (its own tenants and workload). */
+export interface LoadedServer {
+  server: ServerProcess;
+  load: Omit<LoadOptions, 'durationS'>;
+}
+
+interface WindowResult {
+  requests: number;
+  durationS: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  cpuUs: number;
+}
+
+/** `windows` windows of `windowS` seconds per side, in ABBA order, after a short warm-up of the reference. */
+export async function measurePaired(
+  scenario: LoadedServer,
+  reference: LoadedServer & { id: string },
+  options: { windows: number; windowS: number; referenceWarmupS: number },
+): Promise<PairedMeasurement> {
+  if (options.referenceWarmupS > 0) await runLoad({ ...reference.load, durationS: options.referenceWarmupS });
+  const sides: { scenario: WindowResult[]; reference: WindowResult[] } = { scenario: [], reference: [] };
+  for (let w = 0; w < options.windows; w++) {
+    const order = w % 2 === 0 ? (['reference', 'scenario'] as const) : (['scenario', 'reference'] as const);
+    for (const side of order) {
+      const target = side === 'scenario' ? scenario : reference;
+      sides[side].push(await measureWindow(target, options.windowS));
+    }
+  }
+  const windowRatios = sides.scenario.map((s, i) => {
+    const r = sides.reference[i] as WindowResult;
+    return r.requests > 0 ? s.requests / s.durationS / (r.requests / r.durationS) : Number.NaN;
+  });
+  return {
+    reference: reference.id,
+    windows: options.windows,
+    windowS: options.windowS,
+    scenario: combine(sides.scenario),
+    baseline: combine(sides.reference),
+    windowRatios: windowRatios.map((r) => Math.round(r * 1000) / 1000),
+  };
+}
+
+async function measureWindow(target: LoadedServer, durationS: number): Promise<WindowResult> {
+  const before = await target.server.usage();
+  const result = await runLoad({ ...target.load, durationS });
+  const after = await target.server.usage();
+  return { requests: result.requests, durationS: result.durationS, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, cpuUs: after.cpuUs - before.cpuUs };
+}
+
+/** Throughput and CPU over all windows; latency percentiles as the median of the windows' (autocannon gives no histogram). */
+function combine(windows: WindowResult[]): PairedSide {
+  const requests = windows.reduce((sum, w) => sum + w.requests, 0);
+  const durationS = windows.reduce((sum, w) => sum + w.durationS, 0);
+  const cpuUs = windows.reduce((sum, w) => sum + w.cpuUs, 0);
+  return {
+    reqPerSec: Math.round((durationS > 0 ? requests / durationS : 0) * 10) / 10,
+    p50Ms: median(windows.map((w) => w.p50Ms)),
+    p99Ms: median(windows.map((w) => w.p99Ms)),
+    cpuUsPerReq: Math.round((requests ? cpuUs / requests : 0) * 10) / 10,
+    requests,
+    errors: windows.reduce((sum, w) => sum + w.errors, 0),
+  };
+}
