@@ -57,7 +57,7 @@ export class TenancyMiddleware implements NestMiddleware {
       tenant.release();
       return;
     }
-    response.once('close', tenant.release);
+    response.on('close', tenant.release); // not `once`: release is idempotent, and `once` wraps it anew per request
     setRequestTenant(request, tenant.record);
     this.runtime.context.run(new RequestScope(this.runtime, tenant), next);
   }
