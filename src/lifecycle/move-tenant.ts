@@ -1,3 +1,4 @@
+import { RepeatedPublish } from './repeated-publish.js';
 import type { Logger } from '@nestjs/common';
 import type { MikroORM } from '@mikro-orm/core';
 import { TenancyUsageError } from '../errors/options.errors.js';
@@ -46,8 +47,13 @@ export interface TenantMoveResult {
 type TenantTier = NonNullable<TenantRecord['tier']>;
 
 const DEFAULT_DRAIN_MS = 2_000;
-/** Other instances hold the tenant at most this long if the mover dies in the last step (they then serve the record). */
-const REMOTE_MOVE_FENCE_MS = 30_000;
+/**
+ * Other instances hold the tenant this long after the last 'moving' they heard; the mover repeats it every
+ * MOVE_FENCE_RENEW_MS while its last step runs. So a mover killed in that step holds the fleet a few seconds, not
+ * until a timeout sized for the slowest step (they then serve the record: rerun the move).
+ */
+const REMOTE_MOVE_FENCE_MS = 5_000;
+const MOVE_FENCE_RENEW_MS = 1_500;
 
 /**
  * Moves a tenant's schema to another server while the app runs (schema isolation, several servers), on PostgreSQL's
@@ -160,6 +166,7 @@ export class TenantMove<T extends TenantRecord> {
         }
       } else if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
       const target = await this.openOn(targetRecord, `${id}:move-target`);
+      const renewal = new RepeatedPublish(() => tenants.publish({ kind: 'moving', tenantId: id, fenceMs: REMOTE_MOVE_FENCE_MS }), MOVE_FENCE_RENEW_MS, this.logger);
       try {
         const servers = tenants.options.servers;
         return await moveSchema({
@@ -179,10 +186,12 @@ export class TenantMove<T extends TenantRecord> {
           fence: async () => {
             tenants.fences.fenceMove(id);
             await tenants.publish({ kind: 'moving', tenantId: id, fenceMs: REMOTE_MOVE_FENCE_MS });
+            renewal.start();
             const left = await tenants.fences.drained(id, options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
             if (left) this.logger.warn(`Tenant '${id}': ${left} unit(s) of work still running as its move's last step begins; their writes wait for it`);
           },
           unfence: async () => {
+            await renewal.stop(); // before 'moved': a renewal heard after it would hold the tenant again
             tenants.directory.invalidate(id);
             await tenants.isolation.forgetTenant(id);
             tenants.fences.liftMove(id);
@@ -192,6 +201,7 @@ export class TenantMove<T extends TenantRecord> {
           logger: this.logger,
         });
       } finally {
+        await renewal.stop(); // a failed step may leave the fence on (see switchRecord): the fleet's hold then lapses
         await target.close();
       }
     } finally {
