@@ -1,11 +1,11 @@
 import type pg from 'pg';
 import { backendPids, backendsRssAnonKb } from './databases.js';
-import { runLoad } from './load.js';
+import { type LoadOptions, runLoad } from './load.js';
 import type { BenchDatabases, Scenario } from './scenarios.js';
 import { ServerProcess } from './server-process.js';
 import type { BenchSettings } from './settings.js';
 import { verifyScenario } from './verify.js';
-import { type LoadedServer, type PairedMeasurement, measurePaired } from './paired.js';
+import { type LoadedServer, type PairedMeasurement, type PairedSide, measurePaired } from './paired.js';
 
 /** Every figure of one scenario in one repetition. Fields added later are optional (older latest.json files). */
 export interface Measurement {
@@ -36,8 +36,9 @@ export interface Measurement {
   pgBackendsPeakMb?: number | null;
   bootMs: number;
   /**
-   * This scenario and its reference (the plain @mikro-orm/nestjs baseline of its workload and adapter) in interleaved
-   * windows right after the window above (see paired.ts): the ratios of the report come from here when present.
+   * This scenario and its reference (the plain @mikro-orm/nestjs baseline of its workload and adapter) measured in
+   * interleaved windows (see paired.ts): the figures above are this scenario's side of them, and the report's ratios
+   * against that reference come from both sides.
    */
   paired?: PairedMeasurement;
 }
@@ -50,7 +51,7 @@ const MEMORY_EVERY = 5;
 export async function measureScenario(
   scenario: Scenario,
   databases: BenchDatabases,
-  settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'> & Partial<Pick<BenchSettings, 'pairedWindows' | 'pairedWindowS'>>,
+  settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'> & Partial<Pick<BenchSettings, 'pairedWindows'>>,
   probe: pg.Client,
   position: { rep: number; order: number },
   options: { pgMemory: boolean; reference?: LoadedServer & { id: string } },
@@ -85,25 +86,19 @@ export async function measureScenario(
       await runLoad({ ...load, durationS: settings.warmupS });
       await settle(server);
     }
-    const before = await server.usage();
-    const result = await runLoad({ ...load, durationS: settings.durationS });
+    // paired: the scenario's own figures are its side of the interleaved windows (as long in all as one window)
+    const windows = settings.pairedWindows ?? 0;
+    const paired = options.reference && windows > 0
+      ? await measurePaired({ server, load }, options.reference, { windows, windowS: settings.durationS / windows, referenceWarmupS: 1 })
+      : undefined;
+    const own = paired?.scenario ?? (await measureAlone(server, { ...load, durationS: settings.durationS }));
     const after = await server.usage();
     const pgEndKb = await readMemory();
     const mb = (kb: number | undefined): number | null => (kb === undefined ? null : round(kb / 1024, 1));
-    const windows = settings.pairedWindows ?? 0;
-    const paired = options.reference && windows > 0
-      ? await measurePaired({ server, load }, options.reference, { windows, windowS: settings.pairedWindowS ?? 1, referenceWarmupS: 1 })
-      : undefined;
     return {
       scenario: scenario.id,
       ...position,
-      reqPerSec: round(result.reqPerSec, 1),
-      p50Ms: result.p50Ms,
-      p99Ms: result.p99Ms,
-      requests: result.requests,
-      errors: result.errors,
-      non2xx: result.non2xx,
-      cpuUsPerReq: round(result.requests ? (after.cpuUs - before.cpuUs) / result.requests : 0, 1),
+      ...own,
       peakRssMb: round(after.peakRss / 1024 / 1024, 1),
       rssEndMb: round(after.rss / 1024 / 1024, 1),
       peakPgConnections,
@@ -117,6 +112,22 @@ export async function measureScenario(
     await sampler;
     await server.stop();
   }
+}
+
+/** One window of load on the scenario alone (a baseline, or a run without paired windows). */
+async function measureAlone(server: ServerProcess, load: LoadOptions): Promise<PairedSide> {
+  const before = await server.usage();
+  const result = await runLoad(load);
+  const after = await server.usage();
+  return {
+    reqPerSec: round(result.reqPerSec, 1),
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    requests: result.requests,
+    errors: result.errors,
+    non2xx: result.non2xx,
+    cpuUsPerReq: round(result.requests ? (after.cpuUs - before.cpuUs) / result.requests : 0, 1),
+  };
 }
 
 /**

@@ -16,6 +16,7 @@ export interface PairedSide {
   cpuUsPerReq: number;
   requests: number;
   errors: number;
+  non2xx: number;
 }
 
 export interface PairedMeasurement {
@@ -47,6 +48,7 @@ interface WindowResult {
   p50Ms: number;
   p99Ms: number;
   errors: number;
+  non2xx: number;
   cpuUs: number;
 }
 
@@ -83,7 +85,7 @@ async function measureWindow(target: LoadedServer, durationS: number): Promise<W
   const before = await target.server.usage();
   const result = await runLoad({ ...target.load, durationS });
   const after = await target.server.usage();
-  return { requests: result.requests, durationS: result.durationS, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, cpuUs: after.cpuUs - before.cpuUs };
+  return { requests: result.requests, durationS: result.durationS, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, non2xx: result.non2xx, cpuUs: after.cpuUs - before.cpuUs };
 }
 
 /** Throughput and CPU over all windows; latency percentiles as the median of the windows' (autocannon gives no histogram). */
@@ -98,5 +100,6 @@ function combine(windows: WindowResult[]): PairedSide {
     cpuUsPerReq: Math.round((requests ? cpuUs / requests : 0) * 10) / 10,
     requests,
     errors: windows.reduce((sum, w) => sum + w.errors, 0),
+    non2xx: windows.reduce((sum, w) => sum + w.non2xx, 0),
   };
 }

@@ -61,9 +61,8 @@ export interface BenchResults {
     relational?: { articles: number; authors: number; tags: number; tagsPerArticle: number; pageSize: number };
     /** Whether PostgreSQL's backends' memory could be read from /proc (PostgreSQL on this machine). */
     pgMemory?: boolean;
-    /** Paired windows per side and their length (see paired.ts); absent or 0: ratios of separate windows. */
+    /** Paired windows per side (each durationS / pairedWindows long, see paired.ts); absent or 0: separate windows. */
     pairedWindows?: number;
-    pairedWindowS?: number;
   };
   scenarios: ScenarioRecord[];
   measurements: Measurement[];

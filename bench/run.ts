@@ -27,11 +27,11 @@ const log = (line: string): void => void process.stdout.write(`[bench ${new Date
 
 /**
  * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window
- * + the paired windows (both sides);
+ * (paired: as long again for the baseline's windows, its warm-up, and ~0.2 s per window);
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
 function estimateS(settings: BenchSettings, scenarios: number, needs: StorageNeeds): number {
-  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS + (settings.pairedWindows > 0 ? 1.5 + 2 * settings.pairedWindows * (settings.pairedWindowS + 0.2) : 0)) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS + (settings.pairedWindows > 0 ? 1.5 + settings.durationS + 0.4 * settings.pairedWindows : 0)) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;
@@ -115,7 +115,6 @@ async function main(): Promise<void> {
         relational: { articles: RELATIONAL.articles, authors: RELATIONAL.authors, tags: RELATIONAL.tags, tagsPerArticle: TAGS_PER_ARTICLE, pageSize: RELATIONAL.pageSize },
         pgMemory,
         pairedWindows: settings.pairedWindows,
-        pairedWindowS: settings.pairedWindowS,
       },
       scenarios: scenarios.map(({ id, group, title, adapter, tenants, connectionBudget, workload, baseline }) => ({ id, group, title, adapter, tenants, connectionBudget, workload, baseline })),
       measurements,

@@ -19,11 +19,10 @@ export interface BenchSettings {
   /** Seconds of unmeasured load first (JIT, pools, PostgreSQL catalog caches). */
   warmupS: number;
   /**
-   * Windows per side of the paired measurement after each scenario's own window (0: off): the scenario and its
-   * baseline in interleaved windows of pairedWindowS seconds (see paired.ts), where the report's ratios come from.
+   * Paired measurement (0: off): a scenario's measured window is split into this many windows, interleaved with as
+   * many of its baseline (see paired.ts); the report's ratios come from there.
    */
   pairedWindows: number;
-  pairedWindowS: number;
   /** Concurrent HTTP connections of the load generator. */
   connections: number;
   /** Scenario ids to run (BENCH_SCENARIOS=2-express,4-schema-1000-fastify; a prefix like `4-` matches a group). */
@@ -77,7 +76,6 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     warmupS: num('BENCH_WARMUP', quick ? 1 : FULL.warmupS),
     connections: num('BENCH_CONNECTIONS', 50),
     pairedWindows: num('BENCH_PAIRED_WINDOWS', quick ? 2 : FULL.pairedWindows),
-    pairedWindowS: num('BENCH_PAIRED_WINDOW_S', 1),
     migrations: env.BENCH_MIGRATIONS !== '0',
     http: env.BENCH_HTTP !== '0',
     fanOutTenants: (list('BENCH_FANOUT_TENANTS') ?? (quick ? ['50'] : FULL.fanOutTenants.map(String))).map(Number),
