@@ -5,7 +5,8 @@ import type { BenchDatabases, Scenario } from './scenarios.js';
 import { ServerProcess } from './server-process.js';
 import type { BenchSettings } from './settings.js';
 import { verifyScenario } from './verify.js';
-import { type LoadedServer, type PairedMeasurement, type PairedSide, measurePaired } from './paired.js';
+import { type PairedMeasurement, type PairedSide, measurePaired } from './paired.js';
+import { startReference } from './reference-servers.js';
 
 /** Every figure of one scenario in one repetition. Fields added later are optional (older latest.json files). */
 export interface Measurement {
@@ -54,10 +55,21 @@ export async function measureScenario(
   settings: Pick<BenchSettings, 'connections' | 'warmupS' | 'durationS'> & Partial<Pick<BenchSettings, 'pairedWindows'>>,
   probe: pg.Client,
   position: { rep: number; order: number },
-  options: { pgMemory: boolean; reference?: LoadedServer & { id: string } },
+  options: { pgMemory: boolean; reference?: Scenario },
 ): Promise<Measurement> {
+  const windows = options.reference ? (settings.pairedWindows ?? 0) : 0;
   const booting = performance.now();
-  const server = await ServerProcess.start(scenario.spec(databases), cpuProfileArgs(scenario));
+  // the reference boots alongside (bootMs is then a boot under a concurrent one): fresh and warmed like the scenario
+  const [started, referenceStarted] = await Promise.allSettled([
+    ServerProcess.start(scenario.spec(databases), cpuProfileArgs(scenario)),
+    options.reference && windows > 0 ? startReference(options.reference, databases, settings.connections) : undefined,
+  ]);
+  const reference = referenceStarted.status === 'fulfilled' ? referenceStarted.value : undefined;
+  if (started.status === 'rejected' || referenceStarted.status === 'rejected') {
+    await Promise.all([started.status === 'fulfilled' ? started.value.stop() : undefined, reference?.server.stop()]);
+    throw started.status === 'rejected' ? started.reason : (referenceStarted as PromiseRejectedResult).reason;
+  }
+  const server = started.value;
   const bootMs = Math.round(performance.now() - booting);
   let peakPgConnections = 0;
   let pgPeakKb: number | undefined;
@@ -82,15 +94,13 @@ export async function measureScenario(
   try {
     await verifyScenario(server.port, scenario);
     const load = { port: server.port, connections: settings.connections, tenants: scenario.tenants, workload: scenario.workload };
-    if (settings.warmupS > 0) {
-      await runLoad({ ...load, durationS: settings.warmupS });
-      await settle(server);
+    for (const warming of [{ server, load }, ...(reference ? [reference] : [])]) {
+      if (settings.warmupS <= 0) break;
+      await runLoad({ ...warming.load, durationS: settings.warmupS });
+      await settle(warming.server);
     }
     // paired: the scenario's own figures are its side of the interleaved windows (as long in all as one window)
-    const windows = settings.pairedWindows ?? 0;
-    const paired = options.reference && windows > 0
-      ? await measurePaired({ server, load }, options.reference, { windows, windowS: settings.durationS / windows, referenceWarmupS: 1 })
-      : undefined;
+    const paired = reference ? await measurePaired({ server, load }, reference, { windows, windowS: settings.durationS / windows }) : undefined;
     const own = paired?.scenario ?? (await measureAlone(server, { ...load, durationS: settings.durationS }));
     const after = await server.usage();
     const pgEndKb = await readMemory();
@@ -110,7 +120,7 @@ export async function measureScenario(
   } finally {
     probing = false;
     await sampler;
-    await server.stop();
+    await Promise.all([server.stop(), reference?.server.stop()]);
   }
 }
 

@@ -52,13 +52,12 @@ interface WindowResult {
   cpuUs: number;
 }
 
-/** `windows` windows of `windowS` seconds per side, in ABBA order, after a short warm-up of the reference. */
+/** `windows` windows of `windowS` seconds per side, in ABBA order (both servers booted and warmed alike before). */
 export async function measurePaired(
   scenario: LoadedServer,
   reference: LoadedServer & { id: string },
-  options: { windows: number; windowS: number; referenceWarmupS: number },
+  options: { windows: number; windowS: number },
 ): Promise<PairedMeasurement> {
-  if (options.referenceWarmupS > 0) await runLoad({ ...reference.load, durationS: options.referenceWarmupS });
   const sides: { scenario: WindowResult[]; reference: WindowResult[] } = { scenario: [], reference: [] };
   for (let w = 0; w < options.windows; w++) {
     const order = w % 2 === 0 ? (['reference', 'scenario'] as const) : (['scenario', 'reference'] as const);

@@ -19,7 +19,7 @@ import { formatWall, renderMarkdown } from './report.js';
 import type { BenchResults } from './results.js';
 import { type StorageNeeds, orderForRepetition, selectScenarios, storageNeeds } from './scenarios.js';
 import { killAllServers } from './server-process.js';
-import { ReferenceServers } from './reference-servers.js';
+import { pairedReferenceOf } from './reference-servers.js';
 import { type ServerGroup, prepareServerGroup, serverGroupSummary } from './servers-group.js';
 import { type BenchSettings, INSERT_SHARE, SEEDED_ROWS, readSettings } from './settings.js';
 
@@ -27,11 +27,11 @@ const log = (line: string): void => void process.stdout.write(`[bench ${new Date
 
 /**
  * Rough duration from the settings: per scenario and repetition, boot + check + settle + stop (~2 s) + warm-up + window
- * (paired: as long again for the baseline's windows, its warm-up, and ~0.2 s per window);
+ * (paired: as long again for the fresh baseline's check, warm-up and windows, and ~0.2 s per window);
  * preparing the databases; the migration part (fan-out ~25 ms per tenant per concurrency, CLI ~1.2 s per schema).
  */
 function estimateS(settings: BenchSettings, scenarios: number, needs: StorageNeeds): number {
-  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS + (settings.pairedWindows > 0 ? 1.5 + settings.durationS + 0.4 * settings.pairedWindows : 0)) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
+  const http = settings.http ? scenarios * settings.reps * (2 + settings.warmupS + settings.durationS + (settings.pairedWindows > 0 ? 1 + settings.warmupS + settings.durationS + 0.4 * settings.pairedWindows : 0)) + needs.schemas * 0.04 + needs.databases * 0.1 + (needs.shared ? 3 : 0) + (needs.servers ? 8 : 0) : 0;
   const fanOut = settings.fanOutTenants.reduce((sum, tenants) => sum + tenants * 0.025 * settings.fanOutConcurrency.length, 0);
   const migrations = settings.migrations ? fanOut + settings.cliSchemas * 1.2 + 10 : 0;
   return http + migrations + 10;
@@ -76,20 +76,15 @@ async function main(): Promise<void> {
         if (!pgMemory) log('PostgreSQL backends\' memory is not readable from /proc here (PostgreSQL on another machine?): not measured');
         for (let rep = 0; rep < settings.reps; rep++) {
           const order = orderForRepetition(scenarios, rep);
-          const references = new ReferenceServers(scenarios, databases, settings);
-          try {
-            for (const [index, scenario] of order.entries()) {
-              const reference = settings.pairedWindows > 0 ? await references.for(scenario) : undefined;
-              const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index }, { pgMemory, reference });
-              measurements.push(m);
-              log(
-                `rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(34)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ` +
-                  `RSS ${m.rssEndMb} MB (peak ${m.peakRssMb})  PG ${m.peakPgConnections} conns, ${m.pgBackendsMb ?? 'n/a'} MB  errors ${m.errors}` +
-                  (m.paired ? `  paired vs ${m.paired.reference}: ${(m.paired.scenario.reqPerSec / m.paired.baseline.reqPerSec).toFixed(2)}x req/s (windows ${m.paired.windowRatios.join(' ')}), ${(m.paired.scenario.cpuUsPerReq - m.paired.baseline.cpuUsPerReq).toFixed(0)} µs CPU/req` : ''),
-              );
-            }
-          } finally {
-            await references.stopAll();
+          for (const [index, scenario] of order.entries()) {
+            const reference = settings.pairedWindows > 0 ? pairedReferenceOf(scenario, scenarios) : undefined;
+            const m = await measureScenario(scenario, databases, settings, probe, { rep, order: index }, { pgMemory, reference });
+            measurements.push(m);
+            log(
+              `rep ${rep + 1}/${settings.reps} ${scenario.id.padEnd(34)} ${m.reqPerSec.toFixed(0).padStart(6)} req/s  p50 ${m.p50Ms} ms  p99 ${m.p99Ms} ms  ${m.cpuUsPerReq} µs CPU/req  ` +
+                `RSS ${m.rssEndMb} MB (peak ${m.peakRssMb})  PG ${m.peakPgConnections} conns, ${m.pgBackendsMb ?? 'n/a'} MB  errors ${m.errors}` +
+                (m.paired ? `  paired vs ${m.paired.reference}: ${(m.paired.scenario.reqPerSec / m.paired.baseline.reqPerSec).toFixed(2)}x req/s (windows ${m.paired.windowRatios.join(' ')}), ${(m.paired.scenario.cpuUsPerReq - m.paired.baseline.cpuUsPerReq).toFixed(0)} µs CPU/req` : ''),
+            );
           }
         }
       } finally {

@@ -56,7 +56,7 @@ export const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
 export const QUICK_RESULTS_DIR = new URL('./results/quick/', import.meta.url).pathname;
 
 /** What a full run needs at least (more repetitions or longer windows still make a full run). */
-const FULL = { reps: 3, durationS: 6, warmupS: 2, pairedWindows: 4, fanOutTenants: [200, 1000], cliSchemas: 20 } as const;
+const FULL = { reps: 3, durationS: 6, warmupS: 2, pairedWindows: 6, fanOutTenants: [200, 1000], cliSchemas: 20 } as const;
 
 export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSettings {
   const quick = argv.includes('--quick') || env.BENCH_QUICK === '1';
