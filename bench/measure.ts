@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { backendPids, backendsRssAnonKb } from './databases.js';
 import { type LoadOptions, runLoad } from './load.js';
 import type { BenchDatabases, Scenario } from './scenarios.js';
-import { ServerProcess } from './server-process.js';
+import { ServerProcess, cpuProfileArgs } from './server-process.js';
 import type { BenchSettings } from './settings.js';
 import { verifyScenario } from './verify.js';
 import { type PairedMeasurement, type PairedSide, measurePaired } from './paired.js';
@@ -158,11 +158,5 @@ async function settle(server: ServerProcess): Promise<void> {
   }
 }
 
-/** BENCH_CPU_PROF=<scenario id prefix>: that scenario's server writes a V8 CPU profile to bench/.profiles. */
-function cpuProfileArgs(scenario: Scenario): string[] {
-  const wanted = process.env.BENCH_CPU_PROF;
-  if (!wanted || !scenario.id.startsWith(wanted)) return [];
-  return ['--cpu-prof', `--cpu-prof-dir=${new URL('./.profiles/', import.meta.url).pathname}`];
-}
 
 export const round = (value: number, digits: number): number => Math.round(value * 10 ** digits) / 10 ** digits;

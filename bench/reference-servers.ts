@@ -1,6 +1,6 @@
 import { type LoadedServer, PAIRED_REFERENCE_APP } from './paired.js';
 import { type BenchDatabases, type Scenario, baselineOf } from './scenarios.js';
-import { ServerProcess } from './server-process.js';
+import { ServerProcess, cpuProfileArgs } from './server-process.js';
 import { verifyScenario } from './verify.js';
 
 /**
@@ -21,7 +21,7 @@ export function pairedReferenceOf(scenario: Scenario, selected: readonly Scenari
  * for minutes would be warmer (JIT, caches) than a scenario booted seconds ago, and the pairs would favour it.
  */
 export async function startReference(reference: Scenario, databases: BenchDatabases, connections: number): Promise<LoadedServer & { id: string }> {
-  const server = await ServerProcess.start(reference.spec(databases), [], { PGAPPNAME: PAIRED_REFERENCE_APP });
+  const server = await ServerProcess.start(reference.spec(databases), cpuProfileArgs(reference), { PGAPPNAME: PAIRED_REFERENCE_APP });
   try {
     await verifyScenario(server.port, reference);
   } catch (error) {

@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ServerSpec } from './scenarios.js';
+import type { Scenario, ServerSpec } from './scenarios.js';
 import type { FromServer, UsageSample } from './servers/protocol.js';
 
 const SERVER_ENTRY = fileURLToPath(new URL('./servers/main.ts', import.meta.url));
@@ -87,4 +87,11 @@ const live = new Set<ChildProcess>();
 
 export function killAllServers(): void {
   for (const child of live) child.kill('SIGKILL');
+}
+
+/** BENCH_CPU_PROF=<scenario id prefix>[,<prefix>...]: those scenarios' servers write V8 CPU profiles to bench/.profiles. */
+export function cpuProfileArgs(scenario: Pick<Scenario, 'id'>): string[] {
+  const wanted = (process.env.BENCH_CPU_PROF ?? '').split(',').filter(Boolean);
+  if (!wanted.some((prefix) => scenario.id.startsWith(prefix))) return [];
+  return ['--cpu-prof', `--cpu-prof-dir=${new URL('./.profiles/', import.meta.url).pathname}`];
 }
