@@ -5,7 +5,7 @@ import type { BenchDatabases, Scenario } from './scenarios.js';
 import { ServerProcess, cpuProfileArgs } from './server-process.js';
 import type { BenchSettings } from './settings.js';
 import { verifyScenario } from './verify.js';
-import { type PairedMeasurement, type PairedSide, measurePaired } from './paired.js';
+import { type PairedMeasurement, type PairedSide, measurePaired, windowsFor } from './paired.js';
 import { startReference } from './reference-servers.js';
 
 /** Every figure of one scenario in one repetition. Fields added later are optional (older latest.json files). */
@@ -94,13 +94,16 @@ export async function measureScenario(
   try {
     await verifyScenario(server.port, scenario);
     const load = { port: server.port, connections: settings.connections, tenants: scenario.tenants, workload: scenario.workload };
+    const warmedReqPerSec: number[] = [];
     for (const warming of [{ server, load }, ...(reference ? [reference] : [])]) {
       if (settings.warmupS <= 0) break;
-      await runLoad({ ...warming.load, durationS: settings.warmupS });
+      warmedReqPerSec.push((await runLoad({ ...warming.load, durationS: settings.warmupS })).reqPerSec);
       await settle(warming.server);
     }
-    // paired: the scenario's own figures are its side of the interleaved windows (as long in all as one window)
-    const paired = reference ? await measurePaired({ server, load }, reference, { windows, windowS: settings.durationS / windows }) : undefined;
+    // paired: the scenario's own figures are its side of the interleaved windows (as long in all as one window),
+    // fewer and longer windows for a slow workload (sized by the slower side's warm-up)
+    const sized = warmedReqPerSec.length ? windowsFor(windows, settings.durationS, Math.min(...warmedReqPerSec)) : windows;
+    const paired = reference ? await measurePaired({ server, load }, reference, { windows: sized, windowS: settings.durationS / sized }) : undefined;
     const own = paired?.scenario ?? (await measureAlone(server, { ...load, durationS: settings.durationS }));
     const after = await server.usage();
     const pgEndKb = await readMemory();

@@ -6,6 +6,7 @@
  */
 import { runLoad, type LoadOptions } from './load.js';
 import type { ServerProcess } from './server-process.js';
+import { MIN_WINDOW_REQUESTS } from './settings.js';
 import { median } from './stats.js';
 
 /** One side's figures over its windows of a paired measurement. */
@@ -35,6 +36,16 @@ export interface PairedMeasurement {
  * leave them out, since a reference idles on the same database as scenarios 1 and 3 while they are measured.
  */
 export const PAIRED_REFERENCE_APP = 'bench-paired-reference';
+
+/**
+ * How many windows per side for a workload served at `reqPerSec` (as measured in its warm-up): at most `maxWindows`,
+ * fewer and longer when a window would hold under MIN_WINDOW_REQUESTS; even (whole ABBA blocks), at least 2.
+ */
+export function windowsFor(maxWindows: number, durationS: number, reqPerSec: number): number {
+  const fit = Math.floor((durationS * reqPerSec) / MIN_WINDOW_REQUESTS);
+  const even = Math.min(maxWindows, fit) - (Math.min(maxWindows, fit) % 2);
+  return Math.max(2, even);
+}
 
 /** A server and how to load it (its own tenants and workload). */
 export interface LoadedServer {

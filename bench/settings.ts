@@ -51,6 +51,12 @@ export const INSERT_SHARE = 0.1;
 /** Rows seeded into every `item` table; GETs pick an id uniformly among them (the relational volume: entities.ts). */
 export const SEEDED_ROWS = 100;
 
+/**
+ * The fewest requests a paired window should hold (paired.ts windowsFor). A window counts only the requests that
+ * finished inside it: at 1 s a relational window (~10 ms per request, 50 connections) held ~100.
+ */
+export const MIN_WINDOW_REQUESTS = 600;
+
 /** The committed report's folder, and where every other run writes (git-ignored). */
 export const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
 export const QUICK_RESULTS_DIR = new URL('./results/quick/', import.meta.url).pathname;

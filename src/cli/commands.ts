@@ -221,5 +221,7 @@ function placeOf(place: TenantMoveResult['to']): string {
 /** A run that started from a parked source verified again without counting rows: it says so rather than "0 rows". */
 function movedDetails(result: TenantMoveResult): string {
   const verified = result.rows === undefined ? 'verified again after an earlier run' : `${result.rows} row(s) in ${result.tables ?? 0} table(s) verified`;
-  return result.pausedMs === undefined ? verified : `${verified}; writes paused ${result.pausedMs} ms`;
+  if (result.pausedMs === undefined) return verified;
+  const retried = (result.fenceAttempts ?? 1) > 1 ? ` (fence attempt ${result.fenceAttempts}; the earlier ones gave the tenant back)` : '';
+  return `${verified}; writes paused ${result.pausedMs} ms${retried}`;
 }

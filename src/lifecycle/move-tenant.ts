@@ -42,6 +42,8 @@ export interface TenantMoveResult {
   /** Rows verified on both sides (row count and checksum per table) before the switch. */
   rows?: number;
   tables?: number;
+  /** Fence attempts this run made (a lock not granted or a slow catch-up gives the tenant back and tries again); 0 when it did not fence. */
+  fenceAttempts?: number;
 }
 
 type TenantTier = NonNullable<TenantRecord['tier']>;
@@ -91,7 +93,7 @@ export class TenantMove<T extends TenantRecord> {
     }
     const report = await this.run(record, from, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, from, true);
-    return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables };
+    return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables, fenceAttempts: report.fenceAttempts };
   }
 
   /** Database isolation: every tenant has a database of its own (the 'database' tier, never written to the store). */

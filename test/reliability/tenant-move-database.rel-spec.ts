@@ -163,15 +163,23 @@ describe('moving a database-isolation tenant between servers (HTTP, one instance
     await sleep(500);
     await load.stop();
     expect(back).toMatchObject({ from: { server: 'y', tier: 'database' }, to: { server: 'x', tier: 'database' }, moved: true });
-    // TenantMovingError (the fence is still up when the rename commits), not a 500 carrying 'relation "note" does not exist'
-    expect(queued).toMatchObject({ kind: 'ok', status: 503, body: { message: expect.stringMatching(/^Tenant 'mover' (is being moved|was moved) to another server/) } });
     const acked = load.acked.get('mover') ?? [];
     const onX = new Set((await titlesOn('x', 'mover')) ?? []);
-    expect({ lost: acked.filter((t) => !onX.has(t)), slowWritten: onX.has('d3-slow') }).toEqual({ lost: [], slowWritten: false });
+    if (back.fenceAttempts === 1) {
+      // TenantMovingError (the fence is still up when the rename commits), not a 500 carrying 'relation "note" does not exist'
+      expect(queued).toMatchObject({ kind: 'ok', status: 503, body: { message: expect.stringMatching(/^Tenant 'mover' (is being moved|was moved) to another server/) } });
+      expect({ lost: acked.filter((t) => !onX.has(t)), slowWritten: onX.has('d3-slow') }).toEqual({ lost: [], slowWritten: false });
+    } else {
+      // an earlier fence attempt gave up (slow catch-up on a loaded machine) and gave the tenant back: the queued
+      // write went through on the source then, so it is acknowledged AND among the rows copied to x
+      expect(back.fenceAttempts).toBeGreaterThan(1);
+      expect(queued).toMatchObject({ kind: 'ok', status: 201 });
+      expect({ lost: acked.filter((t) => !onX.has(t)), slowWritten: onX.has('d3-slow') }).toEqual({ lost: [], slowWritten: true });
+    }
     expect({ unexpected: load.unexpectedOf('stay') }).toEqual({ unexpected: {} });
     expect({ unexpected: load.unexpectedOf('mover', ['503']), samples: load.samples.filter((s) => (s as { outcome: { status?: number } }).outcome.status !== 503) }).toEqual({ unexpected: {}, samples: [] });
     expect(await hasDatabase('y', 'mover')).toBe(false);
     expect(await recordOf('mover')).toEqual({ server: 'x', tier: null });
-    measured.push(`move back y -> x, a write queued on the fence's lock: ${JSON.stringify(queued)}; writes paused ${back.pausedMs} ms (1.5 s of it held on purpose); answers ${JSON.stringify({ mover: load.statusesOf('mover'), stay: load.statusesOf('stay') })}`);
+    measured.push(`move back y -> x, a write queued on the fence's lock: ${JSON.stringify(queued)}; fence attempts ${back.fenceAttempts}; writes paused ${back.pausedMs} ms (1.5 s of it held on purpose); answers ${JSON.stringify({ mover: load.statusesOf('mover'), stay: load.statusesOf('stay') })}`);
   }, 60_000);
 });

@@ -9,8 +9,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MikroORM } from '@mikro-orm/core';
+import { Logger } from '@nestjs/common';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../../scripts/embedded-postgres.js';
-import { moveIdFor } from '../../src/isolation/move/move-names.js';
+import { moveIdFor, moveNamesOf } from '../../src/isolation/move/move-names.js';
 import { TenantMoveError, TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from '../../src/isolation/move/move.errors.js';
 import type { MoveSide } from '../../src/isolation/move/move-sql.js';
 import { moveSchema, type SchemaMoveStep } from '../../src/isolation/move/schema-move.js';
@@ -129,6 +130,35 @@ describe('tenant move engine: schema mode on logical replication', () => {
     expect(outcomes.map((e) => (e as { code?: string }).code)).toEqual(['42P01', '42P01']);
     expect(await runSql(world.targetUrl, `select name from "${schema}".customer where name in ('plain', 'prepared')`)).toEqual([]);
   });
+
+  it("a fence attempt whose catch-up times out gives the tenant back, says where the slot stood, and the next attempt moves it", async () => {
+    const schema = 'shop_stall';
+    await createTenant(world, schema, 200);
+    const warnings: string[] = [];
+    const logger = Object.assign(new Logger('TenantMove'), { warn: (message: unknown) => void warnings.push(String(message)) });
+    let locked = 0;
+    let resumed: Promise<unknown> | undefined;
+    const subscription = moveNamesOf(schema, moveIdFor(schema, 'target')).subscription;
+    const options = moveOptions(world, schema, moveIdFor(schema, 'target'), sides, {
+      logger,
+      timing: { fenceLockTimeoutMs: 1_000, catchUpTimeoutMs: 400, catchUpMs: 500, syncTimeoutMs: 60_000, fenceAttempts: 2 },
+      onStep: async (step: SchemaMoveStep) => {
+        if (step !== 'fence-locked') return;
+        if (++locked > 1) return;
+        // first attempt: the target stops applying and the source's WAL moves on (another session): no confirmation
+        // can come within the 400 ms; the target applies again once the attempt has given up
+        await runSql(world.targetUrl, `alter subscription ${subscription} disable`);
+        await runSql(world.sourceUrl, `select pg_logical_emit_message(false, 'stall-test', 'x')`);
+        resumed = sleep(1_500).then(() => runSql(world.targetUrl, `alter subscription ${subscription} enable`));
+      },
+    });
+    const report = await moveSchema(options);
+    await resumed;
+    expect({ attempts: report.fenceAttempts, switches: options.fences.switches, side: await recordSide(world, schema) }).toEqual({ attempts: 2, switches: 1, side: 'target' });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/fence attempt 1 of 2 failed .*did not confirm the source's position [0-9A-F]+\/[0-9A-F]+ within 400 ms \(slot confirmed [0-9A-F]+\/[0-9A-F]+, .*; source WAL flushed to [0-9A-F]+\/[0-9A-F]+\)/);
+    expect(await runSql(world.targetUrl, `select count(*)::int as n from "${schema}".orders`)).toEqual([{ n: 200 }]);
+  }, TEST_MS);
 
   it('refuses a schema with a table without a primary key, creating nothing', async () => {
     const schema = 'shop_keyless';

@@ -54,7 +54,7 @@ export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: s
     await step('fence-locked');
     const lsn = await currentLsn(q);
     if (!(await waitConfirmed(q, names.subscription, lsn, timing.catchUpTimeoutMs))) {
-      throw new TenantMoveFenceAttemptError(schema, `the target did not confirm the source's position ${lsn} within ${timing.catchUpTimeoutMs} ms`);
+      throw new TenantMoveFenceAttemptError(schema, `the target did not confirm the source's position ${lsn} within ${timing.catchUpTimeoutMs} ms (${await slotState(q, names.subscription)})`);
     }
     const caughtUpAt = performance.now();
     await copySequences(q, schema, (fn) => target.transaction(fn), schema);
@@ -68,6 +68,17 @@ export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: s
     const breakdown = { lockMs: ms(begun, lockedAt), catchUpMs: ms(lockedAt, caughtUpAt), verifyMs: ms(caughtUpAt, performance.now()) };
     return { tables: tables.length, rows: [...sourceDigests.values()].reduce((sum, d) => sum + Number(d.rows), 0), breakdown };
   });
+}
+
+/** Where the move's slot stood when a catch-up timed out: tells a stalled walsender from a slow target. */
+async function slotState(q: MoveQuery, slot: string): Promise<string> {
+  const [row] = await q<{ confirmed: string | null; flushed: string; active: boolean | null }>(
+    `select (select confirmed_flush_lsn::text from pg_replication_slots where slot_name = ?) as confirmed,
+            pg_current_wal_flush_lsn()::text as flushed,
+            (select active from pg_replication_slots where slot_name = ?) as active`,
+    [slot, slot],
+  );
+  return `slot confirmed ${row?.confirmed ?? 'none'}, ${row?.active ? 'in use by a walsender' : 'not in use'}; source WAL flushed to ${row?.flushed}`;
 }
 
 /**
