@@ -14,7 +14,7 @@ export type ServerSpec =
   | { kind: 'nest-mikro'; adapter: Adapter; url: string }
   | { kind: 'by-hand-schema'; adapter: Adapter; url: string; tenants: number }
   | { kind: 'library-static'; adapter: Adapter; url: string; secondaryUrl: string }
-  | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request' }
+  | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request'; connectionGroups?: number }
   | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number }
   | { kind: 'library-table'; adapter: Adapter; url: string; tenants: number; rowLevelSecurity: boolean }
   /** Scenario 11: schema isolation over `urls.length` servers (one: no tenancy.servers), tenants in equal blocks in order. */
@@ -66,6 +66,8 @@ export const POOL_MAX = 10;
 export const CHURN = { tenants: 200, maxOpenTenants: 20, connectionsPerTenant: 2 } as const;
 export const WARM = { tenants: 20, maxOpenTenants: 50, connectionsPerTenant: 2 } as const;
 export const SCHEMA_TENANT_COUNTS = [10, 100, 1000] as const;
+/** Connection groups of the affinity scenario: 5 groups of 2 connections of the pool of 10. */
+export const AFFINITY_GROUPS = 5;
 /** The by-hand peer (middleware + RequestContext.create with the tenant's schema) runs at this tenant count. */
 export const BY_HAND_TENANTS = 100;
 /** Tenants whose rows share the tables of bench_shared (scenario 10). */
@@ -98,6 +100,12 @@ export function allScenarios(): Scenario[] {
       list.push({ id: `4-schema-${tenants}-${adapter}`, group: 4, title: `Schema isolation, ${tenants} tenants (${adapter})`, ...base('findOne', adapter), tenants, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'library-schema', adapter, url: pg.schemas, tenants, injection: 'context' }) });
     }
   }
+  // tenancy.connectionAffinity: each of the pool's 10 connections serves the schemas of one group of tenants only
+  const affine = { tenants: 1000, groups: AFFINITY_GROUPS };
+  list.push({
+    id: `4-schema-${affine.tenants}-affine-express`, group: 4, title: `Schema isolation, ${affine.tenants} tenants, connectionAffinity ${affine.groups} groups (express)`, ...base('findOne', 'express'), tenants: affine.tenants, storage: 'schemas', databases: 'bench_schemas',
+    spec: (pg) => ({ kind: 'library-schema', adapter: 'express', url: pg.schemas, tenants: affine.tenants, injection: 'context', connectionGroups: affine.groups }),
+  });
   list.push({
     id: '5-database-warm-express', group: 5, title: `Database isolation, warm: ${WARM.tenants} tenant databases, all open (express)`, ...base('findOne', 'express'), tenants: WARM.tenants, storage: 'databases', databases: 'bench_db_%',
     spec: (pg) => ({ kind: 'library-database', adapter: 'express', url: pg.server, ...WARM }),

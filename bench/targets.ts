@@ -90,6 +90,14 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
     });
   }
 
+  // the same 1000 schemas with tenancy.connectionAffinity: the 1000-tenant target again, and what it does to PostgreSQL's memory
+  const affine = '4-schema-1000-affine-express';
+  check(`Schema routing, 1000 tenants, findOne, connectionAffinity (express): >= 0.90x baseline req/s`, [affine, '4-schema-1000-express', '2-nest-mikro-express'], [[affine, '2-nest-mikro-express']], () => {
+    const rps = r(affine, '2-nest-mikro-express', 'reqPerSec');
+    const memory = Number.isFinite(pg(affine)) ? `; backends' private memory ${fmt(pg(affine), 0)} MB vs ${fmt(pg('4-schema-1000-express'), 0)} MB without affinity` : '';
+    return { measured: `${fmt(rps)}x req/s (${fmt(r(affine, '4-schema-1000-express', 'reqPerSec'))}x the same tenants without affinity)${memory}`, met: rps >= 0.9 };
+  });
+
   const churn = results.scenarios.find((s) => s.id === '6-database-churn-express');
   check(`Database isolation, churn (200 tenants, maxOpenTenants 20): zero errors, connections <= budget (${churn?.connectionBudget ?? '?'})`, ['6-database-churn-express'], [], () => {
     const runs = m.filter((x) => x.scenario === '6-database-churn-express');

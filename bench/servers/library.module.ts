@@ -26,6 +26,7 @@ function options(spec: LibrarySpec): MikroTenancyModuleOptions {
           store: TenantStores.static(tenantIds(spec.tenants)),
           schemaName: (tenant) => tenantSchemaName(tenant.id),
           injection: spec.injection,
+          ...(spec.connectionGroups ? { connectionAffinity: { groups: spec.connectionGroups } } : {}),
         },
       };
     case 'library-database':

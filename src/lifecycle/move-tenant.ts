@@ -1,4 +1,3 @@
-import { RepeatedPublish } from './repeated-publish.js';
 import type { Logger } from '@nestjs/common';
 import type { MikroORM } from '@mikro-orm/core';
 import { TenancyUsageError } from '../errors/options.errors.js';
@@ -7,12 +6,14 @@ import { TenantNotFoundError } from '../errors/tenant.errors.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import { type SchemaMoveReport, type SchemaMoveStep, moveIdFor, moveNamesOf, moveSchema, moveSideOf } from '../isolation/move/index.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
+import { serverOfRecord } from '../options/tenant-servers.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { withCredentials } from './migrate-as.js';
 import { migrationOrmOptions } from './migrate-tenant.js';
 import { sourceConninfoOf } from './move-conninfo.js';
 import { DATABASE_MODE_SCHEMA, prepareTargetDatabase, refuseTablesOutsidePublic } from './move-database-tenant.js';
 import type { TenantMigrations } from './tenant-migrations.js';
+import { TenantMoveHold } from './move-hold.js';
 
 export interface TenantMoveOptions {
   /** The server to move the tenant to (a name of `tenancy.servers`). Default: the one it is on. */
@@ -48,14 +49,6 @@ export interface TenantMoveResult {
 
 type TenantTier = NonNullable<TenantRecord['tier']>;
 
-const DEFAULT_DRAIN_MS = 2_000;
-/**
- * Other instances hold the tenant this long after the last 'moving' they heard; the mover repeats it every
- * MOVE_FENCE_RENEW_MS while its last step runs. So a mover killed in that step holds the fleet a few seconds, not
- * until a timeout sized for the slowest step (they then serve the record: rerun the move).
- */
-const REMOTE_MOVE_FENCE_MS = 5_000;
-const MOVE_FENCE_RENEW_MS = 1_500;
 
 /**
  * Moves a tenant's schema to another server while the app runs (schema isolation, several servers), on PostgreSQL's
@@ -105,7 +98,7 @@ export class TenantMove<T extends TenantRecord> {
   private placeOf(record: T): TenantPlace {
     const servers = this.tenants.options.servers;
     const tier = this.databaseMode ? 'database' : (record.tier ?? 'schema');
-    return { server: record.server ?? (servers ? (servers.keys().next().value as string) : ''), tier };
+    return { server: servers ? serverOfRecord(servers, record) : (record.server ?? ''), tier };
   }
 
   private at(record: T, place: TenantPlace): T {
@@ -168,7 +161,7 @@ export class TenantMove<T extends TenantRecord> {
         }
       } else if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
       const target = await this.openOn(targetRecord, `${id}:move-target`);
-      const renewal = new RepeatedPublish(() => tenants.publish({ kind: 'moving', tenantId: id, fenceMs: REMOTE_MOVE_FENCE_MS }), MOVE_FENCE_RENEW_MS, this.logger);
+      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
       try {
         const servers = tenants.options.servers;
         return await moveSchema({
@@ -185,25 +178,13 @@ export class TenantMove<T extends TenantRecord> {
             await (tenants.store.add as (r: T) => Promise<void>)(this.at(current, to));
             tenants.directory.invalidate(id);
           },
-          fence: async () => {
-            tenants.fences.fenceMove(id);
-            await tenants.publish({ kind: 'moving', tenantId: id, fenceMs: REMOTE_MOVE_FENCE_MS });
-            renewal.start();
-            const left = await tenants.fences.drained(id, options.drainTimeoutMs ?? DEFAULT_DRAIN_MS);
-            if (left) this.logger.warn(`Tenant '${id}': ${left} unit(s) of work still running as its move's last step begins; their writes wait for it`);
-          },
-          unfence: async () => {
-            await renewal.stop(); // before 'moved': a renewal heard after it would hold the tenant again
-            tenants.directory.invalidate(id);
-            await tenants.isolation.forgetTenant(id);
-            tenants.fences.liftMove(id);
-            await tenants.publish({ kind: 'moved', tenantId: id });
-          },
+          fence: () => hold.fence(),
+          unfence: () => hold.unfence(),
           onStep: (step) => options.onStep?.(step),
           logger: this.logger,
         });
       } finally {
-        await renewal.stop(); // a failed step may leave the fence on (see switchRecord): the fleet's hold then lapses
+        await hold.stop(); // a failed step may leave the fence on (see switchRecord)
         await target.close();
       }
     } finally {

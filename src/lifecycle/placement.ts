@@ -1,6 +1,6 @@
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
-import type { TenantPlacementPolicy, TenantServerLoad } from '../options/tenant-servers.js';
+import { type TenantPlacementPolicy, type TenantServerLoad, serverOfRecord } from '../options/tenant-servers.js';
 import { TenancyUsageError } from '../errors/options.errors.js';
 
 /** The default placement: the open server with the fewest tenants (the first listed on a tie). */
@@ -23,7 +23,7 @@ export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime
     throw new TenancyUsageError(`Cannot place tenant '${tenant.id}' on server '${asked}': tenant context '${contextName}' configures no tenancy.servers.`);
   }
   if (registered) {
-    const current = registered.server ?? (servers.keys().next().value as string);
+    const current = serverOfRecord(servers, registered);
     if (asked !== undefined && asked !== current) {
       throw new TenancyUsageError(`Tenant '${tenant.id}' is registered on server '${current}', not '${asked}': move it with TenantLifecycle.move (mikro-tenancy tenant move).`);
     }
@@ -41,9 +41,8 @@ export async function placeTenant<T extends TenantRecord>(tenants: TenantRuntime
 async function loadOf<T extends TenantRecord>(tenants: TenantRuntime<T>): Promise<TenantServerLoad[]> {
   const servers = tenants.options.servers as ReadonlyMap<string, { closedToNewTenants?: boolean }>;
   const counts = new Map<string, number>([...servers.keys()].map((name) => [name, 0]));
-  const first = servers.keys().next().value as string;
   for (const record of await tenants.store.list()) {
-    const name = record.server ?? first;
+    const name = serverOfRecord(servers, record);
     if (counts.has(name)) counts.set(name, (counts.get(name) as number) + 1);
   }
   return [...servers].map(([name, server]) => ({ name, tenants: counts.get(name) as number, closedToNewTenants: server.closedToNewTenants === true }));

@@ -53,6 +53,8 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   placement?: TenantPlacementPolicy<T>;
   /** Schema isolation's database tier: the database of a database-tier tenant; undefined when there is no such tier. */
   databaseTier?: { databaseName: (tenant: T) => string };
+  /** Schema isolation: connection groups of the shared tenant pool (1: no affinity). */
+  connectionGroups: number;
 }
 
 export interface NormalizedOptions {
@@ -179,10 +181,21 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
     if (typeof schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(schema)) problems.push(`${label}: searchPath entries must be plain schema names (letters, digits, '_')`);
   }
   if (tenancy.searchPath?.length && tenancy.isolation !== 'schema') problems.push(`${label}: searchPath applies to schema isolation only`);
+  problems.push(...affinityProblems(tenancy, label));
   problems.push(...changesProblems(tenancy, label));
   problems.push(...serversProblems(tenancy, label));
   if (tenancy.resolve && tenancy.resolve.length === 0) problems.push(`${label}: 'resolve' is empty; give at least one resolver or leave it out for the x-tenant-id header`);
   return problems;
+}
+
+function affinityProblems(tenancy: TenancyOptions, label: string): string[] {
+  if (tenancy.connectionAffinity === undefined) return [];
+  const groups = tenancy.connectionAffinity?.groups;
+  const max = tenancy.config?.pool?.max ?? 10;
+  if (tenancy.isolation !== 'schema') return [`${label}: connectionAffinity applies to schema isolation only (database isolation already gives each tenant its own pool)`];
+  if (!Number.isInteger(groups) || groups < 1) return [`${label}: connectionAffinity.groups must be a whole number, 1 or more`];
+  if (groups > max) return [`${label}: connectionAffinity.groups (${groups}) is more than config.pool.max (${max}); each group needs a connection of its own`];
+  return [];
 }
 
 function normalizeChanges(tenancy: TenancyOptions): NormalizedTenancy['changes'] {
@@ -236,5 +249,6 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     servers: normalizeServers(tenancy),
     placement: tenancy.placement,
     databaseTier: tenancy.databaseTier && { databaseName: tenancy.databaseTier.dbName ?? ((t) => `tenant_${t.id}`) },
+    connectionGroups: tenancy.connectionAffinity?.groups ?? 1,
   };
 }

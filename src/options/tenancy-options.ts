@@ -153,6 +153,13 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    * (big customers), while the others share the tenant database; `TenantLifecycle.move` moves tenants between tiers.
    */
   databaseTier?: DatabaseTierOptions<T>;
+  /**
+   * Schema isolation, many tenants: split each server's pool into `groups` groups of `pool.max / groups`
+   * connections and serve a tenant always from the same group, so each PostgreSQL connection caches the catalog of
+   * about 1/groups of the tenant schemas instead of all of them (less backend memory, fewer cold caches). A tenant's
+   * work then uses at most `pool.max / groups` connections at once. Default: off (one group). See docs/performance.md.
+   */
+  connectionAffinity?: { groups: number };
 }
 
 export interface MikroTenancyModuleOptions<T extends TenantRecord = TenantRecord> {

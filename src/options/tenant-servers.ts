@@ -31,6 +31,11 @@ export interface TenantServerOptions {
   closedToNewTenants?: boolean;
 }
 
+/** The server a record lives on: the one it names, or (a record naming none, as before servers were configured) the first configured. */
+export function serverOfRecord(servers: ReadonlyMap<string, unknown>, record: Pick<TenantRecord, 'server'>): string {
+  return record.server ?? (servers.keys().next().value as string);
+}
+
 /** What a placement policy knows of a server. */
 export interface TenantServerLoad {
   name: string;

@@ -32,8 +32,8 @@ async function openIsolation<T extends TenantRecord>(
 ): Promise<TenantIsolationStrategy<T>> {
   const { contextName } = options;
   if (options.isolation === 'schema') {
-    const { schemaName, searchPath, reservedSchemas } = options;
-    return SchemaIsolation.open<T>({ contextName, template, schemaName, searchPath, reservedSchemas, currentTenantId, logger });
+    const { schemaName, searchPath, reservedSchemas, connectionGroups } = options;
+    return SchemaIsolation.open<T>({ contextName, template, schemaName, searchPath, reservedSchemas, currentTenantId, connectionGroups, logger });
   }
   if (options.isolation === 'table') return TableIsolation.open<T>({ contextName, template, shared: options.sharedTables, currentTenantId, logger });
   const { database, reservedDatabases, staticContexts } = options;

@@ -316,3 +316,23 @@ describe('normalizeOptions: tenant changes shared between app instances', () => 
     ]);
   });
 });
+
+describe('normalizeOptions: tenant-affine connection groups', () => {
+  it('is off by default, and keeps the groups asked for in schema isolation', () => {
+    expect(forRoot({ tenancy: tenancy() }).tenancy!.connectionGroups).toBe(1);
+    const config = defineConfig({ dbName: 'x', entities: [Note], pool: { max: 10 } });
+    expect(forRoot({ tenancy: tenancy({ config, connectionAffinity: { groups: 5 } }) }).tenancy!.connectionGroups).toBe(5);
+  });
+
+  it('refuses it outside schema isolation, groups that are not a whole number, and more groups than connections', () => {
+    const database = optionsError(() => forRoot({ tenancy: tenancy({ isolation: 'database', connectionAffinity: { groups: 2 } }) }));
+    expect(database.problems).toEqual([
+      "tenant context 'tenant': connectionAffinity applies to schema isolation only (database isolation already gives each tenant its own pool)",
+    ]);
+    const fraction = optionsError(() => forRoot({ tenancy: tenancy({ connectionAffinity: { groups: 1.5 } }) }));
+    expect(fraction.problems).toEqual(["tenant context 'tenant': connectionAffinity.groups must be a whole number, 1 or more"]);
+    const config = defineConfig({ dbName: 'x', entities: [Note], pool: { max: 4 } });
+    const tooMany = optionsError(() => forRoot({ tenancy: tenancy({ config, connectionAffinity: { groups: 5 } }) }));
+    expect(tooMany.problems).toEqual(["tenant context 'tenant': connectionAffinity.groups (5) is more than config.pool.max (4); each group needs a connection of its own"]);
+  });
+});

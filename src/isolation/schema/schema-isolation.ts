@@ -12,6 +12,7 @@ import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { tenantSchemaDriverClass } from './tenant-schema-driver.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
 import { SchemaProvisioning } from './schema-provisioning.js';
+import { withConnectionAffinity } from './connection-affinity.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 
@@ -23,8 +24,10 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
   searchPath: readonly string[];
   /** Schemas no tenant may derive: `public`, static contexts' schemas, the search path's. */
   reservedSchemas: readonly string[];
-  /** The tenant of the current unit of work, to name it in errors. */
+  /** The tenant of the current unit of work, to name it in errors (and pick its connection group). */
   currentTenantId: () => string | undefined;
+  /** Connection groups of the pool (tenancy.connectionAffinity); 1 or undefined: one pool for every tenant. */
+  connectionGroups?: number;
   logger: Logger;
 }
 
@@ -185,12 +188,14 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
         `tenancy.config.driverOptions is not a plain object (a Kysely dialect or pool instance); pass pg options instead`,
     ]);
   }
-  return tenantOrmOptions(template, contextName, {
+  const options = tenantOrmOptions(template, contextName, {
     discovery: tenantDiscovery(template, contextName),
     driverOptions: withSearchPath(template.driverOptions, searchPath),
     entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
     driver: tenantSchemaDriverClass(template, settings.currentTenantId, onTenantTableMissing),
   });
+  const groups = settings.connectionGroups ?? 1;
+  return groups > 1 ? withConnectionAffinity(options, groups, settings.currentTenantId) : options;
 }
 
 /**
