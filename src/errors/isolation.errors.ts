@@ -67,6 +67,24 @@ export class TenantSearchPathError extends TenancyError {
 }
 
 /**
+ * Schema mode: a statement would change the search_path of a pooled tenant connection for the rest of its life
+ * (`SET search_path`, `set_config('search_path', ..., false)`), so the next unit of work on it, another tenant's,
+ * would resolve unqualified names in this schema. Refused before it reaches PostgreSQL.
+ */
+export class TenantSessionSearchPathError extends TenancyError {
+  constructor(contextName: string) {
+    super(
+      `Tenant context '${contextName}': a statement tried to change the search_path of a pooled connection for the whole ` +
+        `session (SET search_path or set_config('search_path', ..., false)); the connection's next user, possibly another ` +
+        `tenant, would resolve unqualified table names in that schema. Refused. Qualify the tables, or use SET LOCAL ` +
+        `search_path (or set_config(..., true)) inside a transaction, which ends with it.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/**
  * Schema mode: a table of the tenant's own schema is missing, so the request could not complete. The schema was
  * dropped (a drop by another app instance that this one has not heard of yet) or the tenant's migrations are not
  * applied: the tenant's state, not an outage of the server, and never a 500.

@@ -1,6 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import type { ContextConfig } from '../options/tenancy-options.js';
+import { withPoolHook } from './pool-hook.js';
 import { isPostgreSqlDriver } from './pg-pool-guards.js';
 
 /**
@@ -54,17 +55,7 @@ function withClosedConnectionAccounting(options: ContextConfig, logger: Logger, 
   if (!isPostgreSqlDriver(options.driver)) return options;
   const driverOptions = (options.driverOptions ?? {}) as Record<string, unknown>;
   if (Object.getPrototypeOf(driverOptions) !== Object.prototype) return options; // a Kysely dialect or instance: left alone
-  const next = driverOptions.onPoolCreated as ((pool: PgPool) => unknown) | undefined;
-  return {
-    ...options,
-    driverOptions: {
-      ...driverOptions,
-      onPoolCreated: (pool: PgPool) => {
-        new ClosedConnectionAccounting(pool, logger, label, closeTimeoutMs).attach();
-        return next?.(pool);
-      },
-    },
-  };
+  return withPoolHook<PgPool>(options, (pool) => new ClosedConnectionAccounting(pool, logger, label, closeTimeoutMs).attach());
 }
 
 /**

@@ -1,11 +1,11 @@
 import type { Logger } from '@nestjs/common';
 import { ReadOnlyTenantStoreError, TenantDropNotConfirmedError, TenantLifecycleError } from '../errors/lifecycle.errors.js';
 import { messageOf } from '../errors/message-of.js';
-import { TenantNotFoundError } from '../errors/tenant.errors.js';
 import type { TenantProvisioning } from '../isolation/tenant-isolation.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import { refuseForeignStorage } from './foreign-storage.js';
+import { registeredRecordToChange } from './registered-record.js';
 import type { LifecycleEmitter } from './lifecycle-events.js';
 
 export interface TenantDropOptions {
@@ -85,13 +85,9 @@ export class TenantDropAndSuspend<T extends TenantRecord = TenantRecord> {
   /** See TenantLifecycle.suspend and resume. */
   async setSuspended(tenantId: string, suspended: boolean): Promise<T> {
     const { tenants } = this;
-    tenants.validateId(tenantId);
-    const store = tenants.store;
-    if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
-    const record = await store.find(tenantId);
-    if (!record) throw new TenantNotFoundError(tenantId);
+    const { record, save } = await registeredRecordToChange(tenants, tenantId);
     const updated = { ...record, suspended } as T;
-    if (Boolean(record.suspended) !== suspended) await store.add(updated);
+    if (Boolean(record.suspended) !== suspended) await save(updated);
     tenants.directory.invalidate(tenantId);
     await tenants.publish({ kind: suspended ? 'suspended' : 'resumed', tenantId });
     this.logger.log(`Tenant '${tenantId}' ${suspended ? 'suspended' : 'resumed'}`);

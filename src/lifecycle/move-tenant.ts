@@ -1,8 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import type { MikroORM } from '@mikro-orm/core';
 import { TenancyUsageError } from '../errors/options.errors.js';
-import { ReadOnlyTenantStoreError } from '../errors/lifecycle.errors.js';
-import { TenantNotFoundError } from '../errors/tenant.errors.js';
 import { openConnectedOrm } from '../isolation/open-orm.js';
 import { type SchemaMoveReport, type SchemaMoveStep, moveIdFor, moveNamesOf, moveSchema, moveSideOf } from '../isolation/move/index.js';
 import type { TenantRuntime } from '../runtime/tenant-runtime.js';
@@ -14,6 +12,7 @@ import { sourceConninfoOf } from './move-conninfo.js';
 import { DATABASE_MODE_SCHEMA, prepareTargetDatabase, refuseTablesOutsidePublic } from './move-database-tenant.js';
 import type { TenantMigrations } from './tenant-migrations.js';
 import { TenantMoveHold } from './move-hold.js';
+import { registeredRecordToChange } from './registered-record.js';
 
 export interface TenantMoveOptions {
   /** The server to move the tenant to (a name of `tenancy.servers`). Default: the one it is on. */
@@ -66,11 +65,7 @@ export class TenantMove<T extends TenantRecord> {
 
   async move(tenantId: string, options: TenantMoveOptions): Promise<TenantMoveResult> {
     const { tenants } = this;
-    tenants.validateId(tenantId);
-    const store = tenants.store;
-    if (!store.add) throw new ReadOnlyTenantStoreError('add', tenantId);
-    const record = await store.find(tenantId);
-    if (!record) throw new TenantNotFoundError(tenantId);
+    const { record } = await registeredRecordToChange(tenants, tenantId);
     const places = this.places(tenantId);
     const from = this.placeOf(record);
     const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };

@@ -108,3 +108,33 @@ describe('tenant-affine connection groups (schema isolation)', () => {
     expect(new Set((listed.body as { marker: string }[]).map((n) => n.marker))).toEqual(new Set([TENANTS[0]]));
   });
 });
+
+describe('a session-long search_path change on a pooled tenant connection', () => {
+  const run = <R>(tenant: string, fn: (em: EntityManager) => Promise<R>) =>
+    app.app.get(TenancyService).run(tenant, () => fn(app.app.get<EntityManager>(getEntityManagerToken('tenant'))));
+  const outcome = (p: Promise<unknown>) => p.then(() => 'done', (error: Error) => error.message);
+  const [first, second] = [TENANTS[0]!, TENANTS.find((t) => t !== TENANTS[0] && groupOf(t, GROUPS) === groupOf(TENANTS[0]!, GROUPS))!];
+
+  it("is refused on every query path, before it reaches PostgreSQL, so the group's next tenant never reads this schema", async () => {
+    const refused = /tried to change the search_path of a pooled connection for the whole session/;
+    expect(await outcome(run(first, (em) => em.execute(`select set_config('search_path', 'tenant_${first}', false)`)))).toMatch(refused);
+    expect(await outcome(run(first, (em) => em.getConnection().execute(`SET search_path TO "tenant_${first}"`)))).toMatch(refused);
+    expect(await outcome(run(first, (em) => em.transactional((tx) => tx.execute(`set session search_path = tenant_${first}`))))).toMatch(refused);
+    // every connection of the group still resolves no tenant table: the other tenant's unqualified read fails closed
+    const reads = await Promise.all(Array.from({ length: 4 }, () => outcome(run(second, (em) => em.execute('select marker from note')))));
+    expect(reads).toEqual(Array.from({ length: 4 }, () => expect.stringMatching(/relation "note" does not exist/)));
+  });
+
+  it('lets a transaction-local change through (SET LOCAL, set_config(..., true)): it ends with the transaction', async () => {
+    const local = await run(first, (em) =>
+      em.transactional(async (tx) => {
+        await tx.execute(`set local search_path to "tenant_${first}"`);
+        const viaSet = await tx.execute<{ marker: string }[]>('select marker from note limit 1');
+        await tx.execute(`select set_config('search_path', 'tenant_${first}', true)`);
+        return viaSet.length;
+      }),
+    );
+    expect(local).toBe(1);
+    expect(await outcome(run(second, (em) => em.execute('select marker from note')))).toMatch(/relation "note" does not exist/);
+  });
+});

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ContextConfig } from '../../src/options/tenancy-options.js';
 import { groupOf, withConnectionAffinity } from '../../src/isolation/schema/connection-affinity.js';
+import { changesSessionSearchPath } from '../../src/isolation/schema/session-search-path-guard.js';
 
 class FakePool extends EventEmitter {
   static made: FakePool[] = [];
@@ -44,21 +45,19 @@ describe('tenant-affine connection groups', () => {
     for (const id of ids) counts[groupOf(id, 5)]! += 1;
     expect(counts.every((n) => n > 150 && n < 250)).toBe(true);
     expect(ids.map((id) => groupOf(id, 5))).toEqual(ids.map((id) => groupOf(id, 5)));
-    expect(groupOf(undefined, 5)).toBe(0);
   });
 
   it("splits the pool's connections between the groups and takes a tenant's from its group", async () => {
     const tenant: { id?: string } = {};
     const front = affinePool(3, 10, tenant);
     const groups = FakePool.made.filter((p) => p !== front);
-    expect(groups.map((g) => g.options)).toEqual(Array.from({ length: 3 }, () => ({ max: 3, options: '-c search_path=' })));
+    // 10 connections over 3 groups: 4 + 3 + 3, never more than the pool's max
+    expect(groups.map((g) => g.options)).toEqual([4, 3, 3].map((max) => ({ max, min: 0, options: '-c search_path=' })));
     for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
       tenant.id = id;
       const client = (await front.connect()) as { from: FakePool };
       expect(client.from).toBe(groups[groupOf(id, 3)]);
     }
-    tenant.id = undefined;
-    expect(((await front.connect()) as { from: FakePool }).from).toBe(groups[0]);
     expect(front.connects).toEqual([]); // the front pool itself never connects
   });
 
@@ -84,8 +83,44 @@ describe('tenant-affine connection groups', () => {
     expect(((await front.connect()) as { from: FakePool }).from).not.toBe(front);
   });
 
-  it('never leaves a group without a connection', () => {
+  it('makes one group per connection when the pool is smaller than the groups (a server with a smaller pool)', () => {
     const front = affinePool(4, 3, {});
-    expect(FakePool.made.filter((p) => p !== front).map((g) => g.options.max)).toEqual([1, 1, 1, 1]);
+    expect(FakePool.made.filter((p) => p !== front).map((g) => g.options.max)).toEqual([1, 1, 1]);
+  });
+
+  it("splits the pool's min like its max, so an idle pool keeps min connections in all, not min per group", () => {
+    FakePool.made = [];
+    const config = withConnectionAffinity({ driverOptions: {} } as unknown as ContextConfig, 4, () => undefined);
+    const front = new FakePool({ max: 8, min: 2 });
+    (config.driverOptions as { onPoolCreated: (pool: FakePool) => void }).onPoolCreated(front);
+    const groups = FakePool.made.filter((p) => p !== front);
+    expect(groups.map((g) => [g.options.max, g.options.min])).toEqual([[2, 1], [2, 1], [2, 0], [2, 0]]);
+  });
+
+  it('gives work without a tenant (health checks, schema checks) the least busy group, not always the first', async () => {
+    const tenant: { id?: string } = {};
+    const front = affinePool(3, 6, tenant);
+    const groups = FakePool.made.filter((p) => p !== front);
+    // group 0 busy (both connections out, one waiter), group 1 one idle, group 2 nothing opened yet
+    Object.assign(groups[0]!, { totalCount: 2, idleCount: 0, waitingCount: 1 });
+    Object.assign(groups[1]!, { totalCount: 2, idleCount: 1, waitingCount: 0 });
+    Object.assign(groups[2]!, { totalCount: 0, idleCount: 0, waitingCount: 0 });
+    expect(((await front.connect()) as { from: FakePool }).from).toBe(groups[2]);
+    Object.assign(groups[2]!, { totalCount: 2, idleCount: 0, waitingCount: 3 });
+    expect(((await front.connect()) as { from: FakePool }).from).toBe(groups[1]);
+  });
+});
+
+describe('session-long search_path changes (refused on tenant connections)', () => {
+  it('recognises SET [SESSION] search_path and set_config(..., false), in any case and spacing', () => {
+    for (const sql of ['SET search_path TO tenant_a', 'set  session   search_path = x', "select set_config('search_path', 'tenant_a', false)", "SELECT SET_CONFIG( 'search_path' , $1 , FALSE )"]) {
+      expect({ sql, refused: changesSessionSearchPath(sql) }).toEqual({ sql, refused: true });
+    }
+  });
+
+  it('lets transaction-local changes, reads and resets through, and costs nothing on SQL without the word', () => {
+    for (const sql of ['set local search_path to tenant_a', "select set_config('search_path', 'tenant_a', true)", "select current_setting('search_path')", 'reset search_path', 'select * from "tenant_a"."note"', undefined]) {
+      expect({ sql, refused: changesSessionSearchPath(sql) }).toEqual({ sql, refused: false });
+    }
   });
 });

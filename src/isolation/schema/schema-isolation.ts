@@ -13,6 +13,7 @@ import { tenantSchemaDriverClass } from './tenant-schema-driver.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
 import { SchemaProvisioning } from './schema-provisioning.js';
 import { withConnectionAffinity } from './connection-affinity.js';
+import { withSessionSearchPathGuard } from './session-search-path-guard.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 
@@ -194,8 +195,9 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
     entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
     driver: tenantSchemaDriverClass(template, settings.currentTenantId, onTenantTableMissing),
   });
+  const guarded = withSessionSearchPathGuard(options, contextName);
   const groups = settings.connectionGroups ?? 1;
-  return groups > 1 ? withConnectionAffinity(options, groups, settings.currentTenantId) : options;
+  return groups > 1 ? withConnectionAffinity(guarded, groups, settings.currentTenantId) : guarded;
 }
 
 /**
