@@ -1,6 +1,6 @@
 /**
  * `node --import @swc-node/register/esm-register bench/round-trips.ts [requests]`: what one request of each bench
- * path costs in PostgreSQL round trips, on plain @mikro-orm/nestjs and on shared tables (scenario 10) with the ORM
+ * path costs in PostgreSQL round trips, on plain @mikro-orm/nestjs, schema isolation (10 tenants) and on shared tables (scenario 10) with the ORM
  * filter alone and with row-level security. Each server runs in this process, one after the other; every
  * `pg.Client#query` call (one round trip: the pg driver sends a parameterised query as one flight and waits for its
  * answer) is counted, requests are sent one at a time, and the statements of one request are printed. Also prints
@@ -18,6 +18,7 @@ import { SHARED_TABLE_TENANTS, type ServerSpec, tenantId } from './scenarios.js'
 import type { RunningServer } from './servers/protocol.js';
 
 const requests = Number(process.argv[2] ?? 200);
+const SCHEMA_TENANTS = 10;
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /** Every query the pg clients of this process send, in order (MikroORM's driver may have its own copy of pg). */
@@ -45,7 +46,7 @@ async function start(spec: ServerSpec): Promise<RunningServer> {
     const { nestMikroModule } = await import('./servers/nest-mikro.module.js');
     return startNestApp(nestMikroModule(spec.url), 'express');
   }
-  if (spec.kind !== 'library-table') throw new Error(`not measured here: ${spec.kind}`);
+  if (spec.kind !== 'library-table' && spec.kind !== 'library-schema') throw new Error(`not measured here: ${spec.kind}`);
   const { libraryModule } = await import('./servers/library.module.js');
   return startNestApp(libraryModule(spec), 'express');
 }
@@ -88,9 +89,10 @@ async function measurePaths(port: number, tenants: number): Promise<PathFigures[
 async function main(): Promise<void> {
   const postgres = await usePostgres({ log: () => undefined });
   try {
-    const databases = await prepareDatabases(postgres.url, { schemas: 0, databases: 0, shared: SHARED_TABLE_TENANTS }, () => undefined);
+    const databases = await prepareDatabases(postgres.url, { schemas: SCHEMA_TENANTS, databases: 0, shared: SHARED_TABLE_TENANTS }, () => undefined);
     const servers: { name: string; spec: ServerSpec; tenants: number }[] = [
       { name: 'plain @mikro-orm/nestjs (baseline)', spec: { kind: 'nest-mikro', adapter: 'express', url: databases.main }, tenants: 0 },
+      { name: 'schema isolation', spec: { kind: 'library-schema', adapter: 'express', url: databases.schemas, tenants: SCHEMA_TENANTS, injection: 'context' }, tenants: SCHEMA_TENANTS },
       { name: 'shared tables, ORM filter alone', spec: { kind: 'library-table', adapter: 'express', url: databases.shared, tenants: SHARED_TABLE_TENANTS, rowLevelSecurity: false }, tenants: SHARED_TABLE_TENANTS },
       { name: 'shared tables, ORM filter + row-level security', spec: { kind: 'library-table', adapter: 'express', url: databases.sharedApp, tenants: SHARED_TABLE_TENANTS, rowLevelSecurity: true }, tenants: SHARED_TABLE_TENANTS },
     ];

@@ -68,6 +68,8 @@ export const WARM = { tenants: 20, maxOpenTenants: 50, connectionsPerTenant: 2 }
 export const SCHEMA_TENANT_COUNTS = [10, 100, 1000] as const;
 /** Connection groups of the affinity scenario: 5 groups of 2 connections of the pool of 10. */
 export const AFFINITY_GROUPS = 5;
+/** The affinity scenario: 1000 tenants, express (its target compares it with 4-schema-1000-express). */
+export const AFFINE_SCENARIO = { id: '4-schema-1000-affine-express', tenants: 1000, groups: AFFINITY_GROUPS } as const;
 /** The by-hand peer (middleware + RequestContext.create with the tenant's schema) runs at this tenant count. */
 export const BY_HAND_TENANTS = 100;
 /** Tenants whose rows share the tables of bench_shared (scenario 10). */
@@ -101,9 +103,9 @@ export function allScenarios(): Scenario[] {
     }
   }
   // tenancy.connectionAffinity: each of the pool's 10 connections serves the schemas of one group of tenants only
-  const affine = { tenants: 1000, groups: AFFINITY_GROUPS };
+  const affine = AFFINE_SCENARIO;
   list.push({
-    id: `4-schema-${affine.tenants}-affine-express`, group: 4, title: `Schema isolation, ${affine.tenants} tenants, connectionAffinity ${affine.groups} groups (express)`, ...base('findOne', 'express'), tenants: affine.tenants, storage: 'schemas', databases: 'bench_schemas',
+    id: affine.id, group: 4, title: `Schema isolation, ${affine.tenants} tenants, connectionAffinity ${affine.groups} groups (express)`, ...base('findOne', 'express'), tenants: affine.tenants, storage: 'schemas', databases: 'bench_schemas',
     spec: (pg) => ({ kind: 'library-schema', adapter: 'express', url: pg.schemas, tenants: affine.tenants, injection: 'context', connectionGroups: affine.groups }),
   });
   list.push({

@@ -1,5 +1,5 @@
 import type { BenchResults } from './results.js';
-import { type Adapter, SERVER_GROUP, SHARED_TABLE_TENANTS, type Workload, baselineOf, serverGroupId } from './scenarios.js';
+import { AFFINE_SCENARIO, type Adapter, SERVER_GROUP, SHARED_TABLE_TENANTS, type Workload, baselineOf, serverGroupId } from './scenarios.js';
 import { NOISE_CV } from './settings.js';
 import { type Metric, delta, medians, noiseOf, ratio } from './stats.js';
 
@@ -91,8 +91,8 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
   }
 
   // the same 1000 schemas with tenancy.connectionAffinity: the 1000-tenant target again, and what it does to PostgreSQL's memory
-  const affine = '4-schema-1000-affine-express';
-  check(`Schema routing, 1000 tenants, findOne, connectionAffinity (express): >= 0.90x baseline req/s`, [affine, '4-schema-1000-express', '2-nest-mikro-express'], [[affine, '2-nest-mikro-express']], () => {
+  const affine = AFFINE_SCENARIO.id;
+  check(`Schema routing, ${AFFINE_SCENARIO.tenants} tenants, findOne, connectionAffinity ${AFFINE_SCENARIO.groups} groups (express): >= 0.90x baseline req/s`, [affine, '4-schema-1000-express', '2-nest-mikro-express'], [[affine, '2-nest-mikro-express']], () => {
     const rps = r(affine, '2-nest-mikro-express', 'reqPerSec');
     const memory = Number.isFinite(pg(affine)) ? `; backends' private memory ${fmt(pg(affine), 0)} MB vs ${fmt(pg('4-schema-1000-express'), 0)} MB without affinity` : '';
     return { measured: `${fmt(rps)}x req/s (${fmt(r(affine, '4-schema-1000-express', 'reqPerSec'))}x the same tenants without affinity)${memory}`, met: rps >= 0.9 };

@@ -1,5 +1,6 @@
 import { normalizeServers, serversProblems } from './servers-validation.js';
-import { changesProblems, sharedTablesProblems, storeContextOf } from './tenancy-problems.js';
+import { affinityProblems, changesProblems, sharedTablesProblems, storeContextOf } from './tenancy-problems.js';
+import { normalizeReplicaLag, replicaLagProblems } from './replica-lag-options.js';
 import type { TenantPlacementPolicy, TenantServerOptions } from './tenant-servers.js';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
 import { TenantResolvers } from '../resolution/tenant-resolvers.js';
@@ -124,26 +125,6 @@ export function normalizeOptions(options: MikroTenancyModuleOptions, declared: M
   return { contexts, tenancy: options.tenancy && normalizeTenancy(options.tenancy, tenantName, contexts), forRoutes: options.forRoutes ?? [...ALL_ROUTES], poolGuards: options.poolGuards ?? true, replicaLag: normalizeReplicaLag(options.replicaLag) };
 }
 
-const REPLICA_LAG_DEFAULTS = { maxMs: 5_000, checkEveryMs: 1_000 };
-
-function normalizeReplicaLag(lag: MikroTenancyModuleOptions['replicaLag']): NormalizedOptions['replicaLag'] {
-  return { maxMs: lag?.maxMs ?? REPLICA_LAG_DEFAULTS.maxMs, checkEveryMs: lag?.checkEveryMs ?? REPLICA_LAG_DEFAULTS.checkEveryMs };
-}
-
-function replicaLagProblems(lag: MikroTenancyModuleOptions['replicaLag']): string[] {
-  if (lag === undefined) return [];
-  if (typeof lag !== 'object' || lag === null) return ['replicaLag must be an object ({ maxMs, checkEveryMs })'];
-  const problems: string[] = [];
-  for (const key of ['maxMs', 'checkEveryMs'] as const) {
-    const value = lag[key];
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`replicaLag.${key} must be a positive integer (ms)`);
-  }
-  const { maxMs, checkEveryMs } = normalizeReplicaLag(lag);
-  // a replica serves while its freshness, renewed by each check, is within maxMs: checks further apart would leave gaps
-  if (!problems.length && checkEveryMs >= maxMs) problems.push(`replicaLag.checkEveryMs (${checkEveryMs}) must be below replicaLag.maxMs (${maxMs})`);
-  return problems;
-}
-
 function configProblems(label: string, config: ContextConfig | undefined): string[] {
   if (!config || typeof config !== 'object') return [`${label}: no configuration (expected the result of defineConfig({...}))`];
   const problems: string[] = [];
@@ -188,16 +169,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
   return problems;
 }
 
-function affinityProblems(tenancy: TenancyOptions, label: string): string[] {
-  if (tenancy.connectionAffinity === undefined) return [];
-  const groups = tenancy.connectionAffinity?.groups;
-  const max = tenancy.config?.pool?.max ?? 10;
-  if (tenancy.isolation !== 'schema') return [`${label}: connectionAffinity applies to schema isolation only (database isolation already gives each tenant its own pool)`];
-  if (!Number.isInteger(groups) || groups < 1) return [`${label}: connectionAffinity.groups must be a whole number, 1 or more`];
-  if (groups > max) return [`${label}: connectionAffinity.groups (${groups}) is more than config.pool.max (${max}); each group needs a connection of its own`];
-  return [];
-}
-
+/** Explicit options, else on by default for a store kept in a static context (if it is PostgreSQL: see TenancyRuntime). */
 function normalizeChanges(tenancy: TenancyOptions): NormalizedTenancy['changes'] {
   if (tenancy.changes === false) return undefined;
   const explicit = tenancy.changes;

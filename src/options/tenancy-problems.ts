@@ -1,7 +1,7 @@
 import type { TenancyOptions } from './tenancy-options.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 
-/** Problems of the shared-tables and change-sharing options of `tenancy` (see options-validation.ts). */
+/** Problems of the shared-tables, change-sharing and connection-affinity options of `tenancy` (see options-validation.ts). */
 
 const CHANNEL = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const COLUMN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -40,4 +40,13 @@ export function storeContextOf(store: TenantStore | undefined): string | undefin
   return typeof store?.contextName === 'string' ? store.contextName : undefined;
 }
 
-/** Explicit options, else on by default for a store kept in a static context (if it is PostgreSQL: see TenancyRuntime). */
+/** `connectionAffinity`: schema isolation only, and no more groups than the pool has connections. */
+export function affinityProblems(tenancy: TenancyOptions, label: string): string[] {
+  if (tenancy.connectionAffinity === undefined) return [];
+  const groups = tenancy.connectionAffinity?.groups;
+  const max = tenancy.config?.pool?.max ?? 10;
+  if (tenancy.isolation !== 'schema') return [`${label}: connectionAffinity applies to schema isolation only (database isolation already gives each tenant its own pool)`];
+  if (!Number.isInteger(groups) || groups < 1) return [`${label}: connectionAffinity.groups must be a whole number, 1 or more`];
+  if (groups > max) return [`${label}: connectionAffinity.groups (${groups}) is more than config.pool.max (${max}); each group needs a connection of its own`];
+  return [];
+}

@@ -126,15 +126,16 @@ describe('a session-long search_path change on a pooled tenant connection', () =
   });
 
   it('lets a transaction-local change through (SET LOCAL, set_config(..., true)): it ends with the transaction', async () => {
+    await sql(hubDb, `insert into "tenant_${first}".note (title, marker) values ('set-local', $1)`, [first]);
     const local = await run(first, (em) =>
       em.transactional(async (tx) => {
         await tx.execute(`set local search_path to "tenant_${first}"`);
-        const viaSet = await tx.execute<{ marker: string }[]>('select marker from note limit 1');
+        const viaSet = await tx.execute<{ marker: string }[]>(`select marker from note where title = 'set-local'`);
         await tx.execute(`select set_config('search_path', 'tenant_${first}', true)`);
-        return viaSet.length;
+        return viaSet;
       }),
     );
-    expect(local).toBe(1);
+    expect(local).toEqual([{ marker: first }]);
     expect(await outcome(run(second, (em) => em.execute('select marker from note')))).toMatch(/relation "note" does not exist/);
   });
 });

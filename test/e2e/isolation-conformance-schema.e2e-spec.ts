@@ -4,21 +4,14 @@
  * Every query path goes through the injected tenant EntityManager; PostgreSQL is asked what happened.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import {
-  ContextMigrations,
-  MikroTenancyModule,
-  TenancyError,
-  TenancyService,
-  TenantLifecycle,
-  TenantStores,
-  getEntityManagerToken,
-} from '../../src/index.js';
-import { BlogController, CapturingLogger, type StartedApp, hubContextConfig, startBlogApp, tenantTemplateConfig } from '../fixtures/relational/app.js';
+import { TenancyError } from '../../src/index.js';
+import type { StartedApp } from '../fixtures/relational/app.js';
 import { type ConformanceEnv, TENANTS, conformanceHelpers, describeConformance, describeHostileListedId } from '../fixtures/relational/conformance.js';
 import { authorOf, tagIdsOf } from '../fixtures/relational/dataset.js';
-import { Article, Author, Tag, TenantRow } from '../fixtures/relational/entities.js';
-import { type Place, RawSql, Sentinels } from '../fixtures/relational/places.js';
-import { TENANT_TABLE_LIST, migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
+import { Article, Author, Tag, type TenantRow } from '../fixtures/relational/entities.js';
+import { RawSql } from '../fixtures/relational/places.js';
+import { startSchemaConformance } from '../fixtures/relational/schema-conformance-env.js';
+import { migrationsFolder } from '../fixtures/relational/setup.js';
 import { TestDatabases } from '../support/test-databases.js';
 
 const databases = new TestDatabases();
@@ -28,60 +21,8 @@ let env: ConformanceEnv;
 let app: StartedApp | undefined;
 
 beforeAll(async () => {
-  const db = await databases.create('iso_schema');
-  const ddl = await modelDdl();
-  await raw.exec(db, ddl.hub); // the hub's tenant table, in public of the same database
-  const publicPlace: Place = { label: 'public', db, schema: 'public', marker: 'SENTINEL-public', variant: 'sentinel' };
-  await raw.createTables(publicPlace, ddl.tenant);
-  await raw.reseed(publicPlace);
-  const sentinels = new Sentinels(raw, [publicPlace], ['tenant']);
-  await sentinels.take();
-
-  const logger = new CapturingLogger();
-  app = await startBlogApp(
-    {
-      imports: [
-        MikroTenancyModule.forRoot({
-          contexts: { default: hubContextConfig(db) },
-          tenancy: {
-            isolation: 'schema',
-            config: tenantTemplateConfig(db, migrations.path),
-            store: TenantStores.table(TenantRow),
-            // a record may name its schema (an app with legacy schema names would do this)
-            schemaName: (tenant) => (tenant as TenantRow).schemaName ?? `tenant_${tenant.id}`,
-            cacheTtlMs: 0,
-          },
-        }),
-        MikroTenancyModule.forFeature([Article], 'tenant'),
-      ],
-      controllers: [BlogController],
-    },
-    logger,
-  );
-  const contextMigrations = app.app.get(ContextMigrations);
-  const created = await contextMigrations.create('tenant');
-  expect(created.fileName).not.toBe('');
-  const lifecycle = app.app.get(TenantLifecycle);
-  for (const t of TENANTS) await lifecycle.create(t, {}, { seed: false });
-  const tenants = {
-    t1: { label: 't1', db, schema: 'tenant_t1', marker: 't1', variant: 't1' },
-    t2: { label: 't2', db, schema: 'tenant_t2', marker: 't2', variant: 't2' },
-  } satisfies Record<string, Place>;
-  for (const t of TENANTS) await raw.reseed(tenants[t]);
-  env = {
-    mode: 'schema',
-    app,
-    em: app.app.get<EntityManager>(getEntityManagerToken('tenant')),
-    tenancy: app.app.get(TenancyService),
-    lifecycle,
-    migrations: contextMigrations,
-    raw,
-    tenants,
-    sentinels,
-    logger,
-    hubDb: db,
-    tenantTables: TENANT_TABLE_LIST,
-  };
+  env = await startSchemaConformance({ databases, raw, migrationsPath: migrations.path });
+  app = env.app;
 });
 
 afterAll(async () => {
