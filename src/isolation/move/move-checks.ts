@@ -2,7 +2,7 @@ import { tablesWithoutReplicaIdentity } from './move-catalog.js';
 import type { MoveQuery } from './move-sql.js';
 import { TenantMoveServerNotReadyError, TenantMoveTableWithoutKeyError } from './move.errors.js';
 
-/** `FOR TABLES IN SCHEMA` publications came with PostgreSQL 15. */
+/** The move reads pg_stat_subscription_stats (copy and apply errors), which came with PostgreSQL 15. */
 const MIN_VERSION = 150000;
 
 /** Where the two databases of a move are, as PostgreSQL tells it. */
@@ -33,7 +33,7 @@ export async function checkMovePossible(source: MoveQuery, target: MoveQuery, sc
   const [dst] = await target<{ v: string }>(`select current_setting('server_version_num') as v`);
   for (const [label, version] of [[labels.source, src?.v], [labels.target, dst?.v]] as const) {
     if (Number(version) < MIN_VERSION) {
-      throw new TenantMoveServerNotReadyError(schema, label, `runs PostgreSQL ${version} (server_version_num)`, 'Moving a schema needs PostgreSQL 15 or later on both servers (publications FOR TABLES IN SCHEMA).');
+      throw new TenantMoveServerNotReadyError(schema, label, `runs PostgreSQL ${version} (server_version_num)`, 'Moving a schema needs PostgreSQL 15 or later on both servers (the move reads pg_stat_subscription_stats to report copy errors).');
     }
   }
   if (src?.wal !== 'logical') {

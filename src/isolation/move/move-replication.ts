@@ -1,15 +1,23 @@
 import type { MoveNames } from './move-names.js';
-import { type MoveQuery, quoteIdent } from './move-sql.js';
+import { tablesOf } from './move-catalog.js';
+import { type MoveQuery, qualified, quoteIdent } from './move-sql.js';
 import { TenantMoveError, TenantMoveSyncTimeoutError } from './move.errors.js';
 
 const POLL_MS = 50;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Publishes every table of the schema, present and future (PostgreSQL 15+), unless already published. */
+/**
+ * Publishes every table of the schema, unless already published. The tables are named one by one: `FOR TABLES IN
+ * SCHEMA` needs a superuser, `FOR TABLE` only the tables' owner (a managed PostgreSQL gives the app no superuser).
+ * Tables created later are not added, and need not be: migrating a tenant while it moves is refused.
+ */
 export async function ensurePublication(source: MoveQuery, schema: string, names: MoveNames): Promise<void> {
   const [found] = await source(`select 1 from pg_publication where pubname = ?`, [names.publication]);
-  if (!found) await source(`create publication ${quoteIdent(names.publication)} for tables in schema ${quoteIdent(schema)}`);
+  if (found) return;
+  const tables = await tablesOf(source, schema);
+  const published = tables.length ? ` for table ${tables.map((t) => qualified(schema, t)).join(', ')}` : '';
+  await source(`create publication ${quoteIdent(names.publication)}${published}`);
 }
 
 /**
