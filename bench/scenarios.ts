@@ -13,6 +13,7 @@ export type ServerSpec =
   | { kind: 'bare-pg'; url: string }
   | { kind: 'nest-mikro'; adapter: Adapter; url: string }
   | { kind: 'by-hand-schema'; adapter: Adapter; url: string; tenants: number }
+  | { kind: 'by-hand-database'; adapter: Adapter; url: string; tenants: number; connectionsPerTenant: number }
   | { kind: 'library-static'; adapter: Adapter; url: string; secondaryUrl: string }
   | { kind: 'library-schema'; adapter: Adapter; url: string; tenants: number; injection: 'context' | 'request'; connectionGroups?: number }
   | { kind: 'library-database'; adapter: Adapter; url: string; tenants: number; maxOpenTenants: number; connectionsPerTenant: number }
@@ -72,6 +73,8 @@ export const AFFINITY_GROUPS = 5;
 export const AFFINE_SCENARIO = { id: '4-schema-1000-affine-express', tenants: 1000, groups: AFFINITY_GROUPS } as const;
 /** The by-hand peer (middleware + RequestContext.create with the tenant's schema) runs at this tenant count. */
 export const BY_HAND_TENANTS = 100;
+/** findOne by hand also at 1000 schemas, next to the library's 4-schema-1000. */
+export const BY_HAND_SCHEMA_COUNTS = [BY_HAND_TENANTS, 1000] as const;
 /** Tenants whose rows share the tables of bench_shared (scenario 10). */
 export const SHARED_TABLE_TENANTS = 100;
 /** Scenario 11: these tenants all on one server, and in equal blocks on SERVER_GROUP.servers servers. */
@@ -133,12 +136,20 @@ export function allScenarios(): Scenario[] {
     spec: (pg) => ({ kind: 'library-database', adapter: 'express', url: pg.server, ...WARM }),
   });
 
-  // 9: what a user writes without this package, for schema mode (see servers/by-hand.module.ts)
+  // 9: what a user writes without this package, for schema mode (servers/by-hand.module.ts) and database mode
+  // (servers/by-hand-database.module.ts): where the library's figures and these agree, the cost is not the library's
   for (const workload of ['findOne', 'relational'] as const) {
-    const id = workload === 'findOne' ? `9-by-hand-schema-${BY_HAND_TENANTS}-express` : `9-by-hand-rel-schema-${BY_HAND_TENANTS}-express`;
+    const rel = workload === 'relational' ? 'rel-' : '';
+    for (const tenants of workload === 'findOne' ? BY_HAND_SCHEMA_COUNTS : [BY_HAND_TENANTS]) {
+      list.push({
+        id: `9-by-hand-${rel}schema-${tenants}-express`, group: 9, title: `By hand: @mikro-orm/nestjs + middleware forking with the tenant's schema, ${tenants} tenants, ${workload} (express)`, ...base(workload, 'express'),
+        tenants, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'by-hand-schema', adapter: 'express', url: pg.schemas, tenants }),
+      });
+    }
     list.push({
-      id, group: 9, title: `By hand: @mikro-orm/nestjs + middleware forking with the tenant's schema, ${BY_HAND_TENANTS} tenants, ${workload} (express)`, ...base(workload, 'express'),
-      tenants: BY_HAND_TENANTS, storage: 'schemas', databases: 'bench_schemas', spec: (pg) => ({ kind: 'by-hand-schema', adapter: 'express', url: pg.schemas, tenants: BY_HAND_TENANTS }),
+      id: `9-by-hand-${rel}database-warm-express`, group: 9, title: `By hand: one MikroORM per tenant database + middleware, warm: ${WARM.tenants} tenant databases, ${workload} (express)`, ...base(workload, 'express'),
+      tenants: WARM.tenants, storage: 'databases', databases: 'bench_db_%',
+      spec: (pg) => ({ kind: 'by-hand-database', adapter: 'express', url: pg.server, tenants: WARM.tenants, connectionsPerTenant: WARM.connectionsPerTenant }),
     });
   }
 

@@ -113,10 +113,13 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
   }));
 
   for (const [library, byHand, plain, label] of [
-    ['4-schema-100-express', '9-by-hand-schema-100-express', '2-nest-mikro-express', 'findOne'],
-    ['8-rel-schema-100-express', '9-by-hand-rel-schema-100-express', '8-rel-nest-mikro-express', 'relational'],
+    ['4-schema-100-express', '9-by-hand-schema-100-express', '2-nest-mikro-express', 'schema, 100 tenants, findOne'],
+    ['8-rel-schema-100-express', '9-by-hand-rel-schema-100-express', '8-rel-nest-mikro-express', 'schema, 100 tenants, relational'],
+    ['4-schema-1000-express', '9-by-hand-schema-1000-express', '2-nest-mikro-express', 'schema, 1000 tenants, findOne'],
+    ['5-database-warm-express', '9-by-hand-database-warm-express', '2-nest-mikro-express', 'database, warm (20 tenants), findOne'],
+    ['8-rel-database-warm-express', '9-by-hand-rel-database-warm-express', '8-rel-nest-mikro-express', 'database, warm (20 tenants), relational'],
   ] as const) {
-    check(`Library vs the by-hand peer (schema, 100 tenants, ${label}, express)`, [library, byHand, plain], [[library, byHand], [byHand, plain]], () => ({
+    check(`Library vs the by-hand peer (${label}, express)`, [library, byHand, plain], [[library, byHand], [byHand, plain]], () => ({
       measured: `library ${routingFigures(library, byHand).text} of by hand; by hand ${routingFigures(byHand, plain).text} of plain @mikro-orm/nestjs`,
       met: true,
       info: true,

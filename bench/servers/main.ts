@@ -24,6 +24,10 @@ async function start(spec: ServerSpec): Promise<RunningServer> {
     const { byHandSchemaModule } = await import('./by-hand.module.js');
     return startNestApp(byHandSchemaModule(spec.url, spec.tenants), spec.adapter);
   }
+  if (spec.kind === 'by-hand-database') {
+    const { byHandDatabaseModule } = await import('./by-hand-database.module.js');
+    return startNestApp(byHandDatabaseModule(spec.url, spec.tenants, spec.connectionsPerTenant), spec.adapter);
+  }
   if (spec.kind === 'library-servers') {
     const { serversModule } = await import('./servers.module.js');
     return startNestApp(serversModule(spec), spec.adapter);

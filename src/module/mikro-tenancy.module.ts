@@ -1,9 +1,8 @@
 import type { TenantRecord } from '../tenants/tenant-store.js';
 import type { EntityName } from '@mikro-orm/core';
 import { type DynamicModule, Module, type Provider } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { DatabaseUnavailableFilter, DatabaseUnavailableMapper } from '../http/database-unavailable.js';
-import { TenantLeaseInterceptor } from '../http/tenant-lease.interceptor.js';
 import { TenancyService } from '../runtime/tenancy.service.js';
 import { TenancyMiddleware } from '../http/tenancy.middleware.js';
 import { ContextMigrations } from '../lifecycle/context-migrations.js';
@@ -101,8 +100,6 @@ function core(
     TenancyMiddleware,
     DatabaseUnavailableMapper,
     { provide: APP_FILTER, useClass: DatabaseUnavailableFilter },
-    // database mode only (or undeclared in forRootAsync): see TenantLeaseInterceptor for why not always
-    ...(declared.tenancy && declared.tenancy.isolation !== 'schema' && declared.tenancy.isolation !== 'table' ? [{ provide: APP_INTERCEPTOR, useClass: TenantLeaseInterceptor }] : []),
   ];
   return {
     module: MikroTenancyCoreModule,

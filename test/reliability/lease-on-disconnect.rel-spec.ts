@@ -11,7 +11,7 @@ import { NotesController, NotesService } from '../fixtures/tenant-app.js';
 import { TestDatabases, uniqueName } from '../support/test-databases.js';
 import { type SoakApp, startSoakApp } from './support/soak.js';
 
-describe('tenant lease when the client disconnects mid-request (database isolation)', () => {
+describe.each(['express', 'fastify'] as const)('tenant lease when the client disconnects mid-request (database isolation, %s)', (adapter) => {
   const databases = new TestDatabases();
   const prefix = uniqueName('ld');
   let app: SoakApp;
@@ -23,7 +23,7 @@ describe('tenant lease when the client disconnects mid-request (database isolati
     options.tenancy = { ...options.tenancy!, pool: { maxOpenTenants: 1, acquireTimeoutMs: 3_000, connectionsPerTenant: 2 } };
     app = await startSoakApp(
       { imports: [MikroTenancyModule.forRoot(options), MikroTenancyModule.forFeature([Note], 'tenant')], controllers: [NotesController], providers: [NotesService] },
-      'express',
+      adapter,
     );
     await app.app.get(ContextMigrations).up('hub');
     for (const id of ['la', 'lb']) await app.app.get(TenantLifecycle).create(id);

@@ -18,7 +18,7 @@ import { foreignOwnerOfOpenedDatabase } from '../opened-database.js';
 import { resolveTenantConnection } from './tenant-connection.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
 import { checkConnectionBudget } from './connection-budget.js';
-import { tenantDatabaseDriverClass } from './tenant-database-driver.js';
+import { tenantDatabaseDriverClass, tenantIdOfOrm, tenantOrmContextName } from './tenant-database-driver.js';
 
 export interface DatabaseIsolationSettings<T extends TenantRecord> {
   contextName: string;
@@ -50,14 +50,18 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
   };
   readonly #openFailures: ThrottledWarnings;
   readonly #claims = new StorageClaims();
-  readonly #entityManagerOf: (tenantId: string) => ContextConfig['entityManager'];
+  /** One EntityManager class and one driver class for every tenant ORM (see tenantDatabaseDriverClass: why). */
+  readonly #classes: Pick<ContextConfig, 'entityManager' | 'driver'>;
   readonly #budgetChecked: Promise<unknown>;
 
   constructor(private readonly settings: DatabaseIsolationSettings<T>) {
     this.#openFailures = new ThrottledWarnings(settings.logger);
     this.pool = new TenantOrmPool(settings.pool, settings.logger);
     this.provisioning = new DatabaseProvisioning(this, settings.logger);
-    this.#entityManagerOf = (tenantId) => tenantEntityManagerClass(settings.template, () => `tenant:${tenantId}`);
+    this.#classes = {
+      entityManager: tenantEntityManagerClass(settings.template, (em) => `tenant:${tenantIdOfOrm(em.name)}`),
+      driver: tenantDatabaseDriverClass(settings.template) as ContextConfig['driver'],
+    };
     // advice only (never rejects): boot does not wait for it; close() does, so its connection never outlives the app
     this.#budgetChecked = checkConnectionBudget(settings);
   }
@@ -68,7 +72,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
     const overrides = this.settings.database(record);
     const { options, dbName } = resolveTenantConnection(record.id, template, overrides, this.settings.reservedDatabases);
     validateDerivedIdentifier('database', dbName, record.id, this.settings.reservedDatabases);
-    const tenantOptions = tenantOrmOptions(options, `${contextName}:${record.id}`, {
+    const tenantOptions = tenantOrmOptions(options, tenantOrmContextName(contextName, record.id), {
       pool: { ...template.pool, ...overrides.pool, max: pool.connectionsPerTenant },
       // waiting for a pooled connection is bounded too (pg's own pool would otherwise queue without limit)
       driverOptions: { connectionTimeoutMillis: pool.acquireTimeoutMs, ...template.driverOptions, ...overrides.driverOptions },
@@ -115,7 +119,7 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   private async open(record: T): Promise<MikroORM> {
     const tenantId = record.id;
-    const options = { ...this.ormOptions(record), entityManager: this.#entityManagerOf(tenantId), driver: tenantDatabaseDriverClass(this.settings.template, tenantId) };
+    const options = { ...this.ormOptions(record), ...this.#classes };
     const taken = this.#claims.claim(options.dbName, tenantId);
     if (taken !== undefined) throw this.conflict(record, options.dbName, taken);
     let orm: MikroORM;
