@@ -87,13 +87,15 @@ export function databaseUnavailableReason(error: unknown): string | undefined {
   // duck-typed, not `instanceof Error`: socket errors come from Node's own realm (a different Error under Jest's vm)
   for (let current = error, depth = 0; typeof current === 'object' && current !== null && depth < 4; depth++) {
     if (current instanceof DatabaseConnectionFailure) return current.reason;
-    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    const { code, message, cause, severity } = current as { code?: unknown; message?: unknown; cause?: unknown; severity?: unknown };
     if (typeof code === 'string') {
       if (REASON_BY_CODE[code]) return REASON_BY_CODE[code];
-      if (code.startsWith('08')) return 'the connection failed'; // SQLSTATE class 08: connection exception
+      // SQLSTATE class 08: connection exception. Not one the server reports as a plain ERROR on a live session: that
+      // statement failed to reach ANOTHER server (CREATE SUBSCRIPTION's "could not connect to the publisher", dblink)
+      if (code.startsWith('08') && severity !== 'ERROR') return 'the connection failed';
     }
     if (typeof message === 'string') for (const [pattern, reason] of REASON_BY_MESSAGE) if (pattern.test(message)) return reason;
-    if (current instanceof ConnectionException) return 'the connection failed';
+    if (current instanceof ConnectionException && severity !== 'ERROR') return 'the connection failed';
     current = cause;
   }
   return undefined;

@@ -105,7 +105,8 @@ export class PgChannelListener {
     let client: PgListenClient | undefined;
     try {
       const pool = (await this.orm.em.getConnection().getNativeClient()) as PgPoolWithClient;
-      client = new pool.Client({ ...pool.options, ...this.override });
+      // pg-pool keeps `password` as a non-enumerable property (hidden from logs): a spread would drop it
+      client = new pool.Client({ ...pool.options, password: pool.options.password, ...this.override });
       client.on('error', (error) => this.lost(client as PgListenClient, error));
       client.on('end', () => this.lost(client as PgListenClient));
       client.on('notification', (message) => {

@@ -9,6 +9,17 @@ export interface TenantSessions {
   end(): Promise<number>;
 }
 
+/**
+ * Of the sessions found, those this role may end: pg_terminate_backend raises an error (not false) for any other,
+ * e.g. an autovacuum worker or another role's session when the app's role is not a superuser (a managed
+ * PostgreSQL). Sessions of a role whose privileges it has, or of any role but a superuser with pg_signal_backend;
+ * never a process without a role (an autovacuum worker: a role without SUPERUSER sees neither its role nor its
+ * backend_type in pg_stat_activity, only that it has no role).
+ */
+export const SIGNALABLE_SESSION_SQL =
+  "a.usesysid is not null and (pg_has_role(a.usesysid, 'USAGE') or " +
+  "(pg_has_role('pg_signal_backend', 'USAGE') and not coalesce((select r.rolsuper from pg_roles r where r.oid = a.usesysid), true)))";
+
 const POLL_MS = 100;
 /** A drop that keeps meeting a lock conflict or a deadlock is retried this many times, ending sessions in between. */
 const DROP_ATTEMPTS = 8;

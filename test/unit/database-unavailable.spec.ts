@@ -28,6 +28,9 @@ describe('databaseUnavailableReason', () => {
     withCode('duplicate key value violates unique constraint "note_pkey"', '23505'),
     withCode('relation "note" does not exist', '42P01'),
     withCode('syntax error at or near "selec"', '42601'),
+    // class 08 raised as a plain ERROR on a live session: the statement failed to reach ANOTHER server
+    Object.assign(withCode('could not connect to the publisher: connection to server failed', '08006'), { severity: 'ERROR' }),
+    new DriverException(Object.assign(withCode('could not connect to the publisher', '08006'), { severity: 'ERROR' })),
     new TypeError('Cannot read properties of undefined'),
     'a string',
     undefined,

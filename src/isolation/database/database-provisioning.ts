@@ -5,7 +5,7 @@ import { onManagementDatabase } from '../management-database.js';
 import { NAMED_DATABASE_OWNER_SQL, type StorageOwner, ownerMark, storageOwnerOf } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
 import type { ContextConfig } from '../../options/tenancy-options.js';
-import { dropAfterDraining } from '../drain-sessions.js';
+import { SIGNALABLE_SESSION_SQL, dropAfterDraining } from '../drain-sessions.js';
 
 /**
  * Other sessions working in the database (every app instance, any client): idle ones are left out, since a pooler
@@ -60,10 +60,14 @@ export class DatabaseProvisioning<T extends TenantRecord> implements TenantProvi
       const connection = orm.em.getConnection();
       const sessions = {
         count: async () => (await connection.execute(SESSIONS_IN_DATABASE_SQL, [dbName])).length,
-        // `drop database ... with (force)` ends them itself
-        end: async () => 0,
+        // every session this role may end, idle ones included (a pooler's server connections). Not `drop database
+        // ... with (force)`: it fails as a whole for a role without SUPERUSER when one session is not its to end,
+        // an autovacuum worker included, which a plain `drop database` makes exit by itself
+        end: async () =>
+          (await connection.execute(`select pg_terminate_backend(a.pid) from pg_stat_activity a where a.datname = ? and a.pid <> pg_backend_pid() and ${SIGNALABLE_SESSION_SQL}`, [dbName]))
+            .length,
       };
-      const drop = async () => void (await connection.execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(dbName)} with (force)`));
+      const drop = async () => void (await connection.execute(`drop database if exists ${orm.em.getPlatform().quoteIdentifier(dbName)}`));
       await dropAfterDraining(sessions, drop, options.drainUntil ?? 0, this.logger, `database "${dbName}" of tenant '${record.id}'`);
     });
     void closing; // never rejects: a failing close is logged by the ORM pool

@@ -52,6 +52,7 @@ export async function checkMovePossible(source: MoveQuery, target: MoveQuery, sc
       `Raise max_replication_slots (and max_wal_senders) and restart it, or drop unused slots (pg_replication_slots).`,
     );
   }
+  await checkRights(source, target, schema, labels);
   const keyless = await tablesWithoutReplicaIdentity(source, schema);
   if (keyless.length) throw new TenantMoveTableWithoutKeyError(schema, keyless);
   return { sameServer };
@@ -67,4 +68,25 @@ async function databaseIdentity(query: MoveQuery): Promise<{ server: string; dat
             current_database() as database`,
   );
   return { server: row!.server, database: row!.database };
+}
+
+/**
+ * The rights a move needs (docs/moving-tenants.md), checked before anything is created, naming the right and the
+ * server: on the source, REPLICATION (the slot; an attribute, never inherited) and CREATE on the database (the
+ * publication); on the target, pg_create_subscription (PostgreSQL 16+; a superuser on 15) and CREATE on the database.
+ */
+async function checkRights(source: MoveQuery, target: MoveQuery, schema: string, labels: { source: string; target: string }): Promise<void> {
+  const rights = `select current_user as role, rolsuper or rolreplication as replication, has_database_privilege(current_database(), 'CREATE') as "create",
+                         rolsuper or (current_setting('server_version_num')::int >= 160000 and pg_has_role(current_user, 'pg_create_subscription', 'USAGE')) as subscribe
+                    from pg_roles where rolname = current_user`;
+  type Rights = { role: string; replication: boolean; create: boolean; subscribe: boolean };
+  const [[src], [dst]] = await Promise.all([source<Rights>(rights), target<Rights>(rights)]);
+  const missing = (side: Rights | undefined, label: string, needs: [boolean | undefined, string][]) => {
+    const lacking = needs.filter(([has]) => !has).map(([, what]) => what);
+    if (lacking.length) {
+      throw new TenantMoveServerNotReadyError(schema, label, `does not give role "${side?.role}" ${lacking.join(' nor ')}`, 'Grant it (see "What the servers need" in docs/moving-tenants.md), then rerun the move.');
+    }
+  };
+  missing(src, labels.source, [[src?.replication, 'the REPLICATION attribute'], [src?.create, 'CREATE on the database']]);
+  missing(dst, labels.target, [[dst?.subscribe, 'membership of pg_create_subscription'], [dst?.create, 'CREATE on the database']]);
 }

@@ -4,6 +4,8 @@ import { type MoveQuery, qualified, quoteIdent } from './move-sql.js';
 import { TenantMoveError, TenantMoveSyncTimeoutError } from './move.errors.js';
 
 const POLL_MS = 50;
+/** Table-copy errors (pg_stat_subscription_stats.sync_error_count) during one wait that stop the move. */
+const SYNC_ERRORS_TO_STOP = 3;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -74,9 +76,29 @@ export async function createSlot(source: MoveQuery, slot: string): Promise<void>
 export async function createSubscription(target: MoveQuery, names: MoveNames, sourceConninfo: string): Promise<void> {
   await target(
     `create subscription ${quoteIdent(names.subscription)} connection ? publication ${quoteIdent(names.publication)} ` +
-      `with (copy_data = true, create_slot = false, enabled = true, slot_name = ?, synchronous_commit = 'off')`,
+      `with (copy_data = true, create_slot = false, enabled = false, slot_name = ?, synchronous_commit = 'off')`,
     [sourceConninfo, names.subscription],
   );
+}
+
+/**
+ * Starts the copy of a subscription created disabled: the target's tables are emptied (rows seeded by migrations)
+ * only now, once CREATE SUBSCRIPTION has succeeded. Emptying them earlier, their migration log included, left a
+ * target that a rerun could not migrate again ("relation ... already exists") whenever CREATE SUBSCRIPTION failed
+ * (a missing right, a wrong connection string). A disabled subscription that copied something (disabled by hand) is
+ * only enabled again.
+ */
+export async function startCopy(target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string): Promise<void> {
+  const [row] = await target<{ enabled: boolean; started: boolean }>(
+    `select subenabled as enabled, exists(select 1 from pg_subscription_rel where srsubid = s.oid and srsubstate <> 'i') as started from pg_subscription s where s.oid = ?::oid`,
+    [subscriptionOid],
+  );
+  if (!row || row.enabled) return;
+  if (!row.started) {
+    const tables = await tablesOf(target, schema);
+    if (tables.length) await target(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
+  }
+  await target(`alter subscription ${quoteIdent(names.subscription)} enable`);
 }
 
 /** How many tables of the subscription are not yet 'r' (ready: copied and caught up), and how many in all. */
@@ -124,9 +146,21 @@ export interface SyncWait {
 export async function waitUntilSynced(source: MoveQuery, target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string, wait: SyncWait): Promise<void> {
   const deadline = Date.now() + wait.timeoutMs;
   let progress = await syncProgress(target, subscriptionOid);
+  const errorsBefore = progress.errors;
   while (progress.pending > 0 || progress.tables === 0) {
     if (Date.now() > deadline) {
       throw new TenantMoveSyncTimeoutError(schema, `${progress.pending} of ${progress.tables} table(s) still copying after ${wait.timeoutMs} ms, ${progress.errors} worker error(s)`);
+    }
+    // a copy that keeps failing (PostgreSQL retries it every wal_retrieve_retry_interval, 5 s by default) never
+    // finishes by itself: say so instead of waiting for the timeout (30 min by default)
+    if (progress.errors - errorsBefore >= SYNC_ERRORS_TO_STOP) {
+      throw new TenantMoveError(
+        schema,
+        'sync',
+        `the copy of ${progress.pending} of ${progress.tables} table(s) failed ${progress.errors - errorsBefore} time(s) on the target (pg_stat_subscription_stats); ` +
+          `the target server's log says why, e.g. the role of the connection string may not read the tenant's tables on the source (it needs SELECT on them). ` +
+          `Fix it, then rerun the move: it goes on from the subscription`,
+      );
     }
     await sleep(POLL_MS * 2);
     progress = await syncProgress(target, subscriptionOid);

@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { sourceStateOf, tablesOf, targetStateOf } from './move-catalog.js';
+import { sourceStateOf, targetStateOf } from './move-catalog.js';
 import { checkMovePossible } from './move-checks.js';
 import { cleanUpMove } from './move-cleanup.js';
 import { type FenceOutcome, fenceAndPark, isPassingFenceFailure, verifyParked } from './move-fence.js';
 import { type MoveNames, moveNamesOf } from './move-names.js';
-import { createSlot, createSubscription, dropSlot, ensurePublication, sleep, waitUntilSynced } from './move-replication.js';
-import { type MoveSide, qualified } from './move-sql.js';
+import { createSlot, createSubscription, dropSlot, ensurePublication, sleep, startCopy, waitUntilSynced } from './move-replication.js';
+import type { MoveSide } from './move-sql.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError } from './move.errors.js';
 
 /** Points a test (or an operator's tooling) can observe; the move awaits the callback before going on. */
@@ -111,6 +111,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
     logger.log(`Moving schema "${schema}": subscribed, PostgreSQL is copying its tables to the ${labels.target}${sameServer ? ' (another database of the same server)' : ''}`);
     await step('subscribed');
   }
+  await startCopy(target.query, schema, names, dst.subscriptionOid!);
   const timing = withDefaults(options.timing);
   const wait = { timeoutMs: timing.syncTimeoutMs, catchUpMs: timing.catchUpMs };
   await waitUntilSynced(source.query, target.query, schema, names, dst.subscriptionOid!, wait);
@@ -165,8 +166,6 @@ function checkSameTenant(schema: string, sourceMark: string | undefined, targetM
  * first; one this run created is dropped again if CREATE SUBSCRIPTION fails, so no slot holds the source's WAL.
  */
 async function subscribe(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, conninfo: string): Promise<void> {
-  const tables = await tablesOf(target.query, schema);
-  if (tables.length) await target.query(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
   await ensurePublication(source.query, schema, names);
   await dropSlot(source.query, names.subscription, schema);
   await createSlot(source.query, names.subscription);

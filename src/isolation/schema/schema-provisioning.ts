@@ -3,12 +3,17 @@ import type { StorageOwner } from '../storage-owner.js';
 import type { TenantProvisioning } from '../tenant-isolation.js';
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { dropAfterDraining } from '../drain-sessions.js';
+import { SIGNALABLE_SESSION_SQL, dropAfterDraining } from '../drain-sessions.js';
 
 /** Other sessions holding a lock on a table (or any relation) of the schema: reading or writing it right now. */
 const SESSIONS_IN_SCHEMA_SQL =
   'select distinct l.pid from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace ' +
   'where n.nspname = ? and l.pid <> pg_backend_pid()';
+
+/** A process without a role (an autovacuum worker) holds a lock in the schema: PostgreSQL cancels an autovacuum once a lock request has waited deadlock_timeout. */
+const AUTOVACUUM_IN_SCHEMA_SQL =
+  'select exists(select 1 from pg_locks l join pg_class c on c.oid = l.relation join pg_namespace n on n.oid = c.relnamespace ' +
+  'join pg_stat_activity a on a.pid = l.pid where n.nspname = ? and a.usesysid is null) as busy';
 
 /** What schema provisioning needs of SchemaIsolation. */
 interface TenantSchemas<T extends TenantRecord> {
@@ -64,7 +69,8 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
     const quoted = this.isolation.orm.em.getPlatform().quoteIdentifier(schema);
     const sessions = {
       count: async () => (await connection.execute(SESSIONS_IN_SCHEMA_SQL, [schema])).length,
-      end: async () => (await connection.execute(`select pg_terminate_backend(pid) from (${SESSIONS_IN_SCHEMA_SQL}) s`, [schema])).length,
+      end: async () =>
+        (await connection.execute(`select pg_terminate_backend(a.pid) from pg_stat_activity a where a.pid in (${SESSIONS_IN_SCHEMA_SQL}) and ${SIGNALABLE_SESSION_SQL}`, [schema])).length,
     };
     const drop = () =>
       connection.transactional(async (trx) => {
@@ -76,7 +82,10 @@ export class SchemaProvisioning<T extends TenantRecord> implements TenantProvisi
         );
         const tables = (await connection.execute<{ name: string }[]>(TABLES_IN_SCHEMA_SQL, [schema], 'all', trx)).map((t: { name: string }) => t.name);
         if (tables.length > 0) {
-          const lockAllMs = Math.max(1, Math.min(LOCK_ALL_TABLES_MS, Math.floor(deadlockTimeoutMs / 2)));
+          // an autovacuum worker (which a role without SUPERUSER may not end) is cancelled by PostgreSQL only once
+          // a lock request has waited deadlock_timeout: then wait past it
+          const [{ busy }] = await connection.execute<{ busy: boolean }[]>(AUTOVACUUM_IN_SCHEMA_SQL, [schema], 'all', trx);
+          const lockAllMs = busy ? deadlockTimeoutMs + 1_000 : Math.max(1, Math.min(LOCK_ALL_TABLES_MS, Math.floor(deadlockTimeoutMs / 2)));
           await connection.execute(`set local statement_timeout = '${lockAllMs}ms'`, [], 'run', trx);
           await connection.execute(`lock table ${tables.join(', ')} in access exclusive mode`, [], 'run', trx);
           await connection.execute('set local statement_timeout to default', [], 'run', trx);
