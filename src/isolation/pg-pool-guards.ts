@@ -86,7 +86,8 @@ function convertUnavailableErrors(pool: PgPool, where: UnavailableDatabase): voi
   pool.connect = (...args: unknown[]) => (args.length ? connect(...args) : convertRejection(connect(), where));
   pool.on('connect', (client) => {
     const query = client.query.bind(client);
-    client.query = (...args: unknown[]) => convertRejection(query(...args), where);
+    // node-postgres' query(config, values, callback): explicit parameters, no rest array per statement
+    client.query = (config: unknown, values?: unknown, callback?: unknown) => convertRejection(query(config, values, callback), where);
   });
 }
 

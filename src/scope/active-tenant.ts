@@ -4,6 +4,26 @@ import type { Dictionary, EntityManager, ForkOptions } from '@mikro-orm/core';
 export interface TenantForkOptions extends Pick<ForkOptions, 'schema' | 'session'> {
   filterParams?: Record<string, Dictionary>;
 }
+
+/** A tenant's fork options made ready once (see tenantFork): every request of the tenant shares them. */
+export interface TenantFork {
+  readonly options: Readonly<ForkOptions>;
+  readonly filterParams: readonly (readonly [string, Dictionary])[];
+}
+
+/**
+ * The fork options of a tenant, prepared for every request of it: an isolation keeps the result per tenant, so the
+ * per-request path builds no option object (the forks never resolve a context of their own).
+ */
+export function tenantFork({ filterParams, ...options }: TenantForkOptions): TenantFork {
+  return Object.freeze({
+    options: Object.freeze({ ...options, disableContextResolution: true }),
+    filterParams: Object.freeze(Object.entries(filterParams ?? {}).map((entry) => Object.freeze(entry))),
+  });
+}
+
+/** No option at all (database mode: the tenant's own ORM). */
+export const PLAIN_TENANT_FORK: TenantFork = tenantFork({});
 import type { TenantRecord } from '../tenants/tenant-store.js';
 
 /**
@@ -22,7 +42,7 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
   constructor(
     readonly record: T,
     private readonly root: EntityManager,
-    private readonly fork: TenantForkOptions,
+    private readonly fork: TenantFork,
     private readonly onRelease?: () => void,
   ) {
     this.release = this.holdRelease();
@@ -34,9 +54,8 @@ export class ActiveTenant<T extends TenantRecord = TenantRecord> {
 
   get em(): EntityManager {
     if (this.#em) return this.#em;
-    const { filterParams, ...forkOptions } = this.fork;
-    const em = this.root.fork({ ...forkOptions, disableContextResolution: true });
-    for (const [name, params] of Object.entries(filterParams ?? {})) em.setFilterParams(name, params);
+    const em = this.root.fork(this.fork.options);
+    for (const [name, params] of this.fork.filterParams) em.setFilterParams(name, params);
     this.#em = em;
     return em;
   }

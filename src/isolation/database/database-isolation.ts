@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { ActiveTenant } from '../../scope/active-tenant.js';
+import { ActiveTenant, PLAIN_TENANT_FORK } from '../../scope/active-tenant.js';
 import { TenantStorageConflictError } from '../../errors/isolation.errors.js';
 import { TenancyError } from '../../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../../errors/tenant.errors.js';
@@ -86,12 +86,12 @@ export class DatabaseIsolation<T extends TenantRecord = TenantRecord> implements
 
   async acquire(record: T): Promise<ActiveTenant<T>> {
     const lease = await this.pool.acquire(record.id, () => this.open(record));
-    return new ActiveTenant(record, lease.orm.em, {}, lease.release);
+    return new ActiveTenant(record, lease.orm.em, PLAIN_TENANT_FORK, lease.release);
   }
 
   acquireNow(record: T): ActiveTenant<T> | undefined {
     const lease = this.pool.leaseIfOpen(record.id);
-    return lease && new ActiveTenant(record, lease.orm.em, {}, lease.release);
+    return lease && new ActiveTenant(record, lease.orm.em, PLAIN_TENANT_FORK, lease.release);
   }
 
   /** Closes the tenant's ORM once its requests are done and forgets its claim (drop). */

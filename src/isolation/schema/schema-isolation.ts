@@ -1,6 +1,6 @@
 import { type EntityMetadata, MikroORM, type Platform } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { ActiveTenant } from '../../scope/active-tenant.js';
+import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../../errors/isolation.errors.js';
 import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
 import type { ContextConfig } from '../../options/tenancy-options.js';
@@ -32,6 +32,12 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
   logger: Logger;
 }
 
+/** A tenant's checked schema and the fork options of its requests. */
+interface VerifiedSchema {
+  readonly schema: string;
+  readonly fork: TenantFork;
+}
+
 /**
  * One ORM and one connection pool for every tenant; each request's fork is pinned to the tenant's schema. Three
  * layers keep a tenant in its schema:
@@ -51,9 +57,9 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     ormConfig: () => ({ ...this.settings.template, discovery: tenantDiscovery(this.settings.template, this.settings.contextName) }),
     target: (record) => ({ schema: this.schemaOf(record) }),
   };
-  /** Tenants whose schema was checked, and the schema that was checked. */
-  readonly #verified = new Map<string, string>();
-  readonly #verifying = new Map<string, Promise<void>>();
+  /** Tenants whose schema was checked: the schema that was checked, and the fork options of every request there. */
+  readonly #verified = new Map<string, VerifiedSchema>();
+  readonly #verifying = new Map<string, Promise<VerifiedSchema>>();
   readonly #claims = new StorageClaims();
   readonly #warnings: ThrottledWarnings;
   #searchPathChecked?: Promise<void>;
@@ -88,15 +94,16 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
 
   /** `onRelease`: called when the tenant is released (the database tier gives its ORM lease back there). */
   acquire(record: T, onRelease?: () => void): ActiveTenant<T> | Promise<ActiveTenant<T>> {
-    const schema = this.schemaOf(record);
-    if (this.#verified.get(record.id) === schema) return new ActiveTenant(record, this.orm.em, { schema }, onRelease);
-    return this.verify(record, schema).then(() => new ActiveTenant(record, this.orm.em, { schema }, onRelease));
+    const active = this.acquireNow(record, onRelease);
+    if (active) return active;
+    return this.verify(record, this.schemaOf(record)).then((verified) => new ActiveTenant(record, this.orm.em, verified.fork, onRelease));
   }
 
   acquireNow(record: T, onRelease?: () => void): ActiveTenant<T> | undefined {
-    const schema = this.#verified.get(record.id);
-    // the record may derive another schema than the one checked (it changed): then the full path checks it
-    return schema !== undefined && schema === this.settings.schemaName(record) ? new ActiveTenant(record, this.orm.em, { schema }, onRelease) : undefined;
+    const verified = this.#verified.get(record.id);
+    // the record may derive another schema than the one checked (it changed): then the full path checks it; the same
+    // name was validated when it was checked
+    return verified !== undefined && verified.schema === this.settings.schemaName(record) ? new ActiveTenant(record, this.orm.em, verified.fork, onRelease) : undefined;
   }
 
   health(): TenantHealth {
@@ -130,7 +137,7 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
   }
 
   /** Once per tenant and process (concurrent first requests share it); a failure is not remembered. */
-  private verify(record: T, schema: string): Promise<void> {
+  private verify(record: T, schema: string): Promise<VerifiedSchema> {
     const key = `${record.id}\u0000${schema}`;
     let verifying = this.#verifying.get(key);
     if (!verifying) {
@@ -140,7 +147,7 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
     return verifying;
   }
 
-  private async check(record: T, schema: string): Promise<void> {
+  private async check(record: T, schema: string): Promise<VerifiedSchema> {
     await (this.#searchPathChecked ??= this.checkSearchPath().catch((error: unknown) => {
       this.#searchPathChecked = undefined;
       throw error;
@@ -156,7 +163,9 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
       this.#claims.release(schema, record.id);
       throw this.conflict(record, schema, owner.owner);
     }
-    this.#verified.set(record.id, schema);
+    const verified: VerifiedSchema = { schema, fork: tenantFork({ schema }) };
+    this.#verified.set(record.id, verified);
+    return verified;
   }
 
   private conflict(record: T, schema: string, otherTenantId: string): TenantStorageConflictError {

@@ -29,9 +29,10 @@ export function withSessionSearchPathGuard(config: ContextConfig, contextName: s
 
 function guardClient(client: PgClient, contextName: string): void {
   const query = client.query.bind(client);
-  client.query = (...args: unknown[]) => {
-    if (changesSessionSearchPath(textOf(args[0]))) throw new TenantSessionSearchPathError(contextName);
-    return query(...args);
+  // node-postgres' query(config, values, callback): explicit parameters, no rest array per statement
+  client.query = (config: unknown, values?: unknown, callback?: unknown) => {
+    if (changesSessionSearchPath(textOf(config))) throw new TenantSessionSearchPathError(contextName);
+    return query(config, values, callback);
   };
 }
 

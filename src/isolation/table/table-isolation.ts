@@ -1,6 +1,6 @@
 import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { ActiveTenant, type TenantForkOptions } from '../../scope/active-tenant.js';
+import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
@@ -46,7 +46,7 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     generatorConfig: () => this.migrationConfig(),
   };
   /** Each tenant's fork options (frozen: every request of the tenant shares them), made on its first request. */
-  readonly #forks = new Map<string, TenantForkOptions>();
+  readonly #forks = new Map<string, TenantFork>();
 
   private constructor(
     readonly orm: MikroORM,
@@ -124,12 +124,12 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     return Buffer.from(`nmt:${tenantId}`).subarray(0, 63).toString();
   }
 
-  private forkOf(tenantId: string): TenantForkOptions {
+  private forkOf(tenantId: string): TenantFork {
     const cached = this.#forks.get(tenantId);
     if (cached) return cached;
     const { rowLevelSecurity, setting } = this.settings.shared;
-    const fork: TenantForkOptions = Object.freeze({
-      filterParams: Object.freeze({ [TENANT_FILTER]: Object.freeze({ id: tenantId }) }),
+    const fork = tenantFork({
+      filterParams: { [TENANT_FILTER]: Object.freeze({ id: tenantId }) },
       ...(rowLevelSecurity ? { session: Object.freeze({ variables: Object.freeze({ [setting]: tenantId, application_name: this.sessionTagOf(tenantId) }) }) } : {}),
     });
     if (this.#forks.size >= MAX_CACHED_FORKS) this.#forks.delete(this.#forks.keys().next().value as string);
