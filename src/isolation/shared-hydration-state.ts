@@ -45,20 +45,23 @@ export function sharedHydrationState(Base: HydratorConstructor = ObjectHydrator)
   class SharedStateHydrator extends (Base as unknown as new (...args: ConstructorParameters<HydratorConstructor>) => Hydrating) {
     static readonly [SHARED] = true;
 
+    // each records this hydrator as the one hydrating (synchronously) and restores the outer one after; written out
+    // twice rather than through a callback, so hydrating an entity allocates no closure
     override hydrate(...args: unknown[]): void {
-      this.whileHydrating(() => super.hydrate(...args));
-    }
-
-    override hydrateReference(...args: unknown[]): void {
-      this.whileHydrating(() => super.hydrateReference(...args));
-    }
-
-    /** Records this hydrator as the one hydrating (synchronously), restoring the outer one after. */
-    whileHydrating(hydration: () => void): void {
       const outer = hydrating;
       hydrating = this;
       try {
-        hydration();
+        super.hydrate(...args);
+      } finally {
+        hydrating = outer;
+      }
+    }
+
+    override hydrateReference(...args: unknown[]): void {
+      const outer = hydrating;
+      hydrating = this;
+      try {
+        super.hydrateReference(...args);
       } finally {
         hydrating = outer;
       }

@@ -37,7 +37,8 @@ export function tenantEntityManagerClass(
       return schema ? kysely.withSchema(schema) : kysely;
     }
 
-    override async tryCache<T extends object, R>(
+    // not async: a pass-through that adds no promise of its own to every find and count
+    override tryCache<T extends object, R>(
       entityName: EntityName<T>,
       config: CacheConfig,
       key: unknown,
@@ -51,9 +52,9 @@ export function tenantEntityManagerClass(
       return super.tryCache<T, R>(entityName, effective, [scope, key], refresh, merge);
     }
 
-    override async clearCache(cacheKey: string): Promise<void> {
+    override clearCache(cacheKey: string): Promise<void> {
       const scope = scopeOf(this);
-      await super.clearCache(scope === undefined ? cacheKey : `${scope}|${cacheKey}`);
+      return super.clearCache(scope === undefined ? cacheKey : `${scope}|${cacheKey}`);
     }
   }
   return TenantEntityManager;
