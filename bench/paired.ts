@@ -7,7 +7,7 @@
 import { runLoad, type LoadOptions } from './load.js';
 import type { ServerProcess } from './server-process.js';
 import { MIN_WINDOW_REQUESTS } from './settings.js';
-import { median } from './stats.js';
+import { percentile } from './stats.js';
 
 /** One side's figures over its windows of a paired measurement. */
 export interface PairedSide {
@@ -53,11 +53,10 @@ export interface LoadedServer {
   load: Omit<LoadOptions, 'durationS'>;
 }
 
-interface WindowResult {
+export interface WindowResult {
   requests: number;
   durationS: number;
-  p50Ms: number;
-  p99Ms: number;
+  latenciesMs: number[];
   errors: number;
   non2xx: number;
   cpuUs: number;
@@ -95,18 +94,19 @@ async function measureWindow(target: LoadedServer, durationS: number): Promise<W
   const before = await target.server.usage();
   const result = await runLoad({ ...target.load, durationS });
   const after = await target.server.usage();
-  return { requests: result.requests, durationS: result.durationS, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, non2xx: result.non2xx, cpuUs: after.cpuUs - before.cpuUs };
+  return { requests: result.requests, durationS: result.durationS, latenciesMs: result.latenciesMs, errors: result.errors, non2xx: result.non2xx, cpuUs: after.cpuUs - before.cpuUs };
 }
 
-/** Throughput and CPU over all windows; latency percentiles as the median of the windows' (autocannon gives no histogram). */
-function combine(windows: WindowResult[]): PairedSide {
+/** Throughput, CPU and latency percentiles over all windows of one side (every request of the side pooled). */
+export function combine(windows: readonly WindowResult[]): PairedSide {
   const requests = windows.reduce((sum, w) => sum + w.requests, 0);
   const durationS = windows.reduce((sum, w) => sum + w.durationS, 0);
   const cpuUs = windows.reduce((sum, w) => sum + w.cpuUs, 0);
+  const latencies = windows.flatMap((w) => w.latenciesMs);
   return {
     reqPerSec: Math.round((durationS > 0 ? requests / durationS : 0) * 10) / 10,
-    p50Ms: median(windows.map((w) => w.p50Ms)),
-    p99Ms: median(windows.map((w) => w.p99Ms)),
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
     cpuUsPerReq: Math.round((requests ? cpuUs / requests : 0) * 10) / 10,
     requests,
     errors: windows.reduce((sum, w) => sum + w.errors, 0),

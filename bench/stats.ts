@@ -18,6 +18,18 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * The q-quantile (0 < q <= 1) of `values` by nearest rank, rounded to 0.01 ms; NaN when empty. Taken over a whole
+ * side's requests (all its windows pooled), not as a median of per-window percentiles: at ~3,000 requests per
+ * window, a window's p99 rests on its 30 slowest requests.
+ */
+export function percentile(values: readonly number[], q: number): number {
+  if (!values.length) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return Math.round((sorted[rank - 1] as number) * 100) / 100;
+}
+
 /** Per scenario: the median of each metric over its repetitions. */
 export function medians(measurements: Measurement[], scenario: string): Record<Metric, number> & { errors: number; reps: number } {
   const runs = measurements.filter((m) => m.scenario === scenario);
