@@ -13,6 +13,15 @@ export function ormConfig(clientUrl: string, poolMax: number = POOL_MAX) {
     clientUrl,
     entities: BENCH_ENTITIES,
     debug: false,
-    pool: { min: 0, max: poolMax },
+    pool: { min: 0, max: poolMax, ...idleTimeout() },
   });
+}
+
+/**
+ * BENCH_POOL_IDLE_MS: pg's idle timeout for every server's pool (pg's default, 10 s, when unset; 0 keeps idle
+ * connections open). A connection closed while its server waits for its turn takes its PostgreSQL caches with it.
+ */
+function idleTimeout(): { idleTimeoutMillis?: number } {
+  const value = process.env.BENCH_POOL_IDLE_MS;
+  return value === undefined || value === '' ? {} : { idleTimeoutMillis: Number(value) };
 }
