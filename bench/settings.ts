@@ -34,6 +34,11 @@ export interface BenchSettings {
   fanOutTenants: number[];
   fanOutConcurrency: number[];
   cliSchemas: number;
+  /**
+   * BENCH_POOL_IDLE_MS: `idleTimeoutMillis` of every bench server's pool (servers/orm-config.ts reads the same
+   * variable; unset: pg's 10 s). Set, the servers differ from a default app's, so the run is not a full one.
+   */
+  poolIdleMs?: number;
   /** Where latest.md / latest.json go. */
   resultsDir: string;
   /**
@@ -87,6 +92,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     fanOutTenants: (list('BENCH_FANOUT_TENANTS') ?? (quick ? ['50'] : FULL.fanOutTenants.map(String))).map(Number),
     fanOutConcurrency: (list('BENCH_FANOUT_CONCURRENCY') ?? (quick ? ['1', '4'] : ['1', '2', '4', '8'])).map(Number),
     cliSchemas: num('BENCH_CLI_SCHEMAS', quick ? 3 : FULL.cliSchemas),
+    poolIdleMs: env.BENCH_POOL_IDLE_MS ? num('BENCH_POOL_IDLE_MS', 0) : undefined,
   };
   const notFull = [
     quick && '--quick',
@@ -99,6 +105,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     shape.pairedWindows < FULL.pairedWindows && `${shape.pairedWindows} paired window(s)`,
     !FULL.fanOutTenants.every((n) => shape.fanOutTenants.includes(n)) && 'fewer fan-out tenant counts',
     shape.cliSchemas < FULL.cliSchemas && `${shape.cliSchemas} CLI schemas`,
+    shape.poolIdleMs !== undefined && `BENCH_POOL_IDLE_MS=${shape.poolIdleMs}`,
   ].filter((reason): reason is string => typeof reason === 'string');
   const full = notFull.length === 0;
   return {
