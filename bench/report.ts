@@ -49,7 +49,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '## Method',
     '',
-    `- Load: autocannon (in the orchestrator process) against 127.0.0.1, ${method.connections} connections, ${method.warmupS} s warm-up then ${method.durationS} s measured, per scenario and repetition. Before the warm-up, each server's answers are checked (the first and the last tenant get their own rows; relational: every author and tag of a page carries the tenant's marker).`,
+    `- Load: autocannon (in the orchestrator process) against 127.0.0.1, ${method.connections} connections, ${method.warmupS} s warm-up (with a baseline beside it, in turns of about 1 s with the baseline's, so neither idles through the other's) then ${method.durationS} s measured, per scenario and repetition. Before the warm-up, each server's answers are checked (the first and the last tenant get their own rows; relational: every author and tag of a page carries the tenant's marker).`,
     `- findOne workload (scenarios 1-7, 9 and 10 findOne): ${f((1 - method.insertShare) * 100)}% \`GET /items/:id\` (findOne by primary key, id random among ${method.seededRows} seeded rows), ${f(method.insertShare * 100)}% \`POST /items\` (a small insert, flushed); each request carries \`x-tenant-id\` of a tenant picked at random (ignored where there are no tenants).`,
   );
   const rel = method.relational;

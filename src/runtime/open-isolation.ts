@@ -2,6 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { DatabaseIsolation } from '../isolation/database/database-isolation.js';
 import { TableIsolation } from '../isolation/table/table-isolation.js';
 import { SchemaIsolation } from '../isolation/schema/schema-isolation.js';
+import { withKeptConnections } from '../isolation/schema/kept-connections.js';
 import { DatabaseTierIsolation } from '../isolation/schema/database-tier-isolation.js';
 import { ServerRoutedIsolation } from '../isolation/servers/server-routed-isolation.js';
 import { serverConfig } from '../isolation/servers/server-config.js';
@@ -33,7 +34,8 @@ async function openIsolation<T extends TenantRecord>(
   const { contextName } = options;
   if (options.isolation === 'schema') {
     const { schemaName, searchPath, reservedSchemas, connectionGroups } = options;
-    return SchemaIsolation.open<T>({ contextName, template, schemaName, searchPath, reservedSchemas, currentTenantId, connectionGroups, logger });
+    // one pool for every schema: its connections' catalog caches are worth keeping (the database tier has one schema)
+    return SchemaIsolation.open<T>({ contextName, template: withKeptConnections(template), schemaName, searchPath, reservedSchemas, currentTenantId, connectionGroups, logger });
   }
   if (options.isolation === 'table') return TableIsolation.open<T>({ contextName, template, shared: options.sharedTables, currentTenantId, logger });
   const { database, reservedDatabases, staticContexts } = options;
