@@ -146,7 +146,7 @@ const WARMUP_TURN_S = 1;
  * idles through the other's whole warm-up right before the measured windows (a scenario that had idled through a
  * 40-s reference warm-up measured ~0.6x in its first window, ~0.9x later). Returns each side's req/s over its turns.
  */
-async function warmUp(sides: { server: ServerProcess; load: LoadOptions }[], warmupS: number): Promise<number[]> {
+async function warmUp(sides: { server: ServerProcess; load: Omit<LoadOptions, 'durationS'> }[], warmupS: number): Promise<number[]> {
   if (warmupS <= 0) return [];
   const turns = Math.max(1, Math.round(warmupS / WARMUP_TURN_S));
   const reqPerSec = sides.map(() => 0);
