@@ -36,7 +36,8 @@ export interface BenchSettings {
   cliSchemas: number;
   /**
    * BENCH_POOL_IDLE_MS: `idleTimeoutMillis` of every bench server's pool (servers/orm-config.ts reads the same
-   * variable; unset: pg's 10 s). Set, the servers differ from a default app's, so the run is not a full one.
+   * variable; unset: the app's own, schema isolation's 10 min for its tenant pool, pg's 10 s elsewhere). Set, the
+   * servers differ from a default app's, so the run is not a full one.
    */
   poolIdleMs?: number;
   /** Where latest.md / latest.json go. */

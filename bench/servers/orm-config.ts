@@ -19,8 +19,9 @@ export function ormConfig(clientUrl: string, poolMax: number = POOL_MAX) {
 
 /**
  * BENCH_POOL_IDLE_MS (validated by the orchestrator, settings.ts; inherited by every server process): pg's idle
- * timeout for the pool (pg's default, 10 s, when unset; 0 keeps idle connections open). A connection closed while
- * its server waits for its turn takes its PostgreSQL caches with it.
+ * timeout for the pool (unset: the app's own, pg's 10 s, or schema isolation's 10 min for its tenant pool; 0 keeps
+ * idle connections open). A connection closed while its server waits for its turn takes its PostgreSQL caches with
+ * it.
  */
 function idleTimeout(): { idleTimeoutMillis?: number } {
   const value = process.env.BENCH_POOL_IDLE_MS;
