@@ -1,4 +1,4 @@
-import type { EntityMetadata, EntityProperty, MetadataStorage, Platform } from '@mikro-orm/core';
+import type { EntityMetadata, EntityProperty, EntitySchema, MetadataStorage, Platform, TriggerDef } from '@mikro-orm/core';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
 import { DROPPED_TENANT_TABLE, isDroppedTenantTable } from './dropped-tenant.entity.js';
@@ -7,6 +7,35 @@ import { DROPPED_TENANT_TABLE, isDroppedTenantTable } from './dropped-tenant.ent
 export const TENANT_FILTER = 'tenant';
 
 const CASTS: Record<Required<SharedTablesOptions>['type'], string> = { text: '', uuid: '::uuid', int: '::int', bigint: '::bigint' };
+
+/**
+ * Where the current tenant comes from in SQL, and what the tenant tables carry besides the column, filter and
+ * policies. Table mode reads the transaction's setting; mixed tiers (mixed-tier-metadata.ts) a per-schema function
+ * and add what moving a tenant between tiers needs.
+ */
+export interface TenantColumnScoping {
+  /** SQL for the current tenant's id: the column's default, and what the policies compare the column with. */
+  tenantSql: string;
+  /** Generated pivot tables get the tenant column too (own-column policy, unique `(tenant, a, b)`). */
+  pivotColumn: boolean;
+  /** Every tenant table gets a unique index `(tenant, primary key)`. */
+  tenantKeyUnique: boolean;
+  /** Triggers every tenant table carries (replacing any of the same name). */
+  triggers: (meta: EntityMetadata) => TriggerDef[];
+  /** Tables of the library's own that are never tenant tables (besides the dropped tenants'). */
+  ownTables: (meta: EntityMetadata) => boolean;
+}
+
+/** Table mode's scoping: the setting each fork's session context sets per transaction. */
+export function settingScoping(shared: Required<SharedTablesOptions>): TenantColumnScoping {
+  return {
+    tenantSql: `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`,
+    pivotColumn: false,
+    tenantKeyUnique: false,
+    triggers: () => [],
+    ownTables: () => false,
+  };
+}
 
 /**
  * Table mode's metadata, set at discovery so MikroORM does the scoping itself:
@@ -28,10 +57,12 @@ export function sharedTableDiscovery(
   contextName: string,
   shared: Required<SharedTablesOptions>,
   onUniqueWithoutTenant: (entity: string, columns: string[]) => void,
+  scoping: TenantColumnScoping = settingScoping(shared),
 ): ContextConfig['discovery'] {
   const userOnMetadata = template.discovery?.onMetadata;
   const userAfterDiscovered = template.discovery?.afterDiscovered;
-  const tenant = `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`;
+  const tenant = scoping.tenantSql;
+  const libraryTable = (meta: EntityMetadata) => isDroppedTenantTable(meta) || scoping.ownTables(meta);
   const matches = `${quote(shared.column)} = ${tenant}`;
   // a dropped tenant writes nothing more (see dropped-tenant.entity.ts)
   const notDropped = `not exists (select 1 from ${quote(DROPPED_TENANT_TABLE)} d where d."tenant_id" = ${tenant}::text)`;
@@ -39,16 +70,21 @@ export function sharedTableDiscovery(
     ...template.discovery,
     onMetadata: async (meta: EntityMetadata, platform: Platform) => {
       await userOnMetadata?.(meta, platform);
-      if (meta.embeddable || meta.virtual || isDroppedTenantTable(meta)) return;
-      addTenantProperty(meta, shared, contextName);
+      if (meta.embeddable || meta.virtual || libraryTable(meta)) return;
+      addTenantProperty(meta, shared, contextName, tenant);
       if (shared.uniques === 'per-tenant') scopeUniques(meta, shared.property);
       meta.filters[TENANT_FILTER] = { name: TENANT_FILTER, cond: (args: { id: string }) => ({ [shared.property]: args.id }), default: true };
     },
     afterDiscovered: async (storage: MetadataStorage, platform: Platform) => {
+      const tenantProperty = scoping.pivotColumn ? initialisedTenantProperty(storage, shared.property) : undefined;
       for (const meta of storage.getAll().values()) {
         if (!meta.embeddable && !meta.virtual) keepTenantFilterOffInverseOneToOne(meta, shared.property);
-        if (meta.embeddable || meta.virtual || isDroppedTenantTable(meta) || (meta.root !== undefined && meta.root !== meta)) continue;
+        if (meta.embeddable || meta.virtual || libraryTable(meta) || (meta.root !== undefined && meta.root !== meta)) continue;
+        if (tenantProperty && meta.pivotTable && !meta.properties[shared.property]) addPivotTenantProperty(meta, tenantProperty);
         if (meta.properties[shared.property]) reportUniques(meta, shared, onUniqueWithoutTenant);
+        if (meta.properties[shared.property]) addTenantKeyUnique(meta, shared.property, scoping);
+        const triggers = scoping.triggers(meta);
+        if (triggers.length) meta.triggers = [...(meta.triggers ?? []).filter((t) => !triggers.some((own) => own.name === t.name)), ...triggers];
         if (!shared.rowLevelSecurity) continue;
         const own = meta.properties[shared.property] ? matches : undefined;
         const references = referenceChecks(meta);
@@ -64,7 +100,7 @@ export function sharedTableDiscovery(
   };
 }
 
-function addTenantProperty(meta: EntityMetadata, shared: Required<SharedTablesOptions>, contextName: string): void {
+function addTenantProperty(meta: EntityMetadata, shared: Required<SharedTablesOptions>, contextName: string, tenantSql: string): void {
   const declared = meta.properties[shared.property] as EntityProperty | undefined;
   if (declared) {
     const column = declared.fieldNames?.[0] ?? declared.name;
@@ -74,7 +110,7 @@ function addTenantProperty(meta: EntityMetadata, shared: Required<SharedTablesOp
       ]);
     }
     declared.fieldNames ??= [shared.column];
-    declared.defaultRaw ??= `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`;
+    declared.defaultRaw ??= tenantSql;
     return;
   }
   meta.addProperty({
@@ -86,8 +122,39 @@ function addTenantProperty(meta: EntityMetadata, shared: Required<SharedTablesOp
     nullable: false,
     hidden: true,
     index: true,
-    defaultRaw: `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`,
+    defaultRaw: tenantSql,
   } as EntityProperty);
+}
+
+/** The tenant property as discovery initialised it on an entity (MikroORM builds generated pivots after onMetadata). */
+function initialisedTenantProperty(storage: MetadataStorage, property: string): EntityProperty | undefined {
+  for (const meta of storage.getAll().values()) {
+    const prop = meta.properties[property] as EntityProperty | undefined;
+    if (prop && !meta.pivotTable && prop.fieldNames?.length) return prop;
+  }
+  return undefined;
+}
+
+/**
+ * A generated pivot table gets the tenant column (filled by its default, as MikroORM leaves the column out of its
+ * inserts), so a tenant's pivot rows can be selected by that column alone (row filters of logical replication admit
+ * no subquery). Added after discovery: no later pass initialises it, so it is a full copy of an entity's.
+ */
+function addPivotTenantProperty(meta: EntityMetadata, tenantProperty: EntityProperty): void {
+  meta.addProperty({ ...tenantProperty, fieldNames: [...tenantProperty.fieldNames], columnTypes: [...tenantProperty.columnTypes] } as EntityProperty);
+  meta.sync(true);
+}
+
+/** `(tenant, primary key)` unique: one tenant's rows are addressable by the tenant column plus the key. */
+function addTenantKeyUnique(meta: EntityMetadata, tenantProperty: string, scoping: TenantColumnScoping): void {
+  if (!scoping.tenantKeyUnique) return;
+  // single-table inheritance makes its children's columns nullable: this one is never null, and a replica identity
+  // index must be on columns that are not null
+  (meta.properties[tenantProperty] as EntityProperty).nullable = false;
+  const properties = [tenantProperty, ...meta.primaryKeys.filter((pk) => pk !== tenantProperty)];
+  const name = `${meta.tableName}_tenant_key_unique`.slice(0, 63);
+  if (meta.uniques.some((u) => u.name === name)) return;
+  meta.uniques.push({ name, properties } as EntityMetadata['uniques'][number]);
 }
 
 /**
@@ -155,4 +222,12 @@ function policyName(meta: EntityMetadata): string {
 
 function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/** The template's entities plus tables of the library's own, which the tenant migrations create with the others. */
+export function withLibraryTables(template: ContextConfig, tables: EntitySchema[]): Pick<ContextConfig, 'entities' | 'entitiesTs'> {
+  return {
+    entities: [...(template.entities ?? []), ...tables] as ContextConfig['entities'],
+    ...(template.entitiesTs ? { entitiesTs: [...template.entitiesTs, ...tables] as ContextConfig['entitiesTs'] } : {}),
+  };
 }

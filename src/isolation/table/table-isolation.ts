@@ -7,7 +7,7 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { tenantEntityManagerClass } from '../tenant-entity-manager.js';
-import { TENANT_FILTER, sharedTableDiscovery } from './shared-table-metadata.js';
+import { TENANT_FILTER, sharedTableDiscovery, withLibraryTables } from './shared-table-metadata.js';
 import { TenantColumnGuard } from './tenant-column-guard.js';
 import { TableProvisioning } from './table-provisioning.js';
 import { checkRoleHonoursRls } from './rls-role-check.js';
@@ -168,10 +168,7 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
 
 /** The template's entities and the table of dropped tenants, which the tenant migrations create with the others. */
 function withDroppedTenants(template: ContextConfig): Pick<ContextConfig, 'entities' | 'entitiesTs'> {
-  return {
-    entities: [...(template.entities ?? []), DroppedTenantSchema] as ContextConfig['entities'],
-    ...(template.entitiesTs ? { entitiesTs: [...template.entitiesTs, DroppedTenantSchema] as ContextConfig['entitiesTs'] } : {}),
-  };
+  return withLibraryTables(template, [DroppedTenantSchema]);
 }
 
 /** Children first: a table comes before every table it references (self references aside). */
