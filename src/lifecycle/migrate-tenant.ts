@@ -44,6 +44,12 @@ export interface TenantMigrationTarget {
   schema?: string;
   /** Table mode: the tables every tenant shares (nothing to claim: they are no tenant's own). */
   shared?: boolean;
+  /**
+   * Migrating up: statements run in the migration transaction before the migrations (what they rely on, such as
+   * mixed tiers' per-schema functions) and after them. Each must be idempotent: a rerun runs them again.
+   */
+  before?: readonly string[];
+  after?: readonly string[];
   /** Describes the tenant for error messages. */
   label: string;
   to?: string | number;
@@ -71,7 +77,11 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
       }
       await claimStorage(orm, target, direction, trx);
       const options = { schema: target.schema, transaction: trx };
-      return direction === 'up' ? migrator.up({ ...options, to: target.to }) : migrator.down({ ...options, to: target.to });
+      if (direction === 'down') return migrator.down({ ...options, to: target.to });
+      for (const statement of target.before ?? []) await connection.execute(statement, [], 'run', trx);
+      const applied = await migrator.up({ ...options, to: target.to });
+      for (const statement of target.after ?? []) await connection.execute(statement, [], 'run', trx);
+      return applied;
     });
     return ran.map((migration) => migration.name);
   } catch (error) {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ContextConfig, SharedTablesOptions } from '../../src/options/tenancy-options.js';
 import { InvalidTenancyOptionsError } from '../../src/errors/options.errors.js';
-import { mixedTierDiscovery, withMixedTierTables } from '../../src/isolation/schema/mixed-tier-metadata.js';
+import { mixedTierDiscovery, tenantKeyUniqueName, withMixedTierTables } from '../../src/isolation/schema/mixed-tier-metadata.js';
 import { createTenantMigration } from '../../src/lifecycle/create-tenant-migration.js';
 import { TENANT_ENTITIES } from '../fixtures/relational/entities.js';
 
@@ -136,6 +136,16 @@ describe('mixed tiers: one metadata for the shared, schema and database tiers (i
     await expect(withOrm(mixedConfig([...TENANT_ENTITIES, Invoice], false), () => undefined)).rejects.toThrow(
       /Invoice\.id is a generated serial key.*@PrimaryKey\(\{ type: 'uuid' \}\) id = randomUUID\(\)/,
     );
+  });
+
+  it('names the (tenant, primary key) index within 63 bytes, a long table name cut and told apart by a hash', () => {
+    expect(tenantKeyUniqueName('author')).toBe('author_tenant_key_unique');
+    const long = (end: string) => `${'a_very_long_table_name_'.repeat(3)}${end}`;
+    const [one, two] = [tenantKeyUniqueName(long('one')), tenantKeyUniqueName(long('two'))];
+    expect(Buffer.byteLength(one)).toBeLessThanOrEqual(63);
+    expect(one).toMatch(/^a_very_long_table_name_.*_[0-9a-f]{8}_tenant_key_unique$/);
+    expect(one).not.toBe(two);
+    expect(Buffer.byteLength(tenantKeyUniqueName(`${'é'.repeat(40)}`))).toBeLessThanOrEqual(63);
   });
 
   describe('migration:create through createTenantMigration', () => {

@@ -1,8 +1,10 @@
 import type { EntityMetadata, EntityProperty, MetadataStorage, Platform, TriggerDef } from '@mikro-orm/core';
+import { createHash } from 'node:crypto';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
 import { DroppedTenantSchema } from '../table/dropped-tenant.entity.js';
 import { type TenantColumnScoping, sharedTableDiscovery, withLibraryTables } from '../table/shared-table-metadata.js';
+import { quoteIdent } from '../move/move-sql.js';
 import { FencedTenantSchema, isFencedTenantTable } from './fenced-tenant.entity.js';
 import { tenantDiscovery } from './schema-isolation.js';
 
@@ -16,6 +18,16 @@ export const TENANT_FUNCTION = 'nmt_tenant';
 export const FENCE_FUNCTION = 'nmt_refuse_fenced';
 /** The fence trigger's name on every tenant table. */
 export const FENCE_TRIGGER = 'nmt_fence';
+/** How the name of every tenant table's `(tenant, primary key)` unique index ends. */
+export const TENANT_KEY_UNIQUE_SUFFIX = '_tenant_key_unique';
+
+/** `<table>_tenant_key_unique`, within PostgreSQL's 63 bytes: a long table name is cut and given a hash of itself. */
+export function tenantKeyUniqueName(tableName: string): string {
+  const name = `${tableName}${TENANT_KEY_UNIQUE_SUFFIX}`;
+  if (Buffer.byteLength(name) <= 63) return name;
+  const hash = createHash('sha1').update(tableName).digest('hex').slice(0, 8);
+  return `${Buffer.from(tableName).subarray(0, 63 - TENANT_KEY_UNIQUE_SUFFIX.length - 9).toString().replace(/\uFFFD+$/, '')}_${hash}${TENANT_KEY_UNIQUE_SUFFIX}`;
+}
 
 /**
  * Mixed tiers' scoping (docs/internals/mixed-tiers.md, 4.2): the tenant column, filter and policies of the shared
@@ -32,7 +44,7 @@ export function mixedTierScoping(): TenantColumnScoping {
   return {
     tenantSql: `${TENANT_FUNCTION}()`,
     pivotColumn: true,
-    tenantKeyUnique: true,
+    tenantKeyUnique: tenantKeyUniqueName,
     triggers: (meta) => [fenceTrigger(meta)],
     ownTables: isFencedTenantTable,
   };
@@ -77,7 +89,7 @@ function fenceTrigger(meta: EntityMetadata): TriggerDef {
     timing: 'before',
     events: ['insert', 'update', 'delete'],
     forEach: 'row',
-    expression: `create trigger ${quote(FENCE_TRIGGER)} before insert or update or delete on ${quote(meta.tableName)} for each row execute function ${FENCE_FUNCTION}()`,
+    expression: `create trigger ${quoteIdent(FENCE_TRIGGER)} before insert or update or delete on ${quoteIdent(meta.tableName)} for each row execute function ${FENCE_FUNCTION}()`,
   };
 }
 
@@ -102,8 +114,4 @@ function refuseSerialKeys(storage: MetadataStorage, contextName: string, tenantP
     }
   }
   if (problems.length) throw new InvalidTenancyOptionsError(problems);
-}
-
-function quote(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
 }

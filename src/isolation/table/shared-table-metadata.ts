@@ -18,8 +18,8 @@ export interface TenantColumnScoping {
   tenantSql: string;
   /** Generated pivot tables get the tenant column too (own-column policy, unique `(tenant, a, b)`). */
   pivotColumn: boolean;
-  /** Every tenant table gets a unique index `(tenant, primary key)`. */
-  tenantKeyUnique: boolean;
+  /** Every tenant table gets a unique index `(tenant, primary key)`, of this name (off when undefined). */
+  tenantKeyUnique?: (tableName: string) => string;
   /** Triggers every tenant table carries (replacing any of the same name). */
   triggers: (meta: EntityMetadata) => TriggerDef[];
   /** Tables of the library's own that are never tenant tables (besides the dropped tenants'). */
@@ -31,7 +31,6 @@ export function settingScoping(shared: Required<SharedTablesOptions>): TenantCol
   return {
     tenantSql: `nullif(current_setting('${shared.setting}', true), '')${CASTS[shared.type]}`,
     pivotColumn: false,
-    tenantKeyUnique: false,
     triggers: () => [],
     ownTables: () => false,
   };
@@ -148,11 +147,11 @@ function addPivotTenantProperty(meta: EntityMetadata, tenantProperty: EntityProp
 /** `(tenant, primary key)` unique: one tenant's rows are addressable by the tenant column plus the key. */
 function addTenantKeyUnique(meta: EntityMetadata, tenantProperty: string, scoping: TenantColumnScoping): void {
   if (!scoping.tenantKeyUnique) return;
+  const name = scoping.tenantKeyUnique(meta.tableName);
   // single-table inheritance makes its children's columns nullable: this one is never null, and a replica identity
   // index must be on columns that are not null
   (meta.properties[tenantProperty] as EntityProperty).nullable = false;
   const properties = [tenantProperty, ...meta.primaryKeys.filter((pk) => pk !== tenantProperty)];
-  const name = `${meta.tableName}_tenant_key_unique`.slice(0, 63);
   if (meta.uniques.some((u) => u.name === name)) return;
   meta.uniques.push({ name, properties } as EntityMetadata['uniques'][number]);
 }
