@@ -118,7 +118,7 @@ beforeAll(async () => {
     await sql(db, `grant usage on schema "${schema}" to "${role}"; grant select, insert, update, delete on all tables in schema "${schema}" to "${role}"`);
   }
 
-  schemaTier = await MikroORM.init(config(true, { ...asApp(), ...logTo(sent.schemaTier) }));
+  schemaTier = await MikroORM.init(config(true, { ...asApp(), ...logTo(sent.schemaTier) }) as never);
   sharedTier = await MikroORM.init(config(true, { ...asApp(), ...logTo(sent.sharedTier), sessionContext: 'transaction' }) as never);
   await writeBlog(schemaFork('tenant_a', 'a'), 'own-a', 'x');
   await writeBlog(schemaFork('tenant_b', 'b'), 'own-b', 'x');
