@@ -14,8 +14,10 @@ export type {
   TenantPoolOptions,
   TenantSeeder,
   ReplicaLagOptions,
+  SharedTablesOptions,
+  SharedTierOptions,
 } from './options/tenancy-options.js';
-export type { TenantPlacementPolicy, TenantServerLoad, TenantServerOptions } from './options/tenant-servers.js';
+export type { DatabaseTierOptions, TenantPlacementPolicy, TenantServerLoad, TenantServerOptions } from './options/tenant-servers.js';
 export { DEFAULT_CONTEXT, DEFAULT_TENANT_CONTEXT } from './options/tokens.js';
 export { InjectEntityManager, InjectMikroORM, InjectRepository } from './module/inject.decorators.js';
 export { getEntityManagerToken, getMikroORMToken, getRepositoryToken } from '@mikro-orm/nestjs';

@@ -209,10 +209,24 @@ export class TenantTierUnsupportedError extends TenancyError {
   constructor(contextName: string, tenantId: string, tier: unknown) {
     super(
       `Tenant '${tenantId}' of context '${contextName}' is in tier '${printableName(tier)}', which this tenant context does not ` +
-        `have. Tiers are 'schema' and 'database'; the database tier needs isolation 'schema' with tenancy.databaseTier. ` +
-        `Configure it, or correct the tenant's 'tier' in the tenant store.`,
+        `have. Tiers are 'shared', 'schema' and 'database'; the shared tier needs isolation 'schema' with tenancy.sharedTier, ` +
+        `the database tier tenancy.databaseTier. Configure it, or correct the tenant's 'tier' in the tenant store.`,
       HttpStatus.INTERNAL_SERVER_ERROR,
       'Internal Server Error',
+    );
+  }
+}
+
+/** The shared tier's database could not be checked or created at boot. */
+export class SharedTierDatabaseError extends TenancyError {
+  constructor(contextName: string, dbName: string, cause: unknown) {
+    super(
+      `Tenant context '${contextName}': the shared tier's database "${dbName}" could not be found or created ` +
+        `(${cause instanceof Error ? cause.message : String(cause)}). Create it once (create database "${dbName}") with a role ` +
+        `that may, or point tenancy.sharedTier.dbName at an existing database, then start the app again.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+      { cause },
     );
   }
 }

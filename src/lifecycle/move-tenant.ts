@@ -66,9 +66,15 @@ export class TenantMove<T extends TenantRecord> {
   async move(tenantId: string, options: TenantMoveOptions): Promise<TenantMoveResult> {
     const { tenants } = this;
     const { record } = await registeredRecordToChange(tenants, tenantId);
-    const places = this.places(tenantId);
     const from = this.placeOf(record);
     const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };
+    if (from.tier === 'shared' || to.tier === 'shared') {
+      throw new TenancyUsageError(
+        `Cannot move tenant '${tenantId}' ${from.tier === 'shared' ? 'out of' : 'into'} the shared tier: this version moves tenants between servers and ` +
+          `between the schema and database tiers only. Create the tenant again in the tier it should live in, and copy its data.`,
+      );
+    }
+    const places = this.places(tenantId);
     this.refuseUnknownPlace(tenantId, to, places);
     const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(record).schema as string);
     // slots are server-wide: database mode keys the move by the target server and the tenant's database there

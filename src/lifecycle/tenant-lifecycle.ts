@@ -84,7 +84,8 @@ export class TenantLifecycle<T extends TenantRecord = TenantRecord> {
       if (!existed) await provisioning.create(tenant);
       migrated = await migrations.migrateOne(tenant);
       // shared tables are migrated once, by the first tenant: the next ones find nothing pending
-      if (!existed && migrated.migrations.length === 0 && !tenants.isolation.migrations.shared) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
+      const sharedTables = tenants.isolation.migrations.shared || tenants.isolation.migrations.target(tenant).shared === true;
+      if (!existed && migrated.migrations.length === 0 && !sharedTables) throw new NoTenantMigrationsError(tenants.contextName, tenants.options.config);
       const afterStorageCreated = tenants.options.afterStorageCreated;
       if (!existed && afterStorageCreated) await this.inTenant(tenants, tenant, (em) => afterStorageCreated({ tenant, em, where }));
       const seed = options.seed ?? tenants.options.seed;

@@ -1,5 +1,5 @@
 import { normalizeServers, serversProblems } from './servers-validation.js';
-import { affinityProblems, changesProblems, sharedTablesProblems, storeContextOf } from './tenancy-problems.js';
+import { affinityProblems, changesProblems, sharedTablesProblems, sharedTierProblems, storeContextOf } from './tenancy-problems.js';
 import { normalizeReplicaLag, replicaLagProblems } from './replica-lag-options.js';
 import type { TenantPlacementPolicy, TenantServerOptions } from './tenant-servers.js';
 import { InvalidTenancyOptionsError } from '../errors/options.errors.js';
@@ -19,7 +19,7 @@ import type {
   TenantSeeder,
   SharedTablesOptions,
 } from './tenancy-options.js';
-import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT } from './tokens.js';
+import { ALL_ROUTES, DEFAULT_TENANT_CONTEXT, SHARED_TIER_SCHEMA } from './tokens.js';
 import { databaseNameOf } from './database-name.js';
 import { replicaProblems } from '../replicas/replica-config.js';
 
@@ -54,6 +54,11 @@ export interface NormalizedTenancy<T extends TenantRecord = TenantRecord> {
   placement?: TenantPlacementPolicy<T>;
   /** Schema isolation's database tier: the database of a database-tier tenant; undefined when there is no such tier. */
   databaseTier?: { databaseName: (tenant: T) => string };
+  /**
+   * Schema isolation's shared tier: its tenant column (row-level security always on) and database (undefined: the
+   * tenant database's name + `_shared`, per server); undefined when there is no such tier.
+   */
+  sharedTier?: { shared: Required<SharedTablesOptions>; dbName?: string };
   /** Schema isolation: connection groups of the shared tenant pool (1: no affinity). */
   connectionGroups: number;
 }
@@ -139,7 +144,7 @@ function tenancyProblems(tenancy: TenancyOptions, name: string): string[] {
   const problems: string[] = [];
   if (!CONTEXT_NAME.test(name)) problems.push(`${label}: a context name must start with a letter and use letters, digits, '_' or '-'`);
   if (!['schema', 'database', 'table'].includes(tenancy.isolation)) problems.push(`${label}: isolation must be 'schema', 'database' or 'table'`);
-  problems.push(...sharedTablesProblems(tenancy, label));
+  problems.push(...sharedTablesProblems(tenancy, label), ...sharedTierProblems(tenancy, label));
   if (tenancy.migrateAs !== undefined && (typeof tenancy.migrateAs?.user !== 'string' || !tenancy.migrateAs.user)) problems.push(`${label}: migrateAs.user must name a database role`);
   if (!tenancy.store || typeof tenancy.store.find !== 'function') problems.push(`${label}: no tenant store; set 'store' (e.g. TenantStores.static([...]) or TenantStores.table(Tenant))`);
   const config = tenancy.config;
@@ -192,16 +197,8 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     schemaName: tenancy.schemaName ?? ((t) => `tenant_${t.id}`),
     database: tenancy.database ?? ((t) => ({ dbName: `tenant_${t.id}` })),
     searchPath,
-    sharedTables: {
-      column: tenancy.sharedTables?.column ?? 'tenant_id',
-      property: tenancy.sharedTables?.property ?? 'tenantId',
-      type: tenancy.sharedTables?.type ?? 'text',
-      rowLevelSecurity: tenancy.sharedTables?.rowLevelSecurity ?? true,
-      setting: tenancy.sharedTables?.setting ?? 'nmt.tenant_id',
-      uniques: tenancy.sharedTables?.uniques ?? 'per-tenant',
-      bypassingRole: tenancy.sharedTables?.bypassingRole ?? 'refuse',
-    },
-    reservedSchemas: [...staticSchemas, ...searchPath],
+    sharedTables: sharedColumnOptions(tenancy.sharedTables),
+    reservedSchemas: [...staticSchemas, ...searchPath, ...(tenancy.sharedTier ? [SHARED_TIER_SCHEMA] : [])],
     reservedDatabases: staticDatabases,
     staticContexts: contexts,
     pool: {
@@ -221,6 +218,20 @@ function normalizeTenancy(tenancy: TenancyOptions, contextName: string, contexts
     servers: normalizeServers(tenancy),
     placement: tenancy.placement,
     databaseTier: tenancy.databaseTier && { databaseName: tenancy.databaseTier.dbName ?? ((t) => `tenant_${t.id}`) },
+    sharedTier: tenancy.sharedTier && { shared: sharedColumnOptions({ ...tenancy.sharedTier, rowLevelSecurity: true }), dbName: tenancy.sharedTier.dbName },
     connectionGroups: tenancy.connectionAffinity?.groups ?? 1,
+  };
+}
+
+/** The tenant column's options with their defaults (table isolation, and schema isolation's shared tier). */
+function sharedColumnOptions(options: SharedTablesOptions | undefined): Required<SharedTablesOptions> {
+  return {
+    column: options?.column ?? 'tenant_id',
+    property: options?.property ?? 'tenantId',
+    type: options?.type ?? 'text',
+    rowLevelSecurity: options?.rowLevelSecurity ?? true,
+    setting: options?.setting ?? 'nmt.tenant_id',
+    uniques: options?.uniques ?? 'per-tenant',
+    bypassingRole: options?.bypassingRole ?? 'refuse',
   };
 }

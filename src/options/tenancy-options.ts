@@ -79,6 +79,20 @@ export interface SharedTablesOptions {
   bypassingRole?: 'refuse' | 'warn';
 }
 
+/**
+ * Schema isolation's shared tier (`tenancy.sharedTier`): tenants whose record says `tier: 'shared'` keep their rows in
+ * tables they all share, in schema `nmt_shared` of a database of its own on each server, scoped by a tenant column as
+ * in table isolation (an entity filter, and row-level security forced on every table). Every tenant table of the
+ * other tiers carries the same column, whose value is a constant in a tenant's own schema. See docs/servers.md.
+ */
+export interface SharedTierOptions extends Omit<SharedTablesOptions, 'rowLevelSecurity'> {
+  /**
+   * The database of the shared tables on each server (over that server's connection options), created at boot when
+   * missing. Default: the tenant database's name with `_shared` appended. Never the tenant database itself.
+   */
+  dbName?: string;
+}
+
 export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
   /** Context name used by `@InjectEntityManager(name)` / `@InjectRepository(E, name)`. Default `'tenant'`. */
   contextName?: string;
@@ -153,6 +167,12 @@ export interface TenancyOptions<T extends TenantRecord = TenantRecord> {
    * (big customers), while the others share the tenant database; `TenantLifecycle.move` moves tenants between tiers.
    */
   databaseTier?: DatabaseTierOptions<T>;
+  /**
+   * Schema isolation: a shared tier, so a tenant whose record says `tier: 'shared'` keeps its rows in shared tables
+   * (small tenants), next to tenants with a schema (and, with `databaseTier`, a database) of their own. Tenant keys
+   * must be unique across tenants (no serial keys). See SharedTierOptions.
+   */
+  sharedTier?: SharedTierOptions;
   /**
    * Schema isolation, many tenants: split each server's pool into `groups` groups of `pool.max / groups`
    * connections and serve a tenant always from the same group, so each PostgreSQL connection caches the catalog of

@@ -9,3 +9,6 @@ export const DEFAULT_TENANT_CONTEXT = 'tenant';
 
 /** Routes the per-request middleware runs on by default: every route (path-to-regexp 8 wildcard). */
 export const ALL_ROUTES: readonly string[] = ['{*all}'];
+
+/** Schema isolation's shared tier: the schema of the shared tables in each server's shared-tier database (reserved). */
+export const SHARED_TIER_SCHEMA = 'nmt_shared';

@@ -13,9 +13,10 @@ export interface TenantRecord {
   server?: string;
   /**
    * Schema isolation with `tenancy.databaseTier`: `'database'` gives the tenant a database of its own (holding its
-   * schema); none or `'schema'`: its schema in the shared tenant database. Set by `create` (from the data) and `move`.
+   * schema); with `tenancy.sharedTier`: `'shared'` keeps its rows in the shared tables; none or `'schema'`: its schema
+   * in the tenant database. Set by `create` (from the data) and `move`.
    */
-  tier?: 'schema' | 'database';
+  tier?: 'shared' | 'schema' | 'database';
 }
 
 /** Looks up static contexts by name, for stores that keep tenants in a database (see TenantStores.table). */

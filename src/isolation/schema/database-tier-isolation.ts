@@ -12,7 +12,9 @@ import { TenancyError } from '../../errors/tenancy.error.js';
 import { TenantUnavailableError } from '../../errors/tenant.errors.js';
 import { TenantStorageConflictError } from '../../errors/isolation.errors.js';
 import { foreignOwnerOfOpenedDatabase } from '../opened-database.js';
-import { SchemaIsolation, type SchemaIsolationSettings, tenantDiscovery } from './schema-isolation.js';
+import { SchemaIsolation, type SchemaIsolationSettings } from './schema-isolation.js';
+import { schemaModeMetadata } from './mixed-tier-metadata.js';
+import { mixedTierSchemaPrelude } from './mixed-tier-functions.js';
 
 export interface DatabaseTierSettings<T extends TenantRecord> extends SchemaIsolationSettings<T> {
   /** The database of a database-tier tenant (on its server). */
@@ -37,11 +39,15 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
     sharedOrm: false,
     shared: false,
     ormConfig: (record) => {
-      const { template, contextName } = this.settings;
-      const config = { ...template, discovery: tenantDiscovery(template, contextName) };
+      const { template, contextName, mixedTier } = this.settings;
+      const config = { ...template, ...schemaModeMetadata(template, contextName, mixedTier, { wildcardSchema: true }) };
       return record ? { ...config, dbName: this.databaseOf(record) } : config;
     },
-    target: (record) => ({ schema: this.schemaOf(record) }),
+    target: (record) => {
+      const schema = this.schemaOf(record);
+      const { mixedTier } = this.settings;
+      return { schema, ...(mixedTier ? { before: mixedTierSchemaPrelude(schema, { tenantId: record.id }, mixedTier) } : {}) };
+    },
   };
   /** The SchemaIsolation of each open tenant ORM (it checks the tenant's schema and the search_path). */
   readonly #byOrm = new WeakMap<MikroORM, SchemaIsolation<T>>();

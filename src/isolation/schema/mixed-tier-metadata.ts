@@ -6,7 +6,7 @@ import { DroppedTenantSchema } from '../table/dropped-tenant.entity.js';
 import { type TenantColumnScoping, sharedTableDiscovery, withLibraryTables } from '../table/shared-table-metadata.js';
 import { quoteIdent } from '../move/move-sql.js';
 import { FencedTenantSchema, isFencedTenantTable } from './fenced-tenant.entity.js';
-import { tenantDiscovery } from './schema-isolation.js';
+import { tenantDiscovery } from './tenant-discovery.js';
 
 /**
  * The SQL function each schema of a mixed-tier app defines (provisioning creates it before the first migration):
@@ -72,6 +72,21 @@ export function mixedTierDiscovery(
     },
   };
   return wildcardSchema ? tenantDiscovery({ ...template, discovery: checked }, contextName) : checked;
+}
+
+/**
+ * The discovery (and entities) of an ORM on the tenant entities of schema isolation: wildcard-schema entities (the
+ * serving and migration ORMs) or as declared (the migration generator); with `mixedTier` (tenancy.sharedTier), the
+ * mixed tiers' metadata on top, the same in every tier.
+ */
+export function schemaModeMetadata(
+  template: ContextConfig,
+  contextName: string,
+  mixedTier: Required<SharedTablesOptions> | undefined,
+  { wildcardSchema, onUniqueWithoutTenant = () => undefined }: { wildcardSchema: boolean; onUniqueWithoutTenant?: (entity: string, columns: string[]) => void },
+): Pick<ContextConfig, 'discovery' | 'entities' | 'entitiesTs'> {
+  if (!mixedTier) return wildcardSchema ? { discovery: tenantDiscovery(template, contextName) } : {};
+  return { ...withMixedTierTables(template), discovery: mixedTierDiscovery(template, contextName, mixedTier, onUniqueWithoutTenant, { wildcardSchema }) };
 }
 
 /** The template's entities plus the tables of dropped and fenced tenants, part of every tier's migrations. */

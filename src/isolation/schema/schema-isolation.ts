@@ -3,7 +3,7 @@ import type { Logger } from '@nestjs/common';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../../errors/isolation.errors.js';
 import { InvalidTenancyOptionsError } from '../../errors/options.errors.js';
-import type { ContextConfig } from '../../options/tenancy-options.js';
+import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import { validateDerivedIdentifier } from '../../tenants/tenant-id-rules.js';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import { acceptsStartupOptions, parseSearchPath, renderSearchPath, withSearchPath } from './search-path.js';
@@ -16,6 +16,9 @@ import { withConnectionAffinity } from './connection-affinity.js';
 import { withSessionSearchPathGuard } from './session-search-path-guard.js';
 import { tenantOrmOptions } from '../tenant-isolation.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
+import { TENANT_FILTER } from '../table/shared-table-metadata.js';
+import { schemaModeMetadata } from './mixed-tier-metadata.js';
+import { mixedTierSchemaPrelude } from './mixed-tier-functions.js';
 
 export interface SchemaIsolationSettings<T extends TenantRecord> {
   contextName: string;
@@ -29,6 +32,11 @@ export interface SchemaIsolationSettings<T extends TenantRecord> {
   currentTenantId: () => string | undefined;
   /** Connection groups of the pool (tenancy.connectionAffinity); 1 or undefined: one pool for every tenant. */
   connectionGroups?: number;
+  /**
+   * Mixed tiers (tenancy.sharedTier): the shared tier's tenant column, which every tenant table carries here too
+   * (mixed-tier-metadata.ts); each fork then also sets the tenant filter, and each schema gets its `nmt_tenant()`.
+   */
+  mixedTier?: Required<SharedTablesOptions>;
   logger: Logger;
 }
 
@@ -51,12 +59,7 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
   readonly kind = 'schema' as const;
   readonly provisioning: SchemaProvisioning<T>;
   /** One migration ORM (with the same wildcard metadata) reaches every schema; `migrateTenant` sets the schema. */
-  readonly migrations: TenantMigrationAccess<T> = {
-    sharedOrm: true,
-    shared: false,
-    ormConfig: () => ({ ...this.settings.template, discovery: tenantDiscovery(this.settings.template, this.settings.contextName) }),
-    target: (record) => ({ schema: this.schemaOf(record) }),
-  };
+  readonly migrations: TenantMigrationAccess<T>;
   /** Tenants whose schema was checked: the schema that was checked, and the fork options of every request there. */
   readonly #verified = new Map<string, VerifiedSchema>();
   readonly #verifying = new Map<string, Promise<VerifiedSchema>>();
@@ -70,6 +73,18 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
   ) {
     this.#warnings = new ThrottledWarnings(settings.logger);
     this.provisioning = new SchemaProvisioning<T>(this, settings.logger);
+    const { template, contextName, mixedTier } = settings;
+    this.migrations = {
+      sharedOrm: true,
+      shared: false,
+      ormConfig: () => ({ ...template, ...schemaModeMetadata(template, contextName, mixedTier, { wildcardSchema: true }) }),
+      target: (record) => {
+        const schema = this.schemaOf(record);
+        return { schema, ...(mixedTier ? { before: mixedTierSchemaPrelude(schema, { tenantId: record.id }, mixedTier) } : {}) };
+      },
+      // mixed tiers generate from their metadata on the entities as declared; plain schema mode from the template
+      ...(mixedTier ? { generatorConfig: () => ({ ...template, ...schemaModeMetadata(template, contextName, mixedTier, { wildcardSchema: false }) }) } : {}),
+    };
   }
 
   /** `init` opens the ORM (default MikroORM.init, which connects lazily; the database tier connects at once). */
@@ -163,7 +178,9 @@ export class SchemaIsolation<T extends TenantRecord = TenantRecord> implements T
       this.#claims.release(schema, record.id);
       throw this.conflict(record, schema, owner.owner);
     }
-    const verified: VerifiedSchema = { schema, fork: tenantFork({ schema }) };
+    // mixed tiers: the tenant filter too (the policies of a tenant's own schema are true for its rows anyway)
+    const filterParams = this.settings.mixedTier ? { filterParams: { [TENANT_FILTER]: Object.freeze({ id: record.id }) } } : {};
+    const verified: VerifiedSchema = { schema, fork: tenantFork({ schema, ...filterParams }) };
     this.#verified.set(record.id, verified);
     return verified;
   }
@@ -199,7 +216,7 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
     ]);
   }
   const options = tenantOrmOptions(template, contextName, {
-    discovery: tenantDiscovery(template, contextName),
+    ...schemaModeMetadata(template, contextName, settings.mixedTier, { wildcardSchema: true, onUniqueWithoutTenant: uniqueWithoutTenantWarning(settings.logger, contextName, settings.mixedTier?.property) }),
     driverOptions: withSearchPath(template.driverOptions, searchPath),
     entityManager: tenantEntityManagerClass(template, (em) => (em.schema ? `schema:${em.schema}` : undefined)),
     driver: tenantSchemaDriverClass(template, settings.currentTenantId, onTenantTableMissing),
@@ -209,24 +226,12 @@ export function schemaModeOrmOptions<T extends TenantRecord>(settings: SchemaIso
   return groups > 1 ? withConnectionAffinity(guarded, groups, settings.currentTenantId) : guarded;
 }
 
-/**
- * Makes every tenant entity wildcard-schema (`schema: '*'`) at discovery, so MikroORM qualifies each of its tables
- * with the fork's schema. An entity that names a schema of its own is refused: it would be shared by every tenant.
- */
-export function tenantDiscovery(template: ContextConfig, contextName: string): ContextConfig['discovery'] {
-  const userOnMetadata = template.discovery?.onMetadata;
-  return {
-    ...template.discovery,
-    onMetadata: async (meta: EntityMetadata, platform: Platform) => {
-      await userOnMetadata?.(meta, platform);
-      if (meta.schema && meta.schema !== '*') {
-        throw new InvalidTenancyOptionsError([
-          `tenant context '${contextName}': entity ${meta.className} names the schema '${meta.schema}'. Tenant entities ` +
-            `live in each tenant's schema: remove \`schema\` from its @Entity() (the library qualifies every table with ` +
-            `the tenant's schema), or move the entity to a static context`,
-        ]);
-      }
-      meta.schema = '*';
-    },
-  };
+/** Mixed tiers: a unique constraint that leaves the tenant column out would collide across the shared tier's tenants. */
+function uniqueWithoutTenantWarning(logger: Logger, contextName: string, tenantProperty = 'tenantId'): (entity: string, columns: string[]) => void {
+  return (entity, columns) =>
+    logger.warn(
+      `Tenant context '${contextName}' (shared tier): a unique constraint of ${entity} on (${columns.join(', ')}) leaves out ` +
+        `the tenant column, so one shared-tier tenant's value blocks every other's (and tells them it exists). Make it ` +
+        `@Unique({ properties: ['${tenantProperty}', ...] }) and declare ${tenantProperty} on the entity.`,
+    );
 }

@@ -31,6 +31,8 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     /** False with one unnamed server (no `tenancy.servers`): a record's `server` is then ignored. */
     private readonly named = true,
     logger?: Logger,
+    /** Each server's shared tier (schema isolation with `tenancy.sharedTier`). */
+    readonly sharedTier?: ReadonlyMap<string, TenantIsolationStrategy<T>>,
   ) {
     this.#warnings = logger && new ThrottledWarnings(logger);
     const [first] = servers.entries();
@@ -52,7 +54,7 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     const server = this.named ? (record.server ?? undefined) : undefined;
     const tier = record.tier ?? undefined;
     if (server === undefined && (tier === undefined || tier === 'schema')) return this.#first;
-    const strategies = tier === 'database' ? this.databaseTier : tier === undefined || tier === 'schema' ? this.servers : undefined;
+    const strategies = tier === 'database' ? this.databaseTier : tier === 'shared' ? this.sharedTier : tier === undefined || tier === 'schema' ? this.servers : undefined;
     if (!strategies) throw this.logged(new TenantTierUnsupportedError(this.contextName, record.id, tier), record.id);
     const strategy = strategies.get(server ?? this.#firstName);
     if (!strategy) throw this.logged(new TenantServerUnknownError(this.contextName, record.id, server, [...this.servers.keys()]), record.id);
@@ -80,21 +82,27 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
 
   /**
    * Each server's own report under `servers` (its database tier's pool under `databaseTier`); numbers (pool figures)
-   * are also summed at the top. One unnamed server: its report as is, the database tier's under `databaseTier`.
+   * are also summed at the top. A shared tier is pinged as a server of its own (`<server> shared tier`). One unnamed
+   * server without a shared tier: its report as is, the database tier's under `databaseTier`.
    */
   health(): TenantHealth {
     const servers: Record<string, TenantHealth> = {};
     const totals: Record<string, unknown> = {};
-    for (const [name, strategy] of this.servers) {
-      const health = strategy.health();
-      const tier = this.databaseTier?.get(name)?.health();
-      const server = (servers[name] = tier ? { ...health, details: { ...health.details, databaseTier: tier.details } } : health);
+    const add = (name: string, server: TenantHealth) => {
+      servers[name] = server;
       for (const [key, value] of Object.entries(server.details)) {
         if (typeof value === 'number') totals[key] = ((totals[key] as number | undefined) ?? 0) + value;
         else totals[key] ??= value;
       }
+    };
+    for (const [name, strategy] of this.servers) {
+      const health = strategy.health();
+      const tier = this.databaseTier?.get(name)?.health();
+      add(name || 'default', tier ? { ...health, details: { ...health.details, databaseTier: tier.details } } : health);
+      const shared = this.sharedTier?.get(name);
+      if (shared) add(`${name || 'default'} shared tier`, shared.health());
     }
-    if (!this.named) return servers[this.#firstName] as TenantHealth;
+    if (!this.named && !this.sharedTier) return servers.default as TenantHealth;
     return { details: totals, servers };
   }
 
@@ -114,7 +122,7 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
   }
 
   private all(): TenantIsolationStrategy<T>[] {
-    return [...this.servers.values(), ...(this.databaseTier?.values() ?? [])];
+    return [...this.servers.values(), ...(this.databaseTier?.values() ?? []), ...(this.sharedTier?.values() ?? [])];
   }
 
   private routedProvisioning(): TenantProvisioning<T> {
@@ -137,8 +145,13 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
     return {
       sharedOrm: first.sharedOrm,
       shared: first.shared,
-      // a database-tier tenant has a database of its own: no shared migration ORM reaches it
-      ormKey: (record) => (record?.tier === 'database' ? undefined : record ? this.serverOf(record) : this.#firstName),
+      // a database-tier tenant has a database of its own: no shared migration ORM reaches it; the shared tier's
+      // database has one of its own per server
+      ormKey: (record) => {
+        if (record?.tier === 'database') return undefined;
+        const server = record ? this.serverOf(record) : this.#firstName;
+        return record?.tier === 'shared' ? `${server}\u0000shared` : server;
+      },
       ormConfig: (record: T | undefined): ContextConfig => (record ? this.strategyOf(record) : this.#first).migrations.ormConfig(record),
       target: (record) => this.strategyOf(record).migrations.target(record),
       ...(first.generatorConfig ? { generatorConfig: () => (first.generatorConfig as () => ContextConfig)() } : {}),

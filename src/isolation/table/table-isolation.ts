@@ -1,7 +1,7 @@
 import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
-import { TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
+import { SharedTierDatabaseError, TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
@@ -12,6 +12,10 @@ import { TenantColumnGuard } from './tenant-column-guard.js';
 import { TableProvisioning } from './table-provisioning.js';
 import { checkRoleHonoursRls } from './rls-role-check.js';
 import { DroppedTenantSchema, isDroppedTenantTable } from './dropped-tenant.entity.js';
+import { schemaModeMetadata } from '../schema/mixed-tier-metadata.js';
+import { mixedTierSchemaPrelude, sharedReplicaIdentitySql } from '../schema/mixed-tier-functions.js';
+import { withSearchPath } from '../schema/search-path.js';
+import { createDatabaseIfMissing } from '../management-database.js';
 
 /** Tenants whose fork options are kept (the oldest is forgotten past it): the per-request path builds them once. */
 const MAX_CACHED_FORKS = 10_000;
@@ -22,6 +26,11 @@ export interface TableIsolationSettings {
   shared: Required<SharedTablesOptions>;
   /** The tenant of the current unit of work, to name it in errors. */
   currentTenantId: () => string | undefined;
+  /**
+   * Schema isolation's shared tier (tenancy.sharedTier): the tables are in `schema` of the template's database, with
+   * the mixed tiers' metadata (mixed-tier-metadata.ts); the connections' search_path is that schema and `searchPath`.
+   */
+  sharedTier?: { schema: string; searchPath: readonly string[] };
   logger: Logger;
 }
 
@@ -41,9 +50,9 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   readonly migrations: TenantMigrationAccess<T> = {
     sharedOrm: true,
     shared: true,
-    ormConfig: () => this.migrationConfig(),
-    target: () => ({ shared: true, lockKey: `nestjs-mikro-tenancy:${this.settings.contextName}:shared-tables` }),
-    generatorConfig: () => this.migrationConfig(),
+    ormConfig: () => this.migrationConfig(true),
+    target: () => ({ shared: true, lockKey: `nestjs-mikro-tenancy:${this.settings.contextName}:shared-tables`, ...this.sharedTierTarget() }),
+    generatorConfig: () => this.migrationConfig(false),
   };
   /** Each tenant's fork options (frozen: every request of the tenant shares them), made on its first request. */
   readonly #forks = new Map<string, TenantFork>();
@@ -56,6 +65,7 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   }
 
   static async open<T extends TenantRecord>(settings: TableIsolationSettings): Promise<TableIsolation<T>> {
+    if (settings.sharedTier) await createSharedTierDatabase(settings);
     const orm = await MikroORM.init(tableModeOrmOptions(settings));
     try {
       if (settings.shared.rowLevelSecurity) await checkRoleHonoursRls(orm, settings.contextName, settings.shared.bypassingRole, settings.logger);
@@ -79,6 +89,7 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   }
 
   health(): TenantHealth {
+    if (this.settings.sharedTier) return { ping: this.orm, details: { isolation: 'schema', tier: 'shared' } };
     return { ping: this.orm, details: { isolation: 'table', rowLevelSecurity: this.settings.shared.rowLevelSecurity } };
   }
 
@@ -129,6 +140,7 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     if (cached) return cached;
     const { rowLevelSecurity, setting } = this.settings.shared;
     const fork = tenantFork({
+      ...(this.settings.sharedTier ? { schema: this.settings.sharedTier.schema } : {}),
       filterParams: { [TENANT_FILTER]: Object.freeze({ id: tenantId }) },
       ...(rowLevelSecurity ? { session: Object.freeze({ variables: Object.freeze({ [setting]: tenantId, application_name: this.sessionTagOf(tenantId) }) }) } : {}),
     });
@@ -137,10 +149,20 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     return fork;
   }
 
-  private migrationConfig(): ContextConfig {
-    const { template, contextName, shared } = this.settings;
+  /** `wildcardSchema`: the shared tier's migration runners; its generator names no schema (table mode: neither does). */
+  private migrationConfig(wildcardSchema: boolean): ContextConfig {
+    const { template, contextName, shared, sharedTier } = this.settings;
+    if (sharedTier) return { ...template, ...schemaModeMetadata(template, contextName, shared, { wildcardSchema }) };
     // the serving ORM already warned about its unique constraints at boot
     return { ...template, ...withDroppedTenants(template), discovery: sharedTableDiscovery(template, contextName, shared, () => undefined) };
+  }
+
+  /** The shared tier migrates its schema, with its `nmt_tenant()` made first and the tables' replica identity after. */
+  private sharedTierTarget(): { schema?: string; before?: string[]; after?: string[] } {
+    const { sharedTier, shared } = this.settings;
+    if (!sharedTier) return {};
+    const { schema } = sharedTier;
+    return { schema, before: mixedTierSchemaPrelude(schema, { setting: shared.setting }, shared), after: [sharedReplicaIdentitySql(schema)] };
   }
 }
 
@@ -153,9 +175,14 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
         `the tenant column, so one tenant's value blocks every other tenant's (and tells them it exists). Make it ` +
         `@Unique({ properties: ['${shared.property}', ...] }) and declare ${shared.property} on the entity.`,
     );
+  const sharedTier = settings.sharedTier;
   return tenantOrmOptions(template, contextName, {
-    ...withDroppedTenants(template),
-    discovery: sharedTableDiscovery(template, contextName, shared, warnUnique),
+    ...(sharedTier
+      ? {
+          ...schemaModeMetadata(template, contextName, shared, { wildcardSchema: true, onUniqueWithoutTenant: warnUnique }),
+          driverOptions: withSearchPath(template.driverOptions, [sharedTier.schema, ...sharedTier.searchPath]),
+        }
+      : { ...withDroppedTenants(template), discovery: sharedTableDiscovery(template, contextName, shared, warnUnique) }),
     subscribers: [...(template.subscribers ?? []), new TenantColumnGuard(shared.property)],
     sessionContext: 'transaction',
     entityManager: tenantEntityManagerClass(
@@ -164,6 +191,21 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
       shared.rowLevelSecurity ? () => new TenantKyselyNeedsTransactionError(currentTenantId()) : undefined,
     ),
   });
+}
+
+/**
+ * The shared tier's database, on its server, made at boot when missing (the app's role then needs CREATEDB; if it
+ * has not, the error says to create the database once by hand).
+ */
+async function createSharedTierDatabase(settings: TableIsolationSettings): Promise<void> {
+  const dbName = settings.template.dbName as string;
+  try {
+    if (await createDatabaseIfMissing(settings.template, dbName, settings.logger, `the shared tier of '${settings.contextName}'`)) {
+      settings.logger.log(`Tenant context '${settings.contextName}': created database "${dbName}" for the shared tier`);
+    }
+  } catch (error) {
+    throw new SharedTierDatabaseError(settings.contextName, dbName, error);
+  }
 }
 
 /** The template's entities and the table of dropped tenants, which the tenant migrations create with the others. */
