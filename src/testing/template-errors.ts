@@ -20,11 +20,15 @@ export class TenantIsolationViolation extends TenancyError {
 
 /** Shared-table mode keeps every tenant in the same tables: there is no schema or database to copy. */
 export class SharedTablesNotCopiedError extends TenancyError {
-  constructor() {
+  constructor(sharedTier = false) {
     super(
-      'TenancyTesting copies a template schema or database; in shared-table mode (isolation: \'table\') tenants share ' +
-        'the tables, so there is nothing to copy. Create test tenants with TenantLifecycle.create, which only ' +
-        'registers (and seeds) them there, and run code as them with TenancyService.run.',
+      sharedTier
+        ? 'TenancyTesting copies a template schema or database, rows as they are; with tenancy.sharedTier every row carries ' +
+            'its tenant in a column, so a copy would belong to the template. Create test tenants with TenantLifecycle.create ' +
+            '(and its seed), and run code as them with TenancyService.run.'
+        : 'TenancyTesting copies a template schema or database; in shared-table mode (isolation: \'table\') tenants share ' +
+            'the tables, so there is nothing to copy. Create test tenants with TenantLifecycle.create, which only ' +
+            'registers (and seeds) them there, and run code as them with TenancyService.run.',
     );
   }
 }

@@ -48,6 +48,7 @@ export class TenancyTesting<T extends TenantRecord = TenantRecord> {
     const tenants = app.get(TenancyRuntime).tenants as TenantRuntime<T> | undefined;
     if (!tenants) throw new TenancyNotConfiguredError('TenancyTesting.create');
     if (tenants.isolation.kind === 'table') throw new SharedTablesNotCopiedError();
+    if (tenants.options.sharedTier) throw new SharedTablesNotCopiedError(true);
     const lifecycle = app.get<TenantLifecycle<T>>(TenantLifecycle);
     const templateId = options.templateId ?? `template_${workerTag()}`;
     await lifecycle.create(templateId); // idempotent: a template left by an earlier file only gets pending migrations

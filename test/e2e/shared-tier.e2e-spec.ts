@@ -171,3 +171,64 @@ describe('schema isolation with a shared tier', () => {
     for (const database of [db, sharedDb]) expect((await sql(database, `select count(*)::int as n from public.author where display_name = 'SENTINEL'`))[0]).toEqual({ n: 3 });
   });
 });
+
+/**
+ * All three tiers in one app, connected as the test's superuser (so the shared tier only warns about a role that
+ * bypasses row-level security): a database-tier tenant's own database carries the same tenant column, filled with its id.
+ */
+describe('schema isolation with a shared tier and a database tier', () => {
+  const prefix = uniqueName('tier3');
+  let all: StartedApp;
+  let tenantDb: string;
+  let tierShared: string;
+
+  beforeAll(async () => {
+    tenantDb = await databases.create('tier3');
+    tierShared = await databases.create('tier3_shared');
+    const hub = await MikroORM.init(defineConfig({ metadataProvider: ReflectMetadataProvider, ...connectionOptions(tenantDb), entities: [PlacedTenant] }));
+    await hub.schema.create();
+    await hub.close();
+    const module = MikroTenancyModule.forRoot({
+      contexts: { hub: defineConfig({ metadataProvider: ReflectMetadataProvider, ...connectionOptions(tenantDb), entities: [PlacedTenant], pool: { max: 3 } }) },
+      tenancy: {
+        isolation: 'schema',
+        store: TenantStores.table(PlacedTenant, { context: 'hub' }),
+        config: tenantTemplateConfig(tenantDb, migrations.path),
+        sharedTier: { dbName: tierShared, bypassingRole: 'warn' },
+        databaseTier: { dbName: (tenant) => `${prefix}_${tenant.id}` },
+        cacheTtlMs: 0,
+      },
+    });
+    all = await startBlogApp({ imports: [module, MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, logger);
+    const tiers = all.app.get<TenantLifecycle<PlacedTenant>>(TenantLifecycle);
+    await tiers.create('big', { tier: 'database' }, { seed: false });
+    await tiers.create('own', {}, { seed: false });
+    await tiers.create('small', { tier: 'shared' }, { seed: false });
+    const tenancy = all.app.get(TenancyService);
+    const em = all.app.get<EntityManager>(getEntityManagerToken('tenant'));
+    for (const id of ['big', 'own', 'small']) await tenancy.run(id, () => writeBlog(em, `marker-${id}`, id));
+  }, 120_000);
+
+  afterAll(async () => {
+    await all?.close();
+    await databases.dropAll(prefix);
+  });
+
+  it("fills each tier's tenant column with the tenant's id: its own database, its own schema, the shared tables", async () => {
+    const where = { big: [`${prefix}_big`, 'tenant_big'], own: [tenantDb, 'tenant_own'], small: [tierShared, 'nmt_shared'] } as const;
+    for (const [id, [database, schema]] of Object.entries(where)) {
+      for (const table of SHARED_TABLES) {
+        expect({ id, table, rows: await sql(database, `select distinct tenant_id from "${schema}"."${table}"`) }).toEqual({ id, table, rows: [{ tenant_id: id }] });
+      }
+    }
+    expect(await sql(`${prefix}_big`, 'select tenant_big.nmt_tenant() as id')).toEqual([{ id: 'big' }]);
+  });
+
+  it('serves each tenant its own blog over HTTP, and warns once that the role bypasses the shared tier\'s row-level security', async () => {
+    for (const id of ['big', 'own', 'small']) {
+      const { status, body } = await all.request('/articles', { headers: { 'x-tenant-id': id } });
+      expect({ id, status, titles: (body as { title: string }[]).map((a) => a.title) }).toEqual({ id, status: 200, titles: [`marker-${id}`] });
+    }
+    expect(logger.lines.filter((line) => line.includes('bypass') || line.includes('superuser')).length).toBeGreaterThan(0);
+  });
+});

@@ -119,6 +119,30 @@ describe('normalizeOptions: every problem at once', () => {
     expect(() => forRoot({ tenancy: tenancy({ isolation: 'database', config: noDbName }) })).not.toThrow();
   });
 
+  it('checks sharedTier: schema isolation only, the tenant column as sharedTables, a database of its own', () => {
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ isolation: 'table', sharedTier: {} }) })).problems).toEqual([
+      "tenant context 'tenant': sharedTier applies to isolation 'schema' only (isolation 'table' shares every tenant's tables already)",
+    ]);
+    const tenantDb = noteConfig().dbName as string;
+    const bad = { column: 'Tenant Id', setting: 'tenant', rowLevelSecurity: false, dbName: tenantDb } as never;
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ sharedTier: bad }) })).problems).toEqual([
+      "tenant context 'tenant': sharedTier.column must be a lower-case column name (letters, digits, '_'; at most 63)",
+      "tenant context 'tenant': sharedTier.setting must be a dotted lower-case name such as 'app.tenant_id'",
+      "tenant context 'tenant': sharedTier takes no rowLevelSecurity: the shared tier's row-level security is always on",
+      `tenant context 'tenant': sharedTier.dbName must not be the tenant database ('${tenantDb}'): give the shared tables a database of their own, e.g. '${tenantDb}_shared'`,
+    ]);
+    expect(optionsError(() => forRoot({ tenancy: tenancy({ sharedTier: { dbName: 'x"; drop database y' } }) })).problems).toEqual([
+      "tenant context 'tenant': sharedTier.dbName must be a database name (letters, digits, '_', '$' or '-'; at most 63)",
+    ]);
+    const normalized = forRoot({ tenancy: tenancy({ sharedTier: { type: 'uuid' } }) }).tenancy!;
+    expect(normalized.sharedTier).toEqual({
+      shared: { column: 'tenant_id', property: 'tenantId', type: 'uuid', rowLevelSecurity: true, setting: 'nmt.tenant_id', uniques: 'per-tenant', bypassingRole: 'refuse' },
+      dbName: undefined,
+    });
+    // no tenant may derive the shared tier's schema
+    expect(normalized.reservedSchemas).toContain('nmt_shared');
+  });
+
   it('checks sharedTables: only with table isolation, and every name it puts in SQL is a plain identifier', () => {
     expect(optionsError(() => forRoot({ tenancy: tenancy({ sharedTables: {} }) })).problems).toEqual([
       "tenant context 'tenant': sharedTables applies to isolation 'table' only",
