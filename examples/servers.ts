@@ -16,9 +16,9 @@ export class PlacedTenant {
   @Property({ type: 'string', nullable: true })
   server?: string;
 
-  /** 'database': a database of its own (tenancy.databaseTier); null or 'schema': the shared tenant database. */
+  /** 'database': a database of its own (tenancy.databaseTier); 'shared': the shared tables (tenancy.sharedTier); null or 'schema': a schema. */
   @Property({ type: 'string', nullable: true })
-  tier?: 'schema' | 'database';
+  tier?: 'shared' | 'schema' | 'database';
 
   @Property({ type: 'string', nullable: true })
   region?: string;
@@ -98,3 +98,36 @@ export class TenantPlacementService {
   ],
 })
 export class CitusModule {}
+
+// docs/servers.md: a shared tier
+import { randomUUID } from 'node:crypto';
+
+/** Keys unique across tenants: the shared tier's rows of every tenant meet in one table (serial keys are refused). */
+@Entity({ tableName: 'document' })
+export class Document {
+  @PrimaryKey({ type: 'uuid' })
+  id: string = randomUUID();
+
+  @Property({ type: 'string' })
+  title!: string;
+}
+
+@Module({
+  imports: [
+    MikroTenancyModule.forRoot({
+      contexts: { hub: defineConfig({ ...common, dbName: 'hub', entities: [PlacedTenant] }) },
+      tenancy: {
+        isolation: 'schema',
+        store: TenantStores.table(PlacedTenant, { context: 'hub' }),
+        config: defineConfig({ ...common, dbName: 'tenants', user: 'app', password: process.env.DB_PASSWORD, entities: [Document] }),
+        // tier 'shared': rows in schema nmt_shared of database tenants_shared, scoped by a tenant_id column
+        sharedTier: { dbName: 'tenants_shared' },
+        // tier 'database': a database of its own; no tier (or 'schema'): a schema of its own in 'tenants'
+        databaseTier: {},
+        // the app role is bound by row-level security; the tables' owner runs the migrations
+        migrateAs: { user: 'owner', password: process.env.DB_OWNER_PASSWORD },
+      },
+    }),
+  ],
+})
+export class TieredModule {}

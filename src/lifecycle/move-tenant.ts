@@ -95,7 +95,7 @@ export class TenantMove<T extends TenantRecord> {
     return this.tenants.options.isolation === 'database';
   }
 
-  /** Where a record says the tenant lives (none: the first server, the shared tier). */
+  /** Where a record says the tenant lives (none: the first server, the schema tier). */
   private placeOf(record: T): TenantPlace {
     const servers = this.tenants.options.servers;
     const tier = this.databaseMode ? 'database' : (record.tier ?? 'schema');

@@ -26,7 +26,7 @@ export interface DatabaseTierSettings<T extends TenantRecord> extends SchemaIsol
 
 /**
  * Schema isolation's database tier: a tenant whose record says `tier: 'database'` has a database of its own on its
- * server, holding its schema (the same schema as in the shared tier, so moving between tiers copies one schema).
+ * server, holding its schema (the same schema as in the tenant database, so moving between tiers copies one schema).
  * Each such tenant is served by a schema-mode ORM on its database, with the same three layers as SchemaIsolation
  * (every table qualified, Kysely and cache scoped, a search_path that resolves no table), kept in a bounded pool
  * like database isolation's (`tenancy.pool`: at most maxOpenTenants open, idle ones closed).
@@ -102,7 +102,7 @@ export class DatabaseTierIsolation<T extends TenantRecord = TenantRecord> implem
     return { details: { isolation: 'schema', tier: 'database', ...this.pool.stats() } };
   }
 
-  /** Every ORM here has the same wildcard metadata as the shared tier's: nothing differs on the prototypes. */
+  /** Every ORM here has the same wildcard metadata as the schema tier's: nothing differs on the prototypes. */
   reclaimEntityPrototypes(): void {}
 
   async forgetTenant(tenantId: string): Promise<void> {
