@@ -17,6 +17,7 @@ import {
   TenantStores,
   getEntityManagerToken,
 } from '../../src/index.js';
+import { TenancyRuntime } from '../../src/runtime/tenancy-runtime.js';
 import { BlogController, CapturingLogger, type StartedApp, startBlogApp, tenantTemplateConfig } from '../fixtures/relational/app.js';
 import { Article, Author, Tag } from '../fixtures/relational/entities.js';
 import { migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
@@ -152,6 +153,14 @@ describe('schema isolation with a shared tier', () => {
     const report = await lifecycle.migrate();
     expect(report.ok).toBe(true);
     expect(report.tenants.map((t) => [t.tenantId, t.status]).sort()).toEqual([...OWN, ...SHARED].sort().map((id) => [id, 'up-to-date']));
+  });
+
+  it('reports the shared tier as a server of its own to the health indicator, with its ORM to ping', async () => {
+    const health = app.app.get(TenancyRuntime).tenants!.isolation.health();
+    expect(Object.keys(health.servers ?? {})).toEqual(['default', 'default shared tier']);
+    const shared = health.servers!['default shared tier']!;
+    expect(shared.details).toEqual({ isolation: 'schema', tier: 'shared' });
+    expect(await shared.ping!.em.getConnection().execute(`select current_database() as db, current_setting('search_path') as path`)).toEqual([{ db: sharedDb, path: 'nmt_shared' }]);
   });
 
   it('refuses to move a tenant into or out of the shared tier, saying what to do instead', async () => {
