@@ -38,7 +38,8 @@ Options:
   --data <json>             tenant create: the tenant record's other fields, e.g. '{"name":"Acme"}'
   --server <name>           tenant create: the server to place it on (default: tenancy.placement);
                             tenant move: the server to move it to
-  --tier <schema|database>  tenant move: the tier to move it to (tenancy.databaseTier)
+  --tier <tier>             tenant create: the tier to put it in (shared, schema or database: tenancy.sharedTier,
+                            tenancy.databaseTier); tenant move: the tier to move it to (schema or database)
   --yes                     tenant drop: confirm
   --dead                    outbox retry: every dead message (narrow with --context or --tenant)
   --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)
@@ -62,7 +63,7 @@ export interface CliArgs {
   blank: boolean;
   data?: Record<string, unknown>;
   server?: string;
-  tier?: 'schema' | 'database';
+  tier?: 'shared' | 'schema' | 'database';
   yes: boolean;
   dead: boolean;
   drainTimeoutMs?: number;
@@ -132,8 +133,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
 }
 
 function parseTier(tier: string | undefined): CliArgs['tier'] {
-  if (tier === undefined || tier === 'schema' || tier === 'database') return tier;
-  throw new UsageError(`--tier must be 'schema' or 'database', got '${tier}'`);
+  if (tier === undefined || tier === 'shared' || tier === 'schema' || tier === 'database') return tier;
+  throw new UsageError(`--tier must be 'shared', 'schema' or 'database', got '${tier}'`);
 }
 
 function parseData(text: string): Record<string, unknown> {

@@ -110,7 +110,8 @@ class Commands {
 
   async createTenant(): Promise<number> {
     const id = this.requireTarget('tenant create <id>');
-    const result = await this.lifecycle.create(id, this.args.data ?? {}, { server: this.args.server });
+    const data = { ...this.args.data, ...(this.args.tier ? { tier: this.args.tier } : {}) };
+    const result = await this.lifecycle.create(id, data, { server: this.args.server });
     const where = result.tenant.server === undefined ? '' : ` on server '${result.tenant.server}'`;
     this.out.line(`Tenant '${id}' ${result.created ? 'created' : 'already existed'}${where}; migrations applied: ${result.migrations.join(', ') || 'none'}`);
     this.out.result(result);

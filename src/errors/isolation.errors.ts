@@ -40,6 +40,22 @@ export class TenantStorageMissingError extends TenancyError {
 }
 
 /**
+ * A tenant recorded in the shared tier still has a schema of its own, marked as its own (its record was changed
+ * without a move): its data is there, so it is not served from the shared tables, where its writes would split it.
+ */
+export class TenantTierMismatchError extends TenancyError {
+  constructor(readonly tenantId: string, where: string) {
+    super(
+      `Tenant '${tenantId}' is recorded in the shared tier, but its own ${where} exists and holds its data: refused, so ` +
+        `nothing of it is read from or written to the shared tables. Correct its 'tier' in the tenant store (its record ` +
+        `was changed without a move), or drop that storage if it is a leftover.`,
+      HttpStatus.SERVICE_UNAVAILABLE,
+      'Service Unavailable',
+    );
+  }
+}
+
+/**
  * The connection options derived for a tenant could land somewhere other than the tenant's own database (the
  * template's database, a static context's, or a database that differs from the derived one). Nothing is served.
  */
@@ -78,6 +94,19 @@ export class TenantSessionSearchPathError extends TenancyError {
         `session (SET search_path or set_config('search_path', ..., false)); the connection's next user, possibly another ` +
         `tenant, would resolve unqualified table names in that schema. Refused. Qualify the tables, or use SET LOCAL ` +
         `search_path (or set_config(..., true)) inside a transaction, which ends with it.`,
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      'Internal Server Error',
+    );
+  }
+}
+
+/** A statement tried to create a temporary table that would outlive its transaction on a pooled tenant connection. */
+export class TenantSessionTempTableError extends TenancyError {
+  constructor(contextName: string) {
+    super(
+      `Tenant context '${contextName}': a statement tried to create a temporary table that outlives its transaction on a ` +
+        `pooled connection; the connection's next user, possibly another tenant, would find it before any table of the ` +
+        `same name in unqualified SQL. Refused. Create it inside a transaction with ON COMMIT DROP.`,
       HttpStatus.INTERNAL_SERVER_ERROR,
       'Internal Server Error',
     );

@@ -160,7 +160,7 @@ describe('schema isolation with a shared tier', () => {
     expect(Object.keys(health.servers ?? {})).toEqual(['default', 'default shared tier']);
     const shared = health.servers!['default shared tier']!;
     expect(shared.details).toEqual({ isolation: 'schema', tier: 'shared' });
-    expect(await shared.ping!.em.getConnection().execute(`select current_database() as db, current_setting('search_path') as path`)).toEqual([{ db: sharedDb, path: 'nmt_shared' }]);
+    expect(await shared.ping!.em.getConnection().execute(`select current_database() as db, current_setting('search_path') as path`)).toEqual([{ db: sharedDb, path: 'nmt_shared,pg_temp' }]);
   });
 
   it('refuses to move a tenant into or out of the shared tier, saying what to do instead', async () => {

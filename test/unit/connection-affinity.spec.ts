@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ContextConfig } from '../../src/options/tenancy-options.js';
 import { groupOf, withConnectionAffinity } from '../../src/isolation/schema/connection-affinity.js';
-import { changesSessionSearchPath } from '../../src/isolation/schema/session-search-path-guard.js';
+import { changesSessionSearchPath, createsSessionTempTable } from '../../src/isolation/schema/session-search-path-guard.js';
 
 class FakePool extends EventEmitter {
   static made: FakePool[] = [];
@@ -111,9 +111,35 @@ describe('tenant-affine connection groups', () => {
   });
 });
 
+describe('temporary tables that outlive their transaction (refused on tenant connections)', () => {
+  it('recognises create temp/temporary table and select ... into temp, however written', () => {
+    for (const sql of ['create temp table author (id text)', 'CREATE TEMPORARY TABLE "comment" (id int)', 'create local temp table x as select 1', 'create /* x */ temp table x (id int)', 'select * into temp table t from x', 'SELECT 1 INTO TEMPORARY t']) {
+      expect({ sql, refused: createsSessionTempTable(sql) }).toEqual({ sql, refused: true });
+    }
+  });
+
+  it('lets ON COMMIT DROP tables and statements that only mention temp through', () => {
+    for (const sql of ['create temp table staging (id int) on commit drop', "select * from template where name = 'temp'", 'select attempts from t', undefined]) {
+      expect({ sql, refused: createsSessionTempTable(sql) }).toEqual({ sql, refused: false });
+    }
+  });
+});
+
 describe('session-long search_path changes (refused on tenant connections)', () => {
   it('recognises SET [SESSION] search_path and set_config(..., false), in any case and spacing', () => {
-    for (const sql of ['SET search_path TO tenant_a', 'set  session   search_path = x', "select set_config('search_path', 'tenant_a', false)", "SELECT SET_CONFIG( 'search_path' , $1 , FALSE )"]) {
+    for (const sql of [
+      'SET search_path TO tenant_a',
+      'set  session   search_path = x',
+      "select set_config('search_path', 'tenant_a', false)",
+      "SELECT SET_CONFIG( 'search_path' , $1 , FALSE )",
+      // written to slip past a plain pattern
+      "select set_config('search_path','tenant_o1','false')",
+      'set /**/ search_path to tenant_o1',
+      'SET\n  "search_path" TO tenant_o1',
+      "select '--'; set search_path to tenant_o1",
+      "select set_config('search_path', 'a', false), set_config('x', 'y', true)",
+      "select set_config('search_path', concat('a', 'b'), true)",
+    ]) {
       expect({ sql, refused: changesSessionSearchPath(sql) }).toEqual({ sql, refused: true });
     }
   });

@@ -4,8 +4,9 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess, TenantProvisioning } from '../tenant-isolation.js';
 import type { Logger } from '@nestjs/common';
-import { TenantServerUnknownError, TenantTierUnsupportedError } from '../../errors/isolation.errors.js';
+import { TenantServerUnknownError, TenantTierMismatchError, TenantTierUnsupportedError } from '../../errors/isolation.errors.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
+import { InvalidTenantIdError } from '../../errors/tenant.errors.js';
 
 /**
  * Tenants spread over several PostgreSQL servers (`tenancy.servers`) and, in schema isolation, over two tiers
@@ -21,6 +22,8 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
   readonly #first: TenantIsolationStrategy<T>;
   readonly #firstName: string;
   readonly #warnings?: ThrottledWarnings;
+  /** Shared-tier tenants checked to have no schema of their own (see refuseOwnStorage). */
+  readonly #sharedChecked = new Set<string>();
 
   constructor(
     readonly contextName: string,
@@ -73,11 +76,32 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
   }
 
   acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>> {
-    return this.strategyOf(record).acquire(record);
+    const strategy = this.strategyOf(record);
+    if (record.tier === 'shared' && !this.#sharedChecked.has(record.id)) return this.refuseOwnStorage(record).then(() => strategy.acquire(record));
+    return strategy.acquire(record);
   }
 
   acquireNow(record: T): ActiveTenant<T> | undefined {
+    // a shared-tier tenant not checked yet takes acquire's path
+    if (record.tier === 'shared' && !this.#sharedChecked.has(record.id)) return undefined;
     return this.strategyOf(record).acquireNow(record);
+  }
+
+  /**
+   * Before a shared-tier tenant is first served (per process, again after any change of it): refused when its schema
+   * in the tenant database still exists as its own, i.e. its record was switched to the shared tier without a move.
+   */
+  private async refuseOwnStorage(record: T): Promise<void> {
+    const own = this.servers.get(this.serverOf(record));
+    const asSchemaTier = { ...record, tier: 'schema' } as T;
+    // an id whose schema name would not be valid (too long, reserved) cannot have a schema of its own
+    if (own && derivesValidStorage(own, asSchemaTier)) {
+      const storage = await own.provisioning.ownerOf(asSchemaTier);
+      if (storage.exists && (storage.owner === undefined || storage.owner === record.id)) {
+        throw this.logged(new TenantTierMismatchError(record.id, own.describe(asSchemaTier)), record.id);
+      }
+    }
+    this.#sharedChecked.add(record.id);
   }
 
   /**
@@ -112,6 +136,7 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
 
   /** Everywhere: a tenant moved away, or dropped, must not be served from what was checked or opened before. */
   async forgetTenant(tenantId: string): Promise<void> {
+    this.#sharedChecked.delete(tenantId);
     await Promise.all(this.all().map((strategy) => strategy.forgetTenant(tenantId)));
   }
 
@@ -156,5 +181,15 @@ export class ServerRoutedIsolation<T extends TenantRecord = TenantRecord> implem
       target: (record) => this.strategyOf(record).migrations.target(record),
       ...(first.generatorConfig ? { generatorConfig: () => (first.generatorConfig as () => ContextConfig)() } : {}),
     };
+  }
+}
+
+function derivesValidStorage<T extends TenantRecord>(strategy: TenantIsolationStrategy<T>, record: T): boolean {
+  try {
+    strategy.provisioning.nameOf(record);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidTenantIdError) return false;
+    throw error;
   }
 }

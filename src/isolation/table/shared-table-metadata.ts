@@ -77,6 +77,7 @@ export function sharedTableDiscovery(
     afterDiscovered: async (storage: MetadataStorage, platform: Platform) => {
       const tenantProperty = scoping.pivotColumn ? initialisedTenantProperty(storage, shared.property) : undefined;
       for (const meta of storage.getAll().values()) {
+        if (shared.rowLevelSecurity && libraryTable(meta)) ownRowsOnly(meta, tenant);
         if (!meta.embeddable && !meta.virtual) keepTenantFilterOffInverseOneToOne(meta, shared.property);
         if (meta.embeddable || meta.virtual || libraryTable(meta) || (meta.root !== undefined && meta.root !== meta)) continue;
         if (tenantProperty && meta.pivotTable && !meta.properties[shared.property]) addPivotTenantProperty(meta, tenantProperty);
@@ -123,6 +124,17 @@ function addTenantProperty(meta: EntityMetadata, shared: Required<SharedTablesOp
     index: true,
     defaultRaw: tenantSql,
   } as EntityProperty);
+}
+
+/**
+ * The library's own tables (dropped and fenced tenants) are written as the tenant they name, and hold one row per
+ * tenant: each tenant sees and writes only its own row, so no tenant reads which others were dropped or moving, nor
+ * marks another tenant dropped or fenced to stop its writes.
+ */
+function ownRowsOnly(meta: EntityMetadata, tenantSql: string): void {
+  const own = `"tenant_id" = (${tenantSql})::text`;
+  meta.rowLevelSecurity = 'force';
+  meta.policies = [...(meta.policies ?? []).filter((p) => p.name !== policyName(meta)), { name: policyName(meta), using: own, check: own }];
 }
 
 /** The tenant property as discovery initialised it on an entity (MikroORM builds generated pivots after onMetadata). */

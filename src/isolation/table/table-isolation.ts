@@ -1,5 +1,6 @@
 import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { SharedTierDatabaseError, TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
@@ -15,6 +16,7 @@ import { DroppedTenantSchema, isDroppedTenantTable } from './dropped-tenant.enti
 import { schemaModeMetadata } from '../schema/mixed-tier-metadata.js';
 import { mixedTierSchemaPrelude, sharedReplicaIdentitySql } from '../schema/mixed-tier-functions.js';
 import { withSearchPath } from '../schema/search-path.js';
+import { withSessionSearchPathGuard } from '../schema/session-search-path-guard.js';
 import { createDatabaseIfMissing } from '../management-database.js';
 
 /** Tenants whose fork options are kept (the oldest is forgotten past it): the per-request path builds them once. */
@@ -129,10 +131,15 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   /**
    * The application_name of a tenant's transactions while they run (set with the tenant setting, in the same
    * statement, and reverted at commit): how a drop finds the sessions still working for the tenant, and how
-   * pg_stat_activity attributes load. At most 63 bytes (PostgreSQL truncates longer names).
+   * pg_stat_activity attributes load. At most 63 bytes (PostgreSQL truncates longer names): a longer one keeps its
+   * start and ends with a hash of the whole id, so two long ids that share their first characters never share a tag
+   * (a drop of one would end the other's transactions).
    */
   sessionTagOf(tenantId: string): string {
-    return Buffer.from(`nmt:${tenantId}`).subarray(0, 63).toString();
+    const tag = `nmt:${tenantId}`;
+    if (Buffer.byteLength(tag) <= 63) return tag;
+    const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 16);
+    return `${Buffer.from(tag).subarray(0, 63 - 17).toString().replace(/\uFFFD+$/, '')}~${hash}`;
   }
 
   private forkOf(tenantId: string): TenantFork {
@@ -176,11 +183,12 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
         `@Unique({ properties: ['${shared.property}', ...] }) and declare ${shared.property} on the entity.`,
     );
   const sharedTier = settings.sharedTier;
-  return tenantOrmOptions(template, contextName, {
+  const options = tenantOrmOptions(template, contextName, {
     ...(sharedTier
       ? {
           ...schemaModeMetadata(template, contextName, shared, { wildcardSchema: true, onUniqueWithoutTenant: warnUnique }),
-          driverOptions: withSearchPath(template.driverOptions, [sharedTier.schema, ...sharedTier.searchPath]),
+          // pg_temp last: a temporary table never comes before a shared table (temporary tables are refused anyway)
+          driverOptions: withSearchPath(template.driverOptions, [sharedTier.schema, ...sharedTier.searchPath, 'pg_temp']),
         }
       : { ...withDroppedTenants(template), discovery: sharedTableDiscovery(template, contextName, shared, warnUnique) }),
     subscribers: [...(template.subscribers ?? []), new TenantColumnGuard(shared.property)],
@@ -191,6 +199,9 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
       shared.rowLevelSecurity ? () => new TenantKyselyNeedsTransactionError(currentTenantId()) : undefined,
     ),
   });
+  // the shared tier's connections also serve every shared-tier tenant in turn: no session-long search_path or
+  // temporary table may outlive a unit of work there either
+  return sharedTier ? withSessionSearchPathGuard(options, contextName) : options;
 }
 
 /**
