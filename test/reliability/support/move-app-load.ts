@@ -20,7 +20,7 @@ export class MoveAppLoad {
   /** Answers per tenant, by status ('error' for a transport failure). */
   readonly statuses = new Map<string, Map<string, number>>();
   /** The first non-2xx answers, for the failure message. */
-  readonly samples: unknown[] = [];
+  readonly samples: { tenant: string; kind: string; outcome: unknown }[] = [];
   /** Rows of another tenant seen by a read. */
   readonly foreign: unknown[] = [];
   readonly #okTimes: { client: MoveAppClient; times: number[] }[] = [];
