@@ -4,3 +4,4 @@ export * from './options.errors.js';
 export * from './lifecycle.errors.js';
 export * from './database-unavailable.error.js';
 export * from './isolation.errors.js';
+export * from './placement.errors.js';

@@ -4,7 +4,7 @@ import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { StorageOwner } from '../storage-owner.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess, TenantProvisioning } from '../tenant-isolation.js';
 import type { Logger } from '@nestjs/common';
-import { TenantServerUnknownError, TenantTierMismatchError, TenantTierUnsupportedError } from '../../errors/isolation.errors.js';
+import { TenantServerUnknownError, TenantTierMismatchError, TenantTierUnsupportedError } from '../../errors/placement.errors.js';
 import { ThrottledWarnings } from '../throttled-warnings.js';
 import { InvalidTenantIdError } from '../../errors/tenant.errors.js';
 

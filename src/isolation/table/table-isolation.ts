@@ -2,7 +2,8 @@ import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core
 import type { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
-import { SharedTierDatabaseError, TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
+import { TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
+import { SharedTierDatabaseError } from '../../errors/placement.errors.js';
 import type { ContextConfig, SharedTablesOptions } from '../../options/tenancy-options.js';
 import type { TenantRecord } from '../../tenants/tenant-store.js';
 import type { TenantHealth, TenantIsolationStrategy, TenantMigrationAccess } from '../tenant-isolation.js';
