@@ -6,7 +6,8 @@
  */
 import { Migrator } from '@mikro-orm/migrations';
 import { type EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postgresql';
-import type { ContextConfig, SharedTablesOptions } from '../../src/options/tenancy-options.js';
+import type { ContextConfig } from '../../src/options/tenancy-options.js';
+import { DEFAULT_SHARED_COLUMN } from '../fixtures/shared-column.js';
 import { mixedTierDiscovery, withMixedTierTables } from '../../src/isolation/schema/mixed-tier-metadata.js';
 import { mixedTierSchemaPrelude, sharedReplicaIdentitySql, tenantFunctionSql } from '../../src/isolation/schema/mixed-tier-functions.js';
 import { createTenantMigration } from '../../src/lifecycle/create-tenant-migration.js';
@@ -15,15 +16,7 @@ import { Article, Author, Tag, TENANT_ENTITIES } from '../fixtures/relational/en
 import { migrationsFolder } from '../fixtures/relational/setup.js';
 import { TestDatabases, connectionOptions, sql, uniqueName } from '../support/test-databases.js';
 
-const SHARED: Required<SharedTablesOptions> = {
-  column: 'tenant_id',
-  property: 'tenantId',
-  type: 'text',
-  rowLevelSecurity: true,
-  uniques: 'per-tenant',
-  setting: 'nmt.tenant_id',
-  bypassingRole: 'refuse',
-};
+const SHARED = DEFAULT_SHARED_COLUMN;
 const SHARED_SCHEMA = 'nmt_shared';
 const TENANT_TABLES = ['author', 'author_following', 'profile', 'tag', 'article', 'article_tags', 'comment', 'favorite', 'content'];
 

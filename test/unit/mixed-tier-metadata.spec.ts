@@ -4,7 +4,8 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ContextConfig, SharedTablesOptions } from '../../src/options/tenancy-options.js';
+import type { ContextConfig } from '../../src/options/tenancy-options.js';
+import { DEFAULT_SHARED_COLUMN } from '../fixtures/shared-column.js';
 import { InvalidTenancyOptionsError } from '../../src/errors/options.errors.js';
 import { mixedTierDiscovery, tenantKeyUniqueName, withMixedTierTables } from '../../src/isolation/schema/mixed-tier-metadata.js';
 import { createTenantMigration } from '../../src/lifecycle/create-tenant-migration.js';
@@ -14,15 +15,7 @@ import { TENANT_ENTITIES } from '../fixtures/relational/entities.js';
  * Step 2 of docs/internals/mixed-tiers.md: the metadata every ORM on the tenant entities shares when shared tables
  * sit next to the schema and database tiers. No database: what MikroORM would create and generate from it.
  */
-const SHARED: Required<SharedTablesOptions> = {
-  column: 'tenant_id',
-  property: 'tenantId',
-  type: 'text',
-  rowLevelSecurity: true,
-  uniques: 'per-tenant',
-  setting: 'nmt.tenant_id',
-  bypassingRole: 'refuse',
-};
+const SHARED = DEFAULT_SHARED_COLUMN;
 
 /** A tenant entity whose key a sequence hands out: cannot move into the shared tables. */
 @Entity({ tableName: 'invoice' })
