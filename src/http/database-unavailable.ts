@@ -6,6 +6,8 @@ import { getRequestTenant } from '../scope/request-tenant.js';
 import { messageOf } from '../errors/message-of.js';
 import { TenantSchemaTableMissingException } from '../isolation/schema/tenant-schema-driver.js';
 import { TenantDatabaseTableMissingException } from '../isolation/database/tenant-database-driver.js';
+import { TenantWriteFencedException } from '../isolation/schema/fenced-write.js';
+import { TenantMovingError } from '../errors/tenant.errors.js';
 import { TenantRowRefusedError, TenantSchemaIncompleteError } from '../errors/isolation.errors.js';
 import { RowLevelSecurityViolationException } from '@mikro-orm/core';
 import { TenancyRuntime } from '../runtime/tenancy-runtime.js';
@@ -28,6 +30,8 @@ export class DatabaseUnavailableMapper {
     if (error instanceof TenantSchemaTableMissingException) return this.tenantStateError(error);
     // database mode: a write that waited on a move's lock found the source's schema renamed away (else as before)
     if (error instanceof TenantDatabaseTableMissingException) return this.runtime.tenants?.fences.moveError(error.tenantId) ?? error;
+    // mixed tiers: a write that reached the tables while the tenant's rows move between tiers (nothing was written)
+    if (error instanceof TenantWriteFencedException) return new TenantMovingError(error.tenantId ?? tenantId ?? 'unknown');
     if (error instanceof RowLevelSecurityViolationException) {
       // a unit of work of a tenant dropped meanwhile: its writes fail the policies from the drop on (503, says why)
       const dropped = tenantId === undefined ? undefined : this.runtime.tenants?.fences.dropError(tenantId);
@@ -57,17 +61,21 @@ export class DatabaseUnavailableMapper {
 
 /**
  * Registered globally by the module. It catches only DatabaseConnectionFailure (what the module's pools throw for
- * an unavailable database), TenantSchemaTableMissingException and TenantDatabaseTableMissingException (database mode:
- * answered as before unless a move explains it), so your own filters keep every other error, and
+ * an unavailable database), TenantSchemaTableMissingException, TenantDatabaseTableMissingException (database mode:
+ * answered as before unless a move explains it), RowLevelSecurityViolationException and TenantWriteFencedException
+ * (a write held by a move between tiers: 503), so your own filters keep every other error, and
  * successful requests pay nothing.
  */
-@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException, TenantDatabaseTableMissingException, RowLevelSecurityViolationException)
+@Catch(DatabaseConnectionFailure, TenantSchemaTableMissingException, TenantDatabaseTableMissingException, RowLevelSecurityViolationException, TenantWriteFencedException)
 export class DatabaseUnavailableFilter extends BaseExceptionFilter {
   constructor(@Inject(DatabaseUnavailableMapper) private readonly mapper: DatabaseUnavailableMapper) {
     super();
   }
 
-  override catch(exception: DatabaseConnectionFailure | TenantSchemaTableMissingException | TenantDatabaseTableMissingException | RowLevelSecurityViolationException, host: ArgumentsHost): void {
+  override catch(
+    exception: DatabaseConnectionFailure | TenantSchemaTableMissingException | TenantDatabaseTableMissingException | RowLevelSecurityViolationException | TenantWriteFencedException,
+    host: ArgumentsHost,
+  ): void {
     if (host.getType() !== 'http') throw exception; // RPC and WebSocket contexts keep their own handling
     const tenantId = getRequestTenant(host.switchToHttp().getRequest<object>())?.id;
     super.catch(this.mapper.map(exception, tenantId), host);

@@ -71,7 +71,7 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     const ran = await connection.transactional(async (trx) => {
       await connection.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [target.lockKey], 'all', trx);
       // database mode: a tenant's tables are in its database's public schema, which is what a move copies
-      if (!target.shared) await refuseWhileMoving(orm, target.schema ?? 'public', trx);
+      await refuseWhileMoving(orm, target.schema ?? 'public', trx);
       if (target.schema && direction === 'up') {
         await connection.execute(`create schema if not exists ${orm.em.getPlatform().quoteIdentifier(target.schema)}`, [], 'run', trx);
       }
@@ -109,16 +109,20 @@ export async function initMigrator(orm: MikroORM): Promise<void> {
 }
 
 /**
- * A move (src/isolation/move/) copies rows through a publication of the schema, not DDL: a migration applied on the
- * source meanwhile would make the copy differ (or stop the subscription). Such a schema is refused until the move ends.
+ * A move (src/isolation/move/) copies rows through a publication of the schema's tables, not DDL: a migration applied
+ * on the source meanwhile would make the copy differ (or stop the subscription). Such a schema is refused until the
+ * move ends; so are the shared tier's tables while a tenant moves out of them.
  */
 async function refuseWhileMoving(orm: MikroORM, schema: string, trx: Transaction): Promise<void> {
   const connection = orm.em.getConnection();
   const [version] = await connection.execute<{ v: string }[]>(`select current_setting('server_version_num') as v`, [], 'all', trx);
   if (Number(version?.v) < 150_000) return; // publications of a schema (and so moves) need PostgreSQL 15
+  // moves publish their tables one by one (FOR TABLE); a schema-wide publication is looked for too
   const moving = await connection.execute(
-    `select 1 from pg_publication_namespace pn join pg_publication p on p.oid = pn.pnpubid join pg_namespace n on n.oid = pn.pnnspid where n.nspname = ? and p.pubname like 'nmt\\_move\\_%'`,
-    [schema],
+    `select 1 from pg_publication p where p.pubname like 'nmt\\_move\\_%' and (
+       exists (select 1 from pg_publication_rel pr join pg_class c on c.oid = pr.prrelid join pg_namespace n on n.oid = c.relnamespace where pr.prpubid = p.oid and n.nspname = ?)
+       or exists (select 1 from pg_publication_namespace pn join pg_namespace n on n.oid = pn.pnnspid where pn.pnpubid = p.oid and n.nspname = ?))`,
+    [schema, schema],
     'all',
     trx,
   );

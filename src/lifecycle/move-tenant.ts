@@ -13,6 +13,10 @@ import { DATABASE_MODE_SCHEMA, prepareTargetDatabase, refuseTablesOutsidePublic 
 import type { TenantMigrations } from './tenant-migrations.js';
 import { TenantMoveHold } from './move-hold.js';
 import { registeredRecordToChange } from './registered-record.js';
+import { moveOutOfSharedTier } from '../isolation/move/shared-tier-move.js';
+import { holdsTenantRows } from '../isolation/move/shared-tier-rows.js';
+import { SHARED_TIER_SCHEMA } from '../options/tokens.js';
+import { afterStagingRenamed, migrateStaging, sharedTierConninfo, sharedTierRowsOf } from './move-shared-tenant.js';
 
 export interface TenantMoveOptions {
   /** The server to move the tenant to (a name of `tenancy.servers`). Default: the one it is on. */
@@ -68,15 +72,16 @@ export class TenantMove<T extends TenantRecord> {
     const { record } = await registeredRecordToChange(tenants, tenantId);
     const from = this.placeOf(record);
     const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };
-    if (from.tier === 'shared' || to.tier === 'shared') {
+    if (to.tier === 'shared' && from.tier !== 'shared') {
       throw new TenancyUsageError(
-        `Cannot move tenant '${tenantId}' ${from.tier === 'shared' ? 'out of' : 'into'} the shared tier: this version moves tenants between servers and ` +
-          `between the schema and database tiers only. Create the tenant again in the tier it should live in, and copy its data.`,
+        `Cannot move tenant '${tenantId}' into the shared tier: this version moves tenants out of it (to the schema or database tier), between servers, and ` +
+          `between the schema and database tiers. Create the tenant again in the shared tier, and copy its data.`,
       );
     }
     const places = this.places(tenantId);
     this.refuseUnknownPlace(tenantId, to, places);
-    const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(record).schema as string);
+    // the tenant's schema where it goes (a shared-tier tenant has none where it is)
+    const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(from.tier === 'shared' ? this.at(record, to) : record).schema as string);
     // slots are server-wide: database mode keys the move by the target server and the tenant's database there
     const targetKey = this.databaseMode ? `${to.server}/${tenants.isolation.provisioning.nameOf(this.at(record, to))}` : keyOf(to);
     const moveId = moveIdFor(schema, targetKey);
@@ -85,7 +90,7 @@ export class TenantMove<T extends TenantRecord> {
       for (const place of places.filter((p) => keyOf(p) !== keyOf(to))) await this.cleanUpAt(record, place, to, schema, moveId, options);
       return { tenantId, from, to, moved: false };
     }
-    const report = await this.run(record, from, to, schema, moveId, options);
+    const report = from.tier === 'shared' ? await this.runOutOfShared(record, from, to, schema, moveId, options) : await this.run(record, from, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, from, true);
     return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables, fenceAttempts: report.fenceAttempts };
   }
@@ -104,7 +109,7 @@ export class TenantMove<T extends TenantRecord> {
 
   private at(record: T, place: TenantPlace): T {
     // the tier is written only where there are tiers (a store without a tier column never gets one)
-    const tier = this.tenants.options.databaseTier ? { tier: place.tier } : {};
+    const tier = this.tenants.options.databaseTier || this.tenants.options.sharedTier ? { tier: place.tier } : {};
     return { ...record, server: place.server || undefined, ...tier } as T;
   }
 
@@ -114,6 +119,11 @@ export class TenantMove<T extends TenantRecord> {
    * database of the source's server would find the move's slot not its own and stop the rerun before the real source.
    */
   private async cleanUpAt(record: T, place: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<void> {
+    if (place.tier === 'shared') {
+      // a move out of the shared tier that stopped after its switch: its publication, or the tenant's rows, are still there
+      if (await this.sharedTierHoldsMove(record, place, moveId)) await this.runOutOfShared(record, place, to, schema, moveId, options);
+      return;
+    }
     if (place.tier === 'database' && !(await this.tenants.isolation.provisioning.ownerOf(this.at(record, place))).exists) return;
     if (await this.holdsMove(record, place, schema, moveId)) await this.run(record, place, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, place);
@@ -174,11 +184,7 @@ export class TenantMove<T extends TenantRecord> {
           labels: { source: describePlace(from), target: describePlace(to) },
           createTargetSchema: async () => void (await this.migrations.migrateOne(targetRecord)),
           recordPointsAtTarget: () => this.pointsAt(id, to),
-          switchRecord: async () => {
-            const current = (await tenants.store.find(id)) ?? record;
-            await (tenants.store.add as (r: T) => Promise<void>)(this.at(current, to));
-            tenants.directory.invalidate(id);
-          },
+          switchRecord: () => this.switchTo(record, to),
           fence: () => hold.fence(),
           unfence: () => hold.unfence(),
           onStep: (step) => options.onStep?.(step),
@@ -191,6 +197,65 @@ export class TenantMove<T extends TenantRecord> {
     } finally {
       await source.close();
     }
+  }
+
+  /** Out of the shared tier (its database on the source server) into a schema of its own: see moveOutOfSharedTier. */
+  private async runOutOfShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    const { tenants } = this;
+    const id = record.id;
+    const shared = tenants.options.sharedTier?.shared as NonNullable<typeof tenants.options.sharedTier>['shared'];
+    const source = await this.openOn(this.at(record, from), `${id}:move-source`);
+    try {
+      const targetRecord = this.at(record, to);
+      const { provisioning } = tenants.isolation;
+      if (to.tier === 'database' && !(await this.pointsAt(id, to)) && !(await provisioning.ownerOf(targetRecord)).exists) await provisioning.create(targetRecord);
+      const target = await this.openOn(targetRecord, `${id}:move-target`);
+      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
+      try {
+        const conninfo = sourceConninfoOf(source.config.getAll() as never, tenants.options.servers?.get(from.server));
+        return await moveOutOfSharedTier({
+          rows: sharedTierRowsOf(source, id, shared),
+          target: moveSideOf(target),
+          schema,
+          moveId,
+          sourceConninfo: sharedTierConninfo(conninfo, source.config.get('dbName') as string, shared.setting, id),
+          createStaging: () => migrateStaging(target, tenants.contextName, id, shared),
+          afterRename: (renamed) => afterStagingRenamed(renamed, shared),
+          labels: { source: describePlace(from), target: describePlace(to) },
+          recordPointsAtTarget: () => this.pointsAt(id, to),
+          switchRecord: () => this.switchTo(record, to),
+          fence: () => hold.fence(),
+          unfence: () => hold.unfence(),
+          onStep: (step) => options.onStep?.(step),
+          logger: this.logger,
+        });
+      } finally {
+        await hold.stop();
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+
+  /** Whether the shared tier at `place` still has the move's publication, or rows of the tenant (a cleanup to finish). */
+  private async sharedTierHoldsMove(record: T, place: TenantPlace, moveId: string): Promise<boolean> {
+    const shared = this.tenants.options.sharedTier?.shared as NonNullable<typeof this.tenants.options.sharedTier>['shared'];
+    const orm = await this.openOn(this.at(record, place), `${record.id}:move-check`);
+    try {
+      const rows = sharedTierRowsOf(orm, record.id, shared);
+      const [publication] = await rows.side.query(`select 1 from pg_publication where pubname = ?`, [moveNamesOf(SHARED_TIER_SCHEMA, moveId).publication]);
+      return publication !== undefined || (await holdsTenantRows(rows));
+    } finally {
+      await orm.close();
+    }
+  }
+
+  /** Points the tenant's record at `to` (the record as stored now: a change made meanwhile is kept). */
+  private async switchTo(record: T, to: TenantPlace): Promise<void> {
+    const current = (await this.tenants.store.find(record.id)) ?? record;
+    await (this.tenants.store.add as (r: T) => Promise<void>)(this.at(current, to));
+    this.tenants.directory.invalidate(record.id);
   }
 
   private async pointsAt(id: string, place: TenantPlace): Promise<boolean> {
@@ -216,9 +281,11 @@ export class TenantMove<T extends TenantRecord> {
       return [...servers.keys()].map((server) => ({ server, tier: 'database' as const }));
     }
     if (isolation !== 'schema') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': moving is supported for isolation 'schema' and 'database' only (context '${contextName}' uses '${isolation}').`);
-    if (!servers && !databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' has one server and one tier (configure tenancy.servers or tenancy.databaseTier).`);
+    if (!servers && !databaseTier && !this.tenants.options.sharedTier) {
+      throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tenant context '${contextName}' has one server and one tier (configure tenancy.servers, tenancy.databaseTier or tenancy.sharedTier).`);
+    }
     const names = servers ? [...servers.keys()] : [''];
-    const tiers: TenantTier[] = databaseTier ? ['schema', 'database'] : ['schema'];
+    const tiers: TenantTier[] = ['schema', ...(databaseTier ? ['database' as const] : []), ...(this.tenants.options.sharedTier ? ['shared' as const] : [])];
     return names.flatMap((server) => tiers.map((tier) => ({ server, tier })));
   }
 
@@ -226,7 +293,8 @@ export class TenantMove<T extends TenantRecord> {
     if (places.some((place) => keyOf(place) === keyOf(to))) return;
     const { servers } = this.tenants.options;
     if (this.databaseMode && to.tier !== 'database') throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to tier '${String(to.tier)}': with isolation 'database' every tenant has a database of its own.`);
-    if (to.tier !== 'schema' && to.tier !== 'database') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tiers are 'schema' and 'database'.`);
+    if (to.tier !== 'schema' && to.tier !== 'database' && to.tier !== 'shared') throw new TenancyUsageError(`Cannot move tenant '${tenantId}': tiers are 'schema', 'database' and 'shared'.`);
+    if (to.tier === 'shared' && !this.tenants.options.sharedTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to the shared tier: configure tenancy.sharedTier first.`);
     if (to.tier === 'database' && !this.tenants.options.databaseTier) throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to the database tier: configure tenancy.databaseTier first.`);
     throw new TenancyUsageError(`Cannot move tenant '${tenantId}' to server '${to.server}': it is not in tenancy.servers (configured: ${servers ? [...servers.keys()].join(', ') : 'none'}).`);
   }

@@ -1,4 +1,5 @@
 import type { MoveNames } from './move-names.js';
+import type { TenantRowsFilter } from './table-digests.js';
 import { tablesOf } from './move-catalog.js';
 import { type MoveQuery, qualified, quoteIdent } from './move-sql.js';
 import { TenantMoveError, TenantMoveSyncTimeoutError } from './move.errors.js';
@@ -20,6 +21,18 @@ export async function ensurePublication(source: MoveQuery, schema: string, names
   const tables = await tablesOf(source, schema);
   const published = tables.length ? ` for table ${tables.map((t) => qualified(schema, t)).join(', ')}` : '';
   await source(`create publication ${quoteIdent(names.publication)}${published}`);
+}
+
+/**
+ * Publishes one tenant's rows of the shared tier's tables (a row filter on its tenant column, which every shared
+ * table's replica identity includes, so other tenants' updates and deletes go on), unless already published.
+ */
+export async function ensureTenantPublication(source: MoveQuery, schema: string, tables: readonly string[], rowsOf: TenantRowsFilter, names: MoveNames): Promise<void> {
+  const [found] = await source(`select 1 from pg_publication where pubname = ?`, [names.publication]);
+  if (found) return;
+  if (!tables.length) throw new TenantMoveError(schema, 'check', `the shared tier has no tenant tables: migrate it first (mikro-tenancy migrate up)`);
+  const filter = `where (${quoteIdent(rowsOf.column)} = ?)`;
+  await source(`create publication ${quoteIdent(names.publication)} for table ${tables.map((t) => `${qualified(schema, t)} ${filter}`).join(', ')}`, tables.map(() => rowsOf.value));
 }
 
 /**
@@ -86,16 +99,16 @@ export async function createSubscription(target: MoveQuery, names: MoveNames, so
  * only now, once CREATE SUBSCRIPTION has succeeded. Emptying them earlier, their migration log included, left a
  * target that a rerun could not migrate again ("relation ... already exists") whenever CREATE SUBSCRIPTION failed
  * (a missing right, a wrong connection string). A disabled subscription that copied something (disabled by hand) is
- * only enabled again.
+ * only enabled again. `published`: the tables the subscription fills, when not every table of the schema.
  */
-export async function startCopy(target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string): Promise<void> {
+export async function startCopy(target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string, published?: readonly string[]): Promise<void> {
   const [row] = await target<{ enabled: boolean; started: boolean }>(
     `select subenabled as enabled, exists(select 1 from pg_subscription_rel where srsubid = s.oid and srsubstate <> 'i') as started from pg_subscription s where s.oid = ?::oid`,
     [subscriptionOid],
   );
   if (!row || row.enabled) return;
   if (!row.started) {
-    const tables = await tablesOf(target, schema);
+    const tables = published ?? (await tablesOf(target, schema));
     if (tables.length) await target(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
   }
   await target(`alter subscription ${quoteIdent(names.subscription)} enable`);

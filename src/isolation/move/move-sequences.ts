@@ -20,3 +20,25 @@ export async function copySequences(source: MoveQuery, sourceSchema: string, tar
   });
   return rows.length;
 }
+
+/**
+ * Moving a tenant out of the shared tier: each target sequence raised to at least its shared counterpart's value,
+ * never lowered (the shared sequence served every tenant, so its values are a superset of the tenant's). Returns
+ * how many were set.
+ */
+export async function raiseSequences(source: MoveQuery, sourceSchema: string, target: (fn: (q: MoveQuery) => Promise<void>) => Promise<void>, targetSchema: string): Promise<number> {
+  const names = await sequencesOf(source, sourceSchema);
+  if (!names.length) return 0;
+  const rows = await source<{ name: string; value: string }>(names.map((n) => `select ? as name, last_value::text as value from ${qualified(sourceSchema, n)}`).join(' union all '), names);
+  let set = 0;
+  await target(async (q) => {
+    await q(`set local synchronous_commit = on`);
+    const present = new Set(await sequencesOf(q, targetSchema));
+    for (const { name, value } of rows.filter((r) => present.has(r.name))) {
+      const seq = qualified(targetSchema, name);
+      await q(`select setval(?::regclass, greatest(?::bigint, (select last_value from ${seq})), true)`, [seq, value]);
+      set++;
+    }
+  });
+  return set;
+}

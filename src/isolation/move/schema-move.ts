@@ -179,7 +179,7 @@ async function subscribe(source: MoveSide, target: MoveSide, schema: string, nam
   }
 }
 
-function withDefaults(timing: SchemaMoveTiming = {}): Required<SchemaMoveTiming> {
+export function withDefaults(timing: SchemaMoveTiming = {}): Required<SchemaMoveTiming> {
   return {
     syncTimeoutMs: timing.syncTimeoutMs ?? 30 * 60_000,
     catchUpMs: timing.catchUpMs ?? 500,

@@ -20,22 +20,29 @@ const STABLE_ROW_TEXT = [
   `set local bytea_output = 'hex'`,
 ];
 
+/** Only one tenant's rows of shared tables (its tenant column's value). */
+export interface TenantRowsFilter {
+  readonly column: string;
+  readonly value: string;
+}
+
 /**
  * Per table: count(*) and the sum of a 64-bit hash (hashtextextended) of each row's text, its columns taken by
  * name so the physical column order does not matter. One sequential scan per table, no sort and no big string
  * (unlike md5(string_agg(... order by pk))): cheap enough to run under the fence. The sum is exact (numeric) and
  * order-independent; with the count it catches a missing, extra or changed row except for a 64-bit collision.
- * Must run inside a transaction (the settings are local).
+ * Must run inside a transaction (the settings are local). `rowsOf`: only one tenant's rows (a shared tier's tables).
  */
-export async function tableDigests(query: MoveQuery, schema: string, columns: ReadonlyMap<string, readonly string[]>): Promise<Map<string, TableDigest>> {
+export async function tableDigests(query: MoveQuery, schema: string, columns: ReadonlyMap<string, readonly string[]>, rowsOf?: TenantRowsFilter): Promise<Map<string, TableDigest>> {
   for (const statement of STABLE_ROW_TEXT) await query(statement);
   const parts: string[] = [];
   const params: string[] = [];
+  const where = rowsOf ? ` where ${quoteIdent(rowsOf.column)} = ?` : '';
   for (const [table, cols] of columns) {
     parts.push(
-      `select ? as t, count(*)::text as n, coalesce(sum(hashtextextended(row(${cols.map(quoteIdent).join(', ')})::text, 0)), 0)::text as h from ${qualified(schema, table)}`,
+      `select ? as t, count(*)::text as n, coalesce(sum(hashtextextended(row(${cols.map(quoteIdent).join(', ')})::text, 0)), 0)::text as h from ${qualified(schema, table)}${where}`,
     );
-    params.push(table);
+    params.push(table, ...(rowsOf ? [rowsOf.value] : []));
   }
   if (!parts.length) return new Map();
   const rows = await query<{ t: string; n: string; h: string }>(parts.join(' union all '), params);

@@ -31,19 +31,31 @@ export function tenantFunctionSql(schema: string, source: TenantSource, type: Re
   return `create or replace function ${quoteIdent(schema)}.${TENANT_FUNCTION}() returns ${type} language sql ${volatility} parallel safe as $nmt$ ${body} $nmt$`;
 }
 
+/** The start of the fence trigger's error message: how the drivers tell it from any other SQLSTATE 55000. */
+export const FENCED_WRITE_MESSAGE = 'writes of this tenant are held while it moves between tiers';
+
+/**
+ * The transaction-local setting with which a move deletes a fenced tenant's rows from the shared tier once it lives
+ * elsewhere (the mark stays, so an app instance that missed the switch cannot write there). Only deletes of rows of
+ * the tenant it names pass; row-level security still limits a session to its own tenant's rows.
+ */
+export const FENCE_CLEANUP_SETTING = 'nmt.move_cleanup';
+
 /**
  * The fence trigger's function: a write (insert, update or delete) of a row whose tenant, before or after, is in the
  * schema's `nmt_fenced_tenant` fails with SQLSTATE 55000 (object_not_in_prerequisite_state), which the app answers
- * with 503 while the tenant moves. The message names no tenant (it may reach logs).
+ * with 503 while the tenant moves (FENCED_WRITE_MESSAGE). The message names no tenant (it may reach logs). A delete
+ * under FENCE_CLEANUP_SETTING naming the row's tenant passes.
  */
 export function fenceFunctionSql(schema: string, column: string): string {
   const fenced = `${quoteIdent(schema)}.${quoteIdent(FENCED_TENANT_TABLE)}`;
   const col = quoteIdent(column);
   return (
     `create or replace function ${quoteIdent(schema)}.${FENCE_FUNCTION}() returns trigger language plpgsql as $nmt$ begin ` +
+    `if tg_op = 'DELETE' and current_setting('${FENCE_CLEANUP_SETTING}', true) = old.${col}::text then return old; end if; ` +
     `if exists (select 1 from ${fenced} f where f."tenant_id" in ((case when tg_op = 'INSERT' then null else old.${col} end)::text, ` +
     `(case when tg_op = 'DELETE' then null else new.${col} end)::text)) then ` +
-    `raise exception 'writes of this tenant are held while it moves between tiers (%.%); retry once the move has completed', ` +
+    `raise exception '${FENCED_WRITE_MESSAGE} (%.%); retry once the move has completed', ` +
     `tg_table_schema, tg_table_name using errcode = '55000'; end if; ` +
     `if tg_op = 'DELETE' then return old; end if; return new; end $nmt$`
   );

@@ -1,5 +1,6 @@
 import { type DriverException, type IDatabaseDriver, TableNotFoundException } from '@mikro-orm/core';
 import type { ContextConfig } from '../../options/tenancy-options.js';
+import { asFencedWrite } from './fenced-write.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DriverClass = new (...args: any[]) => IDatabaseDriver;
@@ -8,7 +9,8 @@ type DriverClass = new (...args: any[]) => IDatabaseDriver;
  * Schema mode: a table name a query left unqualified fails (the tenant connections' search_path holds no tenant
  * table). MikroORM's "relation does not exist" then says nothing about why; this driver's errors do: which tenant,
  * that nothing was read or written, and what to change. Still a TableNotFoundException, so code that catches
- * MikroORM's exceptions keeps working. `convertException` is MikroORM's one place where driver errors are mapped
+ * MikroORM's exceptions keeps working. A write refused by the mixed tiers' fence becomes a TenantWriteFencedException.
+ * `convertException` is MikroORM's one place where driver errors are mapped
  * (test/unit/tenant-schema-driver.spec.ts breaks if it changes).
  */
 export function tenantSchemaDriverClass(
@@ -20,7 +22,7 @@ export function tenantSchemaDriverClass(
   class TenantSchemaDriver extends Base {
     override convertException(exception: Error): DriverException {
       const converted = super.convertException(exception);
-      if (!(converted instanceof TableNotFoundException)) return converted;
+      if (!(converted instanceof TableNotFoundException)) return asFencedWrite(converted, currentTenantId());
       const tenantId = currentTenantId();
       if (tenantId === undefined || !isQualified(converted.message)) return new TenantTableNotFoundException(converted, tenantId);
       // the tenant's own schema lacks the table: dropped (maybe by another app instance) or not migrated

@@ -1,6 +1,5 @@
 import { type EntityMetadata, MikroORM, type Transaction } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { TenantKyselyNeedsTransactionError } from '../../errors/isolation.errors.js';
 import { SharedTierDatabaseError } from '../../errors/placement.errors.js';
@@ -19,6 +18,8 @@ import { mixedTierSchemaPrelude, sharedReplicaIdentitySql } from '../schema/mixe
 import { withSearchPath } from '../schema/search-path.js';
 import { withSessionSearchPathGuard } from '../schema/session-search-path-guard.js';
 import { createDatabaseIfMissing } from '../management-database.js';
+import { fencedWriteDriverClass } from '../schema/fenced-write.js';
+import { tenantSessionTag } from './session-tag.js';
 
 /** Tenants whose fork options are kept (the oldest is forgotten past it): the per-request path builds them once. */
 const MAX_CACHED_FORKS = 10_000;
@@ -129,18 +130,9 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     await this.orm.close();
   }
 
-  /**
-   * The application_name of a tenant's transactions while they run (set with the tenant setting, in the same
-   * statement, and reverted at commit): how a drop finds the sessions still working for the tenant, and how
-   * pg_stat_activity attributes load. At most 63 bytes (PostgreSQL truncates longer names): a longer one keeps its
-   * start and ends with a hash of the whole id, so two long ids that share their first characters never share a tag
-   * (a drop of one would end the other's transactions).
-   */
+  /** The application_name of a tenant's transactions while they run (see tenantSessionTag). */
   sessionTagOf(tenantId: string): string {
-    const tag = `nmt:${tenantId}`;
-    if (Buffer.byteLength(tag) <= 63) return tag;
-    const hash = createHash('sha256').update(tenantId).digest('hex').slice(0, 16);
-    return `${Buffer.from(tag).subarray(0, 63 - 17).toString().replace(/\uFFFD+$/, '')}~${hash}`;
+    return tenantSessionTag(tenantId);
   }
 
   private forkOf(tenantId: string): TenantFork {
@@ -190,6 +182,7 @@ export function tableModeOrmOptions(settings: TableIsolationSettings): ContextCo
           ...schemaModeMetadata(template, contextName, shared, { wildcardSchema: true, onUniqueWithoutTenant: warnUnique }),
           // pg_temp last: a temporary table never comes before a shared table (temporary tables are refused anyway)
           driverOptions: withSearchPath(template.driverOptions, [sharedTier.schema, ...sharedTier.searchPath, 'pg_temp']),
+          driver: fencedWriteDriverClass(template, currentTenantId),
         }
       : { ...withDroppedTenants(template), discovery: sharedTableDiscovery(template, contextName, shared, warnUnique) }),
     subscribers: [...(template.subscribers ?? []), new TenantColumnGuard(shared.property)],

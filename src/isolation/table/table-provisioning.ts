@@ -7,6 +7,7 @@ import { sqlStateOf } from '../../errors/sql-state.js';
 import { TenantDropUnfinishedError } from '../../errors/isolation.errors.js';
 import { dropAfterDraining } from '../drain-sessions.js';
 import { DROPPED_TENANT_TABLE } from './dropped-tenant.entity.js';
+import { FENCED_TENANT_TABLE } from '../schema/fenced-tenant.entity.js';
 
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -71,10 +72,14 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
     // the shared tables are made by the tenant migrations, once for every tenant
   }
 
-  /** A tenant of a dropped id starts clean: the drop's mark is lifted, unless rows of the dropped tenant remain. */
+  /**
+   * A tenant of a dropped id starts clean: the drop's mark is lifted, unless rows of the dropped tenant remain. In
+   * the shared tier, so is the fence mark a move out of it leaves (the tenant of that id lived elsewhere since).
+   */
   async beforeCreate(record: T): Promise<void> {
     const marked = await this.tables.asTenant(record.id, async (execute) => {
       if (!(await this.tablesExist(execute))) return false;
+      if ((await this.existingTables(execute, [FENCED_TENANT_TABLE])).length) await execute(`delete from ${FENCED_TENANT_TABLE} where tenant_id = ?`, [record.id], 'run');
       return ((await execute(`select 1 from ${DROPPED_TENANT_TABLE} where tenant_id = ?`, [record.id])) as unknown[]).length > 0;
     });
     if (!marked) return;
