@@ -64,6 +64,7 @@ export {
   TenantMoveStateError,
   TenantMoveFenceError,
 } from './isolation/move/index.js';
+export { TenantWriteFencedException } from './isolation/schema/fenced-write.js';
 export { ContextMigrations } from './lifecycle/context-migrations.js';
 export type { TenantMigrationOptions } from './lifecycle/tenant-migrations.js';
 export type { CreateMigrationOptions, CreatedMigration } from './lifecycle/create-tenant-migration.js';

@@ -1,0 +1,336 @@
+/**
+ * Issue 17, moves out of the shared tier (schema isolation with tenancy.sharedTier, servers x and y: real clusters
+ * with wal_level = logical; the hub on the test server). The relational blog model (1:1, m:1, m:n with generated and
+ * explicit pivots, a self reference, STI, an embeddable), string keys. Tenants 'grow1' and 'grow2' live in the shared
+ * tier of x next to 'stay1' and 'stay2', whose writers go on in the same tables during every move; 'own' has a schema
+ * of its own on y, and look-alike rows with the movers' keys sit in `public` of y's tenant database.
+ *
+ * - 'grow1' moves to the schema tier of y under writes (inserts and deletes, several units of work at once): every
+ *   acknowledged write is in its new schema and nothing else; its rows are gone from the shared tables; the stay
+ *   tenants lost nothing and never saw an error; no replication object or staging schema is left. The subscription
+ *   reaches the shared tier as a non-superuser REPLICATION role (row-level security applies to its copy: the move
+ *   must give it the tenant's setting). A second app instance that never hears of the move (no change feed, lookups
+ *   cached 10 min) gets its insert AND its delete refused while the tenant is fenced, and after the move (503 over
+ *   HTTP, TenantWriteFencedException in process); migrations of the shared tier are refused while the move publishes it.
+ * - 'grow2' moves to the database tier of x, stopped by the test at each step in turn (after subscribing, after the
+ *   verification, after the rename, after the switch) and rerun each time, under writes: the last rerun finishes
+ *   with nothing lost.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  ContextMigrations,
+  MikroTenancyModule,
+  type MikroTenancyModuleOptions,
+  TenancyService,
+  TenantLifecycle,
+  TenantStores,
+  TenantWriteFencedException,
+  getEntityManagerToken,
+} from '../../src/index.js';
+import { BlogController, CapturingLogger, type StartedApp, startBlogApp, tenantTemplateConfig } from '../fixtures/relational/app.js';
+import { Article, Author } from '../fixtures/relational/entities.js';
+import { migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
+import { PlacedTenant } from '../fixtures/entities/placed-tenant.entity.js';
+import { type TestPgServer, type TestPgServers, startPgServers } from '../support/pg-servers.js';
+import { connectionOptions, uniqueName } from '../support/test-databases.js';
+
+const SEED = 1_500;
+const SHARED = ['grow1', 'grow2', 'stay1', 'stay2'];
+const STAY = ['stay1', 'stay2'];
+const hubDb = uniqueName('mshub');
+const tenantsDb = uniqueName('mst');
+const sharedDb = `${tenantsDb}_shared`;
+const tierDb = (id: string) => `${tenantsDb}_t_${id}`;
+const migrations = migrationsFolder('shared-move');
+const logger = new CapturingLogger();
+
+/** Writers of several tenants through one app: each acknowledged insert (author + article) and delete (article). */
+class Writers {
+  readonly inserted = new Map<string, Set<string>>();
+  readonly deleted = new Map<string, Set<string>>();
+  readonly failures = new Map<string, Record<string, number>>();
+  #stopped = false;
+  readonly #loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly tenancy: TenancyService,
+    private readonly em: EntityManager,
+    private readonly label: string,
+  ) {}
+
+  start(tenant: string, loops: number): this {
+    for (const tenantSet of [this.inserted, this.deleted]) if (!tenantSet.has(tenant)) tenantSet.set(tenant, new Set());
+    for (let k = 0; k < loops; k++) this.#loops.push(this.loop(tenant, k));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#loops);
+  }
+
+  /** The articles of `tenant` that must exist: acknowledged inserts minus acknowledged deletes. */
+  expected(tenant: string): string[] {
+    const gone = this.deleted.get(tenant) ?? new Set();
+    return [...(this.inserted.get(tenant) ?? [])].filter((id) => !gone.has(id)).sort();
+  }
+
+  private async loop(tenant: string, k: number): Promise<void> {
+    const mine: string[] = [];
+    for (let i = 1; !this.#stopped; i++) {
+      const key = `${this.label}${tenant.slice(0, 1)}${tenant.slice(-1)}${k}-${i}`;
+      await this.attempt(tenant, async () => {
+        const author = this.em.create(Author, { id: `${key}a`, username: `u${key}`, email: `${key}@x`, displayName: tenant, address: { city: 'c', country: tenant } });
+        this.em.create(Article, { id: `${key}r`, title: tenant, published: true, author });
+        await this.em.flush();
+      }).then((ok) => ok && (this.inserted.get(tenant)?.add(`${key}r`), mine.push(`${key}r`)));
+      if (i % 4 === 0 && mine.length > 2) {
+        const victim = mine.splice(0, 1)[0] as string;
+        await this.attempt(tenant, () => this.em.nativeDelete(Article, { id: victim })).then((ok) => ok && this.deleted.get(tenant)?.add(victim));
+      }
+      await sleep(3);
+    }
+  }
+
+  private async attempt(tenant: string, work: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.tenancy.run(tenant, work);
+      return true;
+    } catch (error) {
+      const counts = this.failures.get(tenant) ?? {};
+      const name = error instanceof Error ? error.constructor.name : typeof error;
+      counts[name] = (counts[name] ?? 0) + 1;
+      this.failures.set(tenant, counts);
+      return false;
+    }
+  }
+}
+
+describe('moving a tenant out of the shared tier (schema isolation, mixed tiers, two servers)', () => {
+  const measured: string[] = [];
+  let cluster: TestPgServers;
+  let x: TestPgServer;
+  let y: TestPgServer;
+  let app: StartedApp;
+  let stale: StartedApp;
+  let lifecycle: TenantLifecycle<PlacedTenant>;
+  let tenancy: TenancyService;
+  let em: EntityManager;
+
+  const connection = (s: TestPgServer) => ({ host: s.host, port: s.port, user: s.user, ...(s.password ? { password: s.password } : {}), dbName: tenantsDb });
+  function options(overrides: { changes?: false; cacheTtlMs: number }): MikroTenancyModuleOptions {
+    const hub = connectionOptions(hubDb);
+    return {
+      contexts: { hub: defineConfig({ metadataProvider: ReflectMetadataProvider, ...hub, entities: [PlacedTenant], pool: { max: 3 } }) },
+      tenancy: {
+        isolation: 'schema',
+        store: TenantStores.table(PlacedTenant, { context: 'hub' }),
+        config: tenantTemplateConfig(tenantsDb, migrations.path),
+        servers: {
+          // the target server reaches x's shared tier as a role with REPLICATION and no superuser: row-level security
+          // applies to the copy (the move adds the tenant's setting, and the shared tier's database name)
+          x: { ...connection(x), subscriptionConnection: `host=${x.host} port=${x.port} user=mover dbname=${tenantsDb}` },
+          y: connection(y),
+        },
+        sharedTier: { bypassingRole: 'warn' },
+        databaseTier: { dbName: (tenant: PlacedTenant) => tierDb(tenant.id) },
+        ...overrides,
+      },
+    } as MikroTenancyModuleOptions;
+  }
+
+  const rowsOf = async (server: TestPgServer, db: string, sql: string, values?: unknown[]) => server.sql(db, sql, values);
+  const idsAt = async (server: TestPgServer, db: string, schema: string, tenant: string) =>
+    (await rowsOf(server, db, `select id from "${schema}".article where tenant_id = $1 and title = $1 order by id`, [tenant])).map((r) => r.id as string);
+  const sharedTables = async () =>
+    Object.fromEntries(
+      (await rowsOf(x, sharedDb, `select relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'nmt_shared' and c.relkind = 'r' and relname not like 'nmt\\_%' and relname <> 'mikro_orm_migrations' order by 1`)).map(
+        (r) => [r.t, 0],
+      ),
+    );
+  const tenantRowsInShared = async (tenant: string) => {
+    const counts = await sharedTables();
+    for (const table of Object.keys(counts)) counts[table] = Number((await rowsOf(x, sharedDb, `select count(*) as n from nmt_shared."${table}" where tenant_id = $1`, [tenant]))[0]?.n);
+    return counts;
+  };
+  const replicationLeft = async () => ({
+    x: {
+      slots: (await rowsOf(x, 'postgres', `select slot_name from pg_replication_slots`)).length,
+      publications: (await rowsOf(x, sharedDb, `select pubname from pg_publication`)).length,
+    },
+    y: { subscriptions: (await rowsOf(y, tenantsDb, `select subname from pg_subscription`)).length, slots: (await rowsOf(y, 'postgres', `select slot_name from pg_replication_slots`)).length },
+    stagingSchemas: [...(await rowsOf(y, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`)), ...(await rowsOf(x, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`))].length,
+  });
+
+  beforeAll(async () => {
+    cluster = await startPgServers(['hub', 'x', 'y'], { wal_level: 'logical' });
+    const server = (name: string) => cluster.servers.find((s) => s.name === name) as TestPgServer;
+    [x, y] = [server('x'), server('y')];
+    await server('hub').sql('postgres', `create database "${hubDb}"`);
+    const hub = await MikroORM.init(defineConfig({ metadataProvider: ReflectMetadataProvider, ...connectionOptions(hubDb), entities: [PlacedTenant] }));
+    await hub.schema.create();
+    await hub.close();
+    const ddl = (await modelDdl()).tenant;
+    for (const s of [x, y]) {
+      await s.sql('postgres', `create role mover login replication`);
+      await s.sql('postgres', `create database "${tenantsDb}"`);
+      await s.sql('postgres', `create database "${sharedDb}"`);
+      // what the migrations (as the superuser) create in the shared tier, the mover may read
+      await s.sql(sharedDb, `alter default privileges grant usage on schemas to mover; alter default privileges grant select on tables to mover`);
+    }
+    // look-alike tables in public of y's tenant database, holding the very keys the movers' seed uses
+    await y.sql(tenantsDb, ddl);
+    await y.sql(tenantsDb, `insert into author (id, username, email, display_name, address_city, address_country) select 'g1s' || g || 'a', 'sentinel' || g, 's' || g || '@x', 'SENTINEL', 'x', 'x' from generate_series(1, 50) g`);
+
+    app = await startBlogApp({ imports: [MikroTenancyModule.forRoot(options({ cacheTtlMs: 0 })), MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, logger);
+    lifecycle = app.app.get(TenantLifecycle);
+    expect((await app.app.get(ContextMigrations).create('tenant')).fileName).not.toBe('');
+    for (const id of SHARED) await lifecycle.create(id, { tier: 'shared' }, { seed: false, server: 'x' });
+    await lifecycle.create('own', {}, { seed: false, server: 'y' });
+    tenancy = app.app.get(TenancyService);
+    em = app.app.get<EntityManager>(getEntityManagerToken('tenant'));
+    for (const id of [...SHARED, 'own']) {
+      await tenancy.run(id, async () => {
+        const short = id === 'own' ? 'o' : id.slice(0, 1) + id.slice(-1);
+        let first: Author | undefined;
+        for (let i = 1; i <= SEED; i++) {
+          const author = em.create(Author, { id: `${short}s${i}a`, username: `seed${i}`, email: `seed${i}@x`, displayName: 'seed', address: { city: 'c', country: id } });
+          const article = em.create(Article, { id: `${short}s${i}r`, title: 'seed', published: i % 2 === 0, author });
+          if (first) author.following.add(first);
+          first ??= author;
+          if (i % 3 === 0) author.favorites.add(article);
+        }
+        await em.flush();
+      });
+    }
+    // the instance that never hears of a move: no change feed, lookups cached for 10 minutes
+    stale = await startBlogApp({ imports: [MikroTenancyModule.forRoot(options({ changes: false, cacheTtlMs: 600_000 })), MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, logger);
+    expect((await stale.request('/articles', { headers: { 'x-tenant-id': 'grow1' } })).status).toBe(200);
+  }, 240_000);
+
+  afterAll(async () => {
+    process.stdout.write(`[tenant move out of the shared tier] ${SEED} seed authors and articles per tenant:\n  ${measured.join('\n  ')}\n`);
+    await stale?.close();
+    await app?.close();
+    await cluster?.servers.find((s) => s.name === 'hub')?.sql('postgres', `drop database if exists "${hubDb}" with (force)`);
+    await cluster?.stop();
+    migrations.dispose();
+  }, 60_000);
+
+  it('moves grow1 from the shared tier of x to the schema tier of y under writes: nothing lost, nothing left, neighbours untouched', async () => {
+    const staleTenancy = stale.app.get(TenancyService);
+    const staleEm = stale.app.get<EntityManager>(getEntityManagerToken('tenant'));
+    const sentinelsBefore = await rowsOf(y, tenantsDb, `select id, display_name from public.author order by id`);
+    const stayBefore = await Promise.all(STAY.map((t) => tenantRowsInShared(t)));
+    const writers = new Writers(tenancy, em, 'a').start('grow1', 3).start('stay1', 1).start('stay2', 1);
+    await sleep(800);
+    const seen: Record<string, unknown> = {};
+    const result = await lifecycle.move('grow1', {
+      server: 'y',
+      tier: 'schema',
+      onStep: async (step) => {
+        if (step === 'subscribed') seen.migrate = (await lifecycle.migrate({ tenants: ['stay1'] })).tenants[0];
+        if (step !== 'fence-locked') return;
+        // the mark is committed: a stale instance's insert and delete are refused, over HTTP too
+        seen.insert = await staleTenancy
+          .run('grow1', async () => {
+            staleEm.create(Author, { id: 'stale1a', username: 'stale', email: 'stale@x', displayName: 'stale', address: { city: 'c', country: 'c' } });
+            await staleEm.flush();
+          })
+          .then(() => 'written', (error: unknown) => error);
+        seen.delete = await staleTenancy.run('grow1', () => staleEm.nativeDelete(Article, { id: 'g1s7r' })).then((n) => `deleted ${String(n)}`, (error: unknown) => error);
+        seen.http = await stale.request('/authors/g1s2a/follow/g1s9a', { method: 'POST', headers: { 'x-tenant-id': 'grow1' } });
+      },
+    });
+    await sleep(800);
+    await writers.stop();
+
+    expect(result).toMatchObject({ tenantId: 'grow1', from: { server: 'x', tier: 'shared' }, to: { server: 'y', tier: 'schema' }, moved: true });
+    expect(result.rows).toBeGreaterThan(SEED * 2);
+    expect(seen.insert).toBeInstanceOf(TenantWriteFencedException);
+    expect(seen.delete).toBeInstanceOf(TenantWriteFencedException);
+    expect(seen.http).toMatchObject({ status: 503, body: { message: expect.stringContaining("Tenant 'grow1'") } });
+    expect(seen.migrate).toMatchObject({ tenantId: 'stay1', status: 'failed', error: expect.stringContaining('is being moved') });
+
+    // every acknowledged write of grow1 is in its new schema on y, with its seed; none left in the shared tables
+    expect(await idsAt(y, tenantsDb, 'tenant_grow1', 'grow1')).toEqual(writers.expected('grow1'));
+    expect(writers.expected('grow1').length).toBeGreaterThan(10);
+    expect((await rowsOf(y, tenantsDb, `select count(*)::int as n from tenant_grow1.author where id like 'g1s%'`))[0]?.n).toBe(SEED);
+    expect((await rowsOf(y, tenantsDb, `select count(*)::int as n from tenant_grow1.author_following`))[0]?.n).toBe(SEED - 1);
+    expect((await rowsOf(y, tenantsDb, `select distinct tenant_id from tenant_grow1.favorite`))).toEqual([{ tenant_id: 'grow1' }]);
+    expect(Object.values(await tenantRowsInShared('grow1')).every((n) => n === 0)).toBe(true);
+    // the neighbours in the same tables wrote on without one error, and lost nothing
+    for (const [i, tenant] of STAY.entries()) {
+      expect({ tenant, failures: writers.failures.get(tenant) ?? {} }).toEqual({ tenant, failures: {} });
+      expect(await idsAt(x, sharedDb, 'nmt_shared', tenant)).toEqual(writers.expected(tenant));
+      const after = await tenantRowsInShared(tenant);
+      expect(after.author).toBe((stayBefore[i]?.author ?? 0) + (writers.inserted.get(tenant)?.size ?? 0));
+    }
+    expect(Object.keys(writers.failures.get('grow1') ?? {}).filter((name) => name !== 'TenantMovingError')).toEqual([]);
+    // nothing of the move is left; y's public and its other tenant untouched
+    expect(await replicationLeft()).toEqual({ x: { slots: 0, publications: 0 }, y: { subscriptions: 0, slots: 0 }, stagingSchemas: 0 });
+    expect(await rowsOf(y, tenantsDb, `select id, display_name from public.author order by id`)).toEqual(sentinelsBefore);
+    expect((await rowsOf(y, tenantsDb, `select count(*)::int as n from tenant_own.author`))[0]?.n).toBe(SEED);
+    expect((await rowsOf(y, tenantsDb, `select tenant_grow1.nmt_tenant() as id`))[0]?.id).toBe('grow1');
+
+    // served from y; its fence still works there (bound to its renamed schema) and the stale instance stays refused
+    const { status, body } = await app.request('/articles', { headers: { 'x-tenant-id': 'grow1' } });
+    expect({ status, count: (body as unknown[]).length }).toEqual({ status: 200, count: writers.expected('grow1').length + SEED });
+    await tenancy.run('grow1', async () => {
+      em.create(Author, { id: 'after1a', username: 'after', email: 'after@x', displayName: 'after', address: { city: 'c', country: 'c' } });
+      await em.flush();
+    });
+    expect(await rowsOf(y, tenantsDb, `select tenant_id from tenant_grow1.author where id = 'after1a'`)).toEqual([{ tenant_id: 'grow1' }]);
+    const staleAfter = await staleTenancy
+      .run('grow1', async () => {
+        staleEm.create(Author, { id: 'stale2a', username: 'stale2', email: 'stale2@x', displayName: 'stale', address: { city: 'c', country: 'c' } });
+        await staleEm.flush();
+      })
+      .then(() => 'written', (error: unknown) => error);
+    expect(staleAfter).toBeInstanceOf(TenantWriteFencedException);
+    measured.push(
+      `x/shared -> y/schema: ${result.rows} rows in ${result.tables} tables verified, writes paused ${result.pausedMs} ms, fence attempts ${result.fenceAttempts}; ` +
+        `grow1 acknowledged ${writers.inserted.get('grow1')?.size} inserts and ${writers.deleted.get('grow1')?.size} deletes, refused ${JSON.stringify(writers.failures.get('grow1') ?? {})}; ` +
+        `neighbours ${STAY.map((t) => `${t} ${writers.inserted.get(t)?.size} inserts`).join(', ')}`,
+    );
+  }, 180_000);
+
+  it('moves grow2 to the database tier of x, stopped after each step in turn and rerun, under writes: the last rerun finishes with nothing lost', async () => {
+    const writers = new Writers(tenancy, em, 'b').start('grow2', 2).start('stay1', 1);
+    await sleep(500);
+    const runs: string[] = [];
+    for (const stopAt of ['subscribed', 'fence-verified', 'fence-committed', 'switched', undefined]) {
+      const interruption = new Error(`stopped by the test after '${stopAt}'`);
+      const outcome = await lifecycle
+        .move('grow2', {
+          server: 'x',
+          tier: 'database',
+          onStep: (step) => {
+            if (step === stopAt) throw interruption;
+          },
+        })
+        .then((result) => result, (error: unknown) => error);
+      if (stopAt) expect(outcome).toBe(interruption);
+      else expect(outcome).toMatchObject({ tenantId: 'grow2', to: { server: 'x', tier: 'database' }, moved: false });
+      const [record] = await rowsOf(cluster.servers[0] as TestPgServer, hubDb, `select server, tier from placed_tenant where id = 'grow2'`);
+      runs.push(`${stopAt ?? 'to the end'}: record ${JSON.stringify(record)}, shared rows ${JSON.stringify(await tenantRowsInShared('grow2'))}`);
+      await sleep(300);
+    }
+    await writers.stop();
+
+    expect(await idsAt(x, tierDb('grow2'), 'tenant_grow2', 'grow2')).toEqual(writers.expected('grow2'));
+    expect((await rowsOf(x, tierDb('grow2'), `select count(*)::int as n from tenant_grow2.author where id like 'g2s%'`))[0]?.n).toBe(SEED);
+    expect(Object.values(await tenantRowsInShared('grow2')).every((n) => n === 0)).toBe(true);
+    expect((await idsAt(x, sharedDb, 'nmt_shared', 'stay1')).filter((id) => id.startsWith('b'))).toEqual(writers.expected('stay1'));
+    expect(writers.failures.get('stay1') ?? {}).toEqual({});
+    expect(await replicationLeft()).toEqual({ x: { slots: 0, publications: 0 }, y: { subscriptions: 0, slots: 0 }, stagingSchemas: 0 });
+    expect((await rowsOf(x, tierDb('grow2'), `select count(*)::int as n from pg_subscription`))[0]?.n).toBe(0);
+    expect((await rowsOf(x, tierDb('grow2'), `select nspname from pg_namespace where nspname = 'nmt_shared'`))).toEqual([]);
+    const { status } = await app.request('/articles', { headers: { 'x-tenant-id': 'grow2' } });
+    expect(status).toBe(200);
+    measured.push(`x/shared -> x/database, stopped and rerun:\n    ${runs.join('\n    ')}\n    grow2 refused ${JSON.stringify(writers.failures.get('grow2') ?? {})}`);
+  }, 240_000);
+});
