@@ -210,7 +210,7 @@ const MOVE_STEPS: Record<TenantMoveStep, string> = {
   synced: 'copy complete, streaming changes',
   'fence-locked': 'writes paused for the last catch-up',
   'fence-verified': 'row counts and checksums verified',
-  'fence-committed': 'source renamed away',
+  'fence-committed': 'switch-over committed (the source renamed away, or the staging copy renamed to the tenant schema)',
   switched: 'record switched: serving from the new server',
   done: 'source copy removed',
 };

@@ -9,7 +9,7 @@ import { type EntityManager, MikroORM, PostgreSqlDriver } from '@mikro-orm/postg
 import type { ContextConfig } from '../../src/options/tenancy-options.js';
 import { DEFAULT_SHARED_COLUMN } from '../fixtures/shared-column.js';
 import { mixedTierDiscovery, withMixedTierTables } from '../../src/isolation/schema/mixed-tier-metadata.js';
-import { mixedTierSchemaPrelude, sharedReplicaIdentitySql, tenantFunctionSql } from '../../src/isolation/schema/mixed-tier-functions.js';
+import { FENCE_CLEANUP_SETTING, mixedTierSchemaPrelude, sharedReplicaIdentitySql, tenantFunctionSql } from '../../src/isolation/schema/mixed-tier-functions.js';
 import { createTenantMigration } from '../../src/lifecycle/create-tenant-migration.js';
 import { migrateTenant, migrationOrmOptions } from '../../src/lifecycle/migrate-tenant.js';
 import { Article, Author, Tag, TENANT_ENTITIES } from '../fixtures/relational/entities.js';
@@ -212,6 +212,30 @@ describe('mixed tiers on PostgreSQL: one set of migrations, three schemas (issue
     em.create(Tag, { id: 's1-tg-after', name: 'after', description: 'shared-s1' });
     await em.flush();
     expect(await sql(db, `select tenant_id from ${SHARED_SCHEMA}.tag where id = 's1-tg-after'`)).toEqual([{ tenant_id: 's1' }]);
+  });
+
+  it("a move's cleanup setting lets only deletes of the fenced tenant it names through (the mark stays for stale instances)", async () => {
+    const em = sharedFork('s1');
+    em.create(Tag, { id: 's1-tg-clean', name: 'clean', description: 'shared-s1' });
+    await em.flush();
+    await sql(db, `insert into ${SHARED_SCHEMA}.nmt_fenced_tenant (tenant_id) values ('s1')`);
+    try {
+      const inCleanup = (tenantId: string, named: string, statement: string) =>
+        sharedFork(tenantId).transactional(async (t) => {
+          await t.execute(`select set_config('${FENCE_CLEANUP_SETTING}', '${named}', true)`);
+          return t.execute(statement);
+        });
+      const remove = `delete from ${SHARED_SCHEMA}.tag where id = 's1-tg-clean' returning id`;
+      // naming another tenant, or inserting, under the setting is still refused
+      await expect(inCleanup('s1', 's2', remove)).rejects.toMatchObject({ code: '55000' });
+      await expect(inCleanup('s1', 's1', `insert into ${SHARED_SCHEMA}.tag (id, name, description) values ('s1-tg-sneak', 'sneak', 'x')`)).rejects.toMatchObject({ code: '55000' });
+      expect(await inCleanup('s1', 's1', remove)).toEqual([{ id: 's1-tg-clean' }]);
+      // and the setting reaches no other tenant's rows: row-level security still scopes the session
+      expect(await inCleanup('s1', 's2', `delete from ${SHARED_SCHEMA}.tag where id = 's2-tg1' returning id`)).toEqual([]);
+      expect(await sql(db, `select id from ${SHARED_SCHEMA}.tag where id in ('s1-tg-clean', 's1-tg-sneak', 's2-tg1') order by id`)).toEqual([{ id: 's2-tg1' }]);
+    } finally {
+      await sql(db, `delete from ${SHARED_SCHEMA}.nmt_fenced_tenant`);
+    }
   });
 
   it("makes each shared table's (tenant, primary key) index its replica identity, and leaves tenant schemas alone", async () => {

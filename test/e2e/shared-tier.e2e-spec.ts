@@ -163,8 +163,8 @@ describe('schema isolation with a shared tier', () => {
     expect(await shared.ping!.em.getConnection().execute(`select current_database() as db, current_setting('search_path') as path`)).toEqual([{ db: sharedDb, path: 'nmt_shared,pg_temp' }]);
   });
 
-  it('refuses to move a tenant into or out of the shared tier, saying what to do instead', async () => {
-    await expect(lifecycle.move('s2', { tier: 'schema' })).rejects.toThrow(TenancyUsageError);
+  it('refuses to move a tenant into the shared tier (not built yet), saying what to do instead', async () => {
+    await expect(lifecycle.move('o2', { tier: 'shared' })).rejects.toThrow(TenancyUsageError);
     await expect(lifecycle.move('o2', { tier: 'shared' })).rejects.toThrow(/into the shared tier/);
   });
 
