@@ -25,17 +25,19 @@ export function sharedTierRowsOf(orm: MikroORM, tenantId: string, shared: Requir
 }
 
 /**
- * The staging schema of a move out of the shared tier: in the target database, under the shared tier's schema name
- * (replication applies `nmt_shared.<table>` there), with the tenant's constant `nmt_tenant()` and its migrations,
- * marked as the tenant's (so a second tenant's move into the same database is refused until this one ends).
+ * The staging schema of a move between the shared tier and a schema of the tenant's own, in the database the rows
+ * go to (replication applies changes by schema-qualified table name): out of the shared tier, the shared schema's
+ * name in the target database; into it, the tenant schema's name in the shared tier's database. With the tenant's
+ * constant `nmt_tenant()` and its migrations, marked as the tenant's (so a second tenant's move into the same
+ * database is refused until this one ends).
  */
-export async function migrateStaging(orm: MikroORM, contextName: string, tenantId: string, shared: Required<SharedTablesOptions>): Promise<void> {
+export async function migrateStaging(orm: MikroORM, contextName: string, tenantId: string, shared: Required<SharedTablesOptions>, schema: string): Promise<void> {
   await migrateTenant(orm, 'up', {
     tenantId,
     lockKey: `nestjs-mikro-tenancy:${contextName}:${tenantId}`,
-    schema: SHARED_TIER_SCHEMA,
-    before: mixedTierSchemaPrelude(SHARED_TIER_SCHEMA, { tenantId }, shared),
-    label: `the staging schema of tenant '${tenantId}' (its move out of the shared tier)`,
+    schema,
+    before: mixedTierSchemaPrelude(schema, { tenantId }, shared),
+    label: `the staging schema "${schema}" of tenant '${tenantId}' (its move between the shared tier and a schema of its own)`,
   });
 }
 

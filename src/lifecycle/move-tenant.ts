@@ -14,6 +14,7 @@ import type { TenantMigrations } from './tenant-migrations.js';
 import { TenantMoveHold } from './move-hold.js';
 import { registeredRecordToChange } from './registered-record.js';
 import { moveOutOfSharedTier } from '../isolation/move/shared-tier-move.js';
+import { moveIntoSharedTier } from '../isolation/move/shared-tier-move-in.js';
 import { holdsTenantRows } from '../isolation/move/shared-tier-rows.js';
 import { SHARED_TIER_SCHEMA } from '../options/tokens.js';
 import { afterStagingRenamed, migrateStaging, sharedTierConninfo, sharedTierRowsOf } from './move-shared-tenant.js';
@@ -72,16 +73,17 @@ export class TenantMove<T extends TenantRecord> {
     const { record } = await registeredRecordToChange(tenants, tenantId);
     const from = this.placeOf(record);
     const to: TenantPlace = { server: options.server ?? from.server, tier: options.tier ?? from.tier };
-    if (to.tier === 'shared' && from.tier !== 'shared') {
+    if (to.tier === 'shared' && from.tier === 'shared' && to.server !== from.server) {
       throw new TenancyUsageError(
-        `Cannot move tenant '${tenantId}' into the shared tier: this version moves tenants out of it (to the schema or database tier), between servers, and ` +
-          `between the schema and database tiers. Create the tenant again in the shared tier, and copy its data.`,
+        `Cannot move tenant '${tenantId}' from the shared tier of server '${from.server}' to the shared tier of server '${to.server}' in one move: ` +
+          `move it to the schema tier of '${to.server}' first, then into its shared tier.`,
       );
     }
     const places = this.places(tenantId);
     this.refuseUnknownPlace(tenantId, to, places);
-    // the tenant's schema where it goes (a shared-tier tenant has none where it is)
-    const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(from.tier === 'shared' ? this.at(record, to) : record).schema as string);
+    // the tenant's own schema (the same name in the schema and database tiers), wherever it lives now: a shared-tier
+    // tenant has none, and a rerun after a move into the shared tier finds the move's objects by this name
+    const schema = this.databaseMode ? DATABASE_MODE_SCHEMA : (tenants.isolation.migrations.target(this.at(record, { server: from.server, tier: 'schema' })).schema as string);
     // slots are server-wide: database mode keys the move by the target server and the tenant's database there
     const targetKey = this.databaseMode ? `${to.server}/${tenants.isolation.provisioning.nameOf(this.at(record, to))}` : keyOf(to);
     const moveId = moveIdFor(schema, targetKey);
@@ -90,7 +92,7 @@ export class TenantMove<T extends TenantRecord> {
       for (const place of places.filter((p) => keyOf(p) !== keyOf(to))) await this.cleanUpAt(record, place, to, schema, moveId, options);
       return { tenantId, from, to, moved: false };
     }
-    const report = from.tier === 'shared' ? await this.runOutOfShared(record, from, to, schema, moveId, options) : await this.run(record, from, to, schema, moveId, options);
+    const report = await this.runFor(record, from, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, from, true);
     return { tenantId, from, to, moved: true, pausedMs: report.fencedMs, rows: report.rows, tables: report.tables, fenceAttempts: report.fenceAttempts };
   }
@@ -125,7 +127,7 @@ export class TenantMove<T extends TenantRecord> {
       return;
     }
     if (place.tier === 'database' && !(await this.tenants.isolation.provisioning.ownerOf(this.at(record, place))).exists) return;
-    if (await this.holdsMove(record, place, schema, moveId)) await this.run(record, place, to, schema, moveId, options);
+    if (await this.holdsMove(record, place, schema, moveId)) await this.runFor(record, place, to, schema, moveId, options);
     await this.dropDatabaseLeftAt(record, place);
   }
 
@@ -199,6 +201,49 @@ export class TenantMove<T extends TenantRecord> {
     }
   }
 
+  /** The move that takes a tenant from one place to the other: out of the shared tier, into it, or schema to schema. */
+  private runFor(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    if (from.tier === 'shared') return this.runOutOfShared(record, from, to, schema, moveId, options);
+    if (to.tier === 'shared') return this.runIntoShared(record, from, to, schema, moveId, options);
+    return this.run(record, from, to, schema, moveId, options);
+  }
+
+  /** From a schema of its own into the shared tier of the target server: see moveIntoSharedTier. */
+  private async runIntoShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    const { tenants } = this;
+    const id = record.id;
+    const shared = tenants.options.sharedTier?.shared as NonNullable<typeof tenants.options.sharedTier>['shared'];
+    // the target server's shared tables exist once a shared-tier tenant was created or migrated there: maybe never
+    if (!(await this.pointsAt(id, to))) await this.migrations.migrateOne(this.at(record, to));
+    const source = await this.openOn(this.at(record, from), `${id}:move-source`);
+    try {
+      const target = await this.openOn(this.at(record, to), `${id}:move-target`);
+      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
+      try {
+        return await moveIntoSharedTier({
+          source: moveSideOf(source),
+          rows: sharedTierRowsOf(target, id, shared),
+          schema,
+          moveId,
+          sourceConninfo: sourceConninfoOf(source.config.getAll() as never, tenants.options.servers?.get(from.server)),
+          createStaging: () => migrateStaging(target, tenants.contextName, id, shared, schema),
+          labels: { source: describePlace(from), target: describePlace(to) },
+          recordPointsAtTarget: () => this.pointsAt(id, to),
+          switchRecord: () => this.switchTo(record, to),
+          fence: () => hold.fence(),
+          unfence: () => hold.unfence(),
+          onStep: (step) => options.onStep?.(step),
+          logger: this.logger,
+        });
+      } finally {
+        await hold.stop();
+        await target.close();
+      }
+    } finally {
+      await source.close();
+    }
+  }
+
   /** Out of the shared tier (its database on the source server) into a schema of its own: see moveOutOfSharedTier. */
   private async runOutOfShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
     const { tenants } = this;
@@ -219,7 +264,7 @@ export class TenantMove<T extends TenantRecord> {
           schema,
           moveId,
           sourceConninfo: sharedTierConninfo(conninfo, source.config.get('dbName') as string, shared.setting, id),
-          createStaging: () => migrateStaging(target, tenants.contextName, id, shared),
+          createStaging: () => migrateStaging(target, tenants.contextName, id, shared, SHARED_TIER_SCHEMA),
           afterRename: (renamed) => afterStagingRenamed(renamed, shared),
           labels: { source: describePlace(from), target: describePlace(to) },
           recordPointsAtTarget: () => this.pointsAt(id, to),
@@ -306,5 +351,6 @@ function keyOf(place: TenantPlace): string {
 }
 
 function describePlace(place: TenantPlace): string {
-  return `${place.server ? `server '${place.server}'` : 'the server'} (${place.tier} tier)`;
+  // read after 'the' in messages: "the server 'eu1' (shared tier)"
+  return `${place.server ? `server '${place.server}'` : 'server'} (${place.tier} tier)`;
 }

@@ -163,9 +163,12 @@ describe('schema isolation with a shared tier', () => {
     expect(await shared.ping!.em.getConnection().execute(`select current_database() as db, current_setting('search_path') as path`)).toEqual([{ db: sharedDb, path: 'nmt_shared,pg_temp' }]);
   });
 
-  it('refuses to move a tenant into the shared tier (not built yet), saying what to do instead', async () => {
-    await expect(lifecycle.move('o2', { tier: 'shared' })).rejects.toThrow(TenancyUsageError);
-    await expect(lifecycle.move('o2', { tier: 'shared' })).rejects.toThrow(/into the shared tier/);
+  it('a move of a shared-tier tenant to the shared tier changes nothing; an unknown tier is refused, naming the tiers', async () => {
+    const here = { server: '', tier: 'shared' };
+    expect(await lifecycle.move('s2', { tier: 'shared' })).toEqual({ tenantId: 's2', from: here, to: here, moved: false });
+    await expect(lifecycle.move('o2', { tier: 'attic' as never })).rejects.toThrow(TenancyUsageError);
+    await expect(lifecycle.move('o2', { tier: 'attic' as never })).rejects.toThrow(/'schema', 'database' and 'shared'/);
+    expect((await app.request('/articles', { headers: { 'x-tenant-id': 's2' } })).status).toBe(200);
   });
 
   it('drops a shared-tier tenant: its rows go, the other tenants\' stay, its requests answer 404', async () => {

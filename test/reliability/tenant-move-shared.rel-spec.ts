@@ -15,6 +15,9 @@
  * - 'grow2' moves to the database tier of x, stopped by the test at each step in turn (after subscribing, after the
  *   verification, after the rename, after the switch) and rerun each time, under writes: the last rerun finishes
  *   with nothing lost.
+ * - Into the shared tier: 'own' from the schema tier of y into the shared tier of x under writes, next to the stay
+ *   tenants' writers (its rows mirrored into the shared tables by the staging schema's triggers); then 'grow1' from
+ *   the schema tier of y into the shared tier of y, stopped after each step and rerun.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
@@ -145,15 +148,15 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
   const rowsOf = async (server: TestPgServer, db: string, sql: string, values?: unknown[]) => server.sql(db, sql, values);
   const idsAt = async (server: TestPgServer, db: string, schema: string, tenant: string) =>
     (await rowsOf(server, db, `select id from "${schema}".article where tenant_id = $1 and title = $1 order by id`, [tenant])).map((r) => r.id as string);
-  const sharedTables = async () =>
+  const sharedTables = async (on: TestPgServer = x) =>
     Object.fromEntries(
-      (await rowsOf(x, sharedDb, `select relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'nmt_shared' and c.relkind = 'r' and relname not like 'nmt\\_%' and relname <> 'mikro_orm_migrations' order by 1`)).map(
+      (await rowsOf(on, sharedDb, `select relname as t from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'nmt_shared' and c.relkind = 'r' and relname not like 'nmt\\_%' and relname <> 'mikro_orm_migrations' order by 1`)).map(
         (r) => [r.t, 0],
       ),
     );
-  const tenantRowsInShared = async (tenant: string) => {
-    const counts = await sharedTables();
-    for (const table of Object.keys(counts)) counts[table] = Number((await rowsOf(x, sharedDb, `select count(*) as n from nmt_shared."${table}" where tenant_id = $1`, [tenant]))[0]?.n);
+  const tenantRowsInShared = async (tenant: string, on: TestPgServer = x) => {
+    const counts = await sharedTables(on);
+    for (const table of Object.keys(counts)) counts[table] = Number((await rowsOf(on, sharedDb, `select count(*) as n from nmt_shared."${table}" where tenant_id = $1`, [tenant]))[0]?.n);
     return counts;
   };
   const replicationLeft = async () => ({
@@ -162,8 +165,16 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
       publications: (await rowsOf(x, sharedDb, `select pubname from pg_publication`)).length,
     },
     y: { subscriptions: (await rowsOf(y, tenantsDb, `select subname from pg_subscription`)).length, slots: (await rowsOf(y, 'postgres', `select slot_name from pg_replication_slots`)).length },
-    stagingSchemas: [...(await rowsOf(y, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`)), ...(await rowsOf(x, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`))].length,
+    stagingSchemas: [
+      ...(await rowsOf(y, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`)),
+      ...(await rowsOf(x, tenantsDb, `select nspname from pg_namespace where nspname = 'nmt_shared'`)),
+      ...(await rowsOf(x, sharedDb, `select nspname from pg_namespace where nspname like 'tenant\\_%'`)),
+      ...(await rowsOf(y, sharedDb, `select nspname from pg_namespace where nspname like 'tenant\\_%'`)),
+    ].length,
+    publicationsOnY: (await rowsOf(y, tenantsDb, `select pubname from pg_publication`)).length,
+    subscriptionsOnX: (await rowsOf(x, sharedDb, `select subname from pg_subscription`)).length + (await rowsOf(y, sharedDb, `select subname from pg_subscription`)).length,
   });
+  const NOTHING_LEFT = { x: { slots: 0, publications: 0 }, y: { subscriptions: 0, slots: 0 }, stagingSchemas: 0, publicationsOnY: 0, subscriptionsOnX: 0 };
 
   beforeAll(async () => {
     cluster = await startPgServers(['hub', 'x', 'y'], { wal_level: 'logical' });
@@ -271,7 +282,7 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
     }
     expect(Object.keys(writers.failures.get('grow1') ?? {}).filter((name) => name !== 'TenantMovingError')).toEqual([]);
     // nothing of the move is left; y's public and its other tenant untouched
-    expect(await replicationLeft()).toEqual({ x: { slots: 0, publications: 0 }, y: { subscriptions: 0, slots: 0 }, stagingSchemas: 0 });
+    expect(await replicationLeft()).toEqual(NOTHING_LEFT);
     expect(await rowsOf(y, tenantsDb, `select id, display_name from public.author order by id`)).toEqual(sentinelsBefore);
     expect((await rowsOf(y, tenantsDb, `select count(*)::int as n from tenant_own.author`))[0]?.n).toBe(SEED);
     expect((await rowsOf(y, tenantsDb, `select tenant_grow1.nmt_tenant() as id`))[0]?.id).toBe('grow1');
@@ -326,11 +337,77 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
     expect(Object.values(await tenantRowsInShared('grow2')).every((n) => n === 0)).toBe(true);
     expect((await idsAt(x, sharedDb, 'nmt_shared', 'stay1')).filter((id) => id.startsWith('b'))).toEqual(writers.expected('stay1'));
     expect(writers.failures.get('stay1') ?? {}).toEqual({});
-    expect(await replicationLeft()).toEqual({ x: { slots: 0, publications: 0 }, y: { subscriptions: 0, slots: 0 }, stagingSchemas: 0 });
+    expect(await replicationLeft()).toEqual(NOTHING_LEFT);
     expect((await rowsOf(x, tierDb('grow2'), `select count(*)::int as n from pg_subscription`))[0]?.n).toBe(0);
     expect((await rowsOf(x, tierDb('grow2'), `select nspname from pg_namespace where nspname = 'nmt_shared'`))).toEqual([]);
     const { status } = await app.request('/articles', { headers: { 'x-tenant-id': 'grow2' } });
     expect(status).toBe(200);
     measured.push(`x/shared -> x/database, stopped and rerun:\n    ${runs.join('\n    ')}\n    grow2 refused ${JSON.stringify(writers.failures.get('grow2') ?? {})}`);
+  }, 240_000);
+  it("moves 'own' from the schema tier of y into the shared tier of x under writes, next to the shared tier's writers: nothing lost, its schema gone", async () => {
+    const writers = new Writers(tenancy, em, 'c').start('own', 2).start('stay1', 1).start('stay2', 1);
+    await sleep(800);
+    const result = await lifecycle.move('own', { server: 'x', tier: 'shared' });
+    await sleep(800);
+    await writers.stop();
+
+    expect(result).toMatchObject({ tenantId: 'own', from: { server: 'y', tier: 'schema' }, to: { server: 'x', tier: 'shared' }, moved: true });
+    expect(result.rows).toBeGreaterThan(SEED * 2);
+    expect(await idsAt(x, sharedDb, 'nmt_shared', 'own')).toEqual(writers.expected('own'));
+    expect(writers.expected('own').length).toBeGreaterThan(10);
+    const own = await tenantRowsInShared('own');
+    expect({ author: own.author, following: own.author_following, favorite: own.favorite }).toEqual({
+      author: SEED + (writers.inserted.get('own')?.size ?? 0),
+      following: SEED - 1,
+      favorite: Math.floor(SEED / 3),
+    });
+    for (const tenant of STAY) {
+      expect({ tenant, failures: writers.failures.get(tenant) ?? {} }).toEqual({ tenant, failures: {} });
+      expect((await idsAt(x, sharedDb, 'nmt_shared', tenant)).filter((id) => id.startsWith('c'))).toEqual(writers.expected(tenant));
+    }
+    expect(Object.keys(writers.failures.get('own') ?? {}).filter((name) => name !== 'TenantMovingError')).toEqual([]);
+    // its schema on y, the staging schema on x and every replication object are gone; its mark in x is lifted
+    expect(await rowsOf(y, tenantsDb, `select nspname from pg_namespace where nspname like 'tenant\\_own%' or nspname like 'nmt\\_move%'`)).toEqual([]);
+    expect(await replicationLeft()).toEqual(NOTHING_LEFT);
+    expect(await rowsOf(x, sharedDb, `select tenant_id from nmt_shared.nmt_fenced_tenant where tenant_id = 'own'`)).toEqual([]);
+    // served from the shared tier of x, and writes land there
+    const { status, body } = await app.request('/articles', { headers: { 'x-tenant-id': 'own' } });
+    expect({ status, count: (body as unknown[]).length }).toEqual({ status: 200, count: writers.expected('own').length + SEED });
+    await tenancy.run('own', async () => {
+      em.create(Author, { id: 'own-after1a', username: 'after', email: 'after@x', displayName: 'after', address: { city: 'c', country: 'c' } });
+      await em.flush();
+    });
+    expect(await rowsOf(x, sharedDb, `select tenant_id from nmt_shared.author where id = 'own-after1a'`)).toEqual([{ tenant_id: 'own' }]);
+    measured.push(
+      `y/schema -> x/shared: ${result.rows} rows in ${result.tables} tables verified, writes paused ${result.pausedMs} ms; own acknowledged ${writers.inserted.get('own')?.size} inserts and ` +
+        `${writers.deleted.get('own')?.size} deletes, refused ${JSON.stringify(writers.failures.get('own') ?? {})}`,
+    );
+  }, 180_000);
+
+  it('moves grow1 from the schema tier of y into the shared tier of y, stopped after each step in turn and rerun, under writes: nothing lost', async () => {
+    const writers = new Writers(tenancy, em, 'd').start('grow1', 2);
+    await sleep(500);
+    const runs: string[] = [];
+    for (const stopAt of ['subscribed', 'fence-verified', 'fence-committed', 'switched', undefined]) {
+      const interruption = new Error(`stopped by the test after '${stopAt}'`);
+      const outcome = await lifecycle
+        .move('grow1', { server: 'y', tier: 'shared', onStep: (step) => { if (step === stopAt) throw interruption; } })
+        .then((result) => result, (error: unknown) => error);
+      if (stopAt) expect(outcome).toBe(interruption);
+      else expect(outcome).toMatchObject({ tenantId: 'grow1', to: { server: 'y', tier: 'shared' }, moved: false });
+      const [record] = await rowsOf(cluster.servers[0] as TestPgServer, hubDb, `select server, tier from placed_tenant where id = 'grow1'`);
+      runs.push(`${stopAt ?? 'to the end'}: record ${JSON.stringify(record)}, shared rows on y ${JSON.stringify(await tenantRowsInShared('grow1', y))}`);
+      await sleep(300);
+    }
+    await writers.stop();
+
+    // every acknowledged write of both tests on grow1 is in y's shared tier now (the first test's, the one after, this one's)
+    const shared = await idsAt(y, sharedDb, 'nmt_shared', 'grow1');
+    expect(shared.filter((id) => id.startsWith('d'))).toEqual(writers.expected('grow1'));
+    expect((await rowsOf(y, sharedDb, `select count(*)::int as n from nmt_shared.author where tenant_id = 'grow1' and id like 'g1s%'`))[0]?.n).toBe(SEED);
+    expect(await rowsOf(y, tenantsDb, `select nspname from pg_namespace where nspname like 'tenant\\_grow1%' or nspname like 'nmt\\_move%'`)).toEqual([]);
+    expect(await replicationLeft()).toEqual(NOTHING_LEFT);
+    expect((await app.request('/articles', { headers: { 'x-tenant-id': 'grow1' } })).status).toBe(200);
+    measured.push(`y/schema -> y/shared, stopped and rerun:\n    ${runs.join('\n    ')}\n    grow1 refused ${JSON.stringify(writers.failures.get('grow1') ?? {})}`);
   }, 240_000);
 });

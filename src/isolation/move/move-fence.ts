@@ -5,7 +5,7 @@ import { currentLsn, waitConfirmed } from './move-replication.js';
 import { copySequences } from './move-sequences.js';
 import { type MoveQuery, type MoveSide, qualified, quoteIdent } from './move-sql.js';
 import { TenantMoveError, TenantMoveVerificationError } from './move.errors.js';
-import { digestDifferences, sourceColumns, tableDigests, targetDigests } from './table-digests.js';
+import { type TableDigest, digestDifferences, sourceColumns, tableDigests, targetDigests } from './table-digests.js';
 
 export interface FenceTiming {
   /** lock_timeout of the table locks: a long transaction on the source makes the attempt fail (and retry) instead of stalling writers. */
@@ -44,7 +44,20 @@ export function isPassingFenceFailure(error: unknown): boolean {
  * lock then fail with "relation does not exist" (PostgreSQL looks the name up again once it gets the lock), so
  * no write can land on the source after the commit, in any session; before the commit nothing has changed.
  */
-export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, timing: FenceTiming, step: (name: 'fence-locked' | 'fence-verified') => Promise<void>): Promise<FenceOutcome> {
+/** The target's digests of the source's tables (default: the same schema on the target, read in a transaction of its own). */
+export type TargetDigestsOf = (columns: ReadonlyMap<string, readonly string[]>) => Promise<{ digests: Map<string, TableDigest>; missing: string[] }>;
+
+const sameSchemaOn = (target: MoveSide, schema: string): TargetDigestsOf => (columns) => target.transaction((t) => targetDigests(t, schema, columns));
+
+export async function fenceAndPark(
+  source: MoveSide,
+  target: MoveSide,
+  schema: string,
+  names: MoveNames,
+  timing: FenceTiming,
+  step: (name: 'fence-locked' | 'fence-verified') => Promise<void>,
+  copyOf: TargetDigestsOf = sameSchemaOn(target, schema),
+): Promise<FenceOutcome> {
   return source.transaction(async (q) => {
     const begun = performance.now();
     // if this process hangs or loses the network mid-fence, the server ends the transaction (and its locks) itself
@@ -59,7 +72,7 @@ export async function fenceAndPark(source: MoveSide, target: MoveSide, schema: s
     const caughtUpAt = performance.now();
     await copySequences(q, schema, (fn) => target.transaction(fn), schema);
     const columns = await sourceColumns(q, schema);
-    const [sourceDigests, copy] = await Promise.all([tableDigests(q, schema, columns), target.transaction((t) => targetDigests(t, schema, columns))]);
+    const [sourceDigests, copy] = await Promise.all([tableDigests(q, schema, columns), copyOf(columns)]);
     const differences = digestDifferences(sourceDigests, copy.digests, copy.missing);
     if (differences.length) throw new TenantMoveVerificationError(schema, differences);
     await q(`alter schema ${quoteIdent(schema)} rename to ${quoteIdent(names.parkedSchema)}`);
@@ -126,12 +139,12 @@ async function lockAllTables(q: MoveQuery, schema: string, budgetMs: number): Pr
  * A rerun that finds the source parked (the fence committed) but the record not switched: the target has taken no
  * write since, so the same verification must hold against the parked schema. Sequences are copied again (no-op).
  */
-export async function verifyParked(source: MoveSide, target: MoveSide, schema: string, names: MoveNames): Promise<void> {
+export async function verifyParked(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, copyOf: TargetDigestsOf = sameSchemaOn(target, schema)): Promise<void> {
   await source.transaction(async (q) => {
     await copySequences(q, names.parkedSchema, (fn) => target.transaction(fn), schema);
     const columns = await sourceColumns(q, names.parkedSchema);
     const sourceDigests = await tableDigests(q, names.parkedSchema, columns);
-    const copy = await target.transaction((t) => targetDigests(t, schema, columns));
+    const copy = await copyOf(columns);
     const differences = digestDifferences(sourceDigests, copy.digests, copy.missing);
     if (differences.length) throw new TenantMoveVerificationError(schema, differences);
   });

@@ -102,16 +102,22 @@ export async function createSubscription(target: MoveQuery, names: MoveNames, so
  * only enabled again. `published`: the tables the subscription fills, when not every table of the schema.
  */
 export async function startCopy(target: MoveQuery, schema: string, names: MoveNames, subscriptionOid: string, published?: readonly string[]): Promise<void> {
-  const [row] = await target<{ enabled: boolean; started: boolean }>(
-    `select subenabled as enabled, exists(select 1 from pg_subscription_rel where srsubid = s.oid and srsubstate <> 'i') as started from pg_subscription s where s.oid = ?::oid`,
-    [subscriptionOid],
-  );
+  const row = await copyStateOf(target, subscriptionOid);
   if (!row || row.enabled) return;
   if (!row.started) {
     const tables = published ?? (await tablesOf(target, schema));
     if (tables.length) await target(`truncate table ${tables.map((t) => qualified(schema, t)).join(', ')}`);
   }
   await target(`alter subscription ${quoteIdent(names.subscription)} enable`);
+}
+
+/** Whether a subscription is enabled, and whether its copy ever started (a table past 'i', initialising). */
+export async function copyStateOf(target: MoveQuery, subscriptionOid: string): Promise<{ enabled: boolean; started: boolean } | undefined> {
+  const [row] = await target<{ enabled: boolean; started: boolean }>(
+    `select subenabled as enabled, exists(select 1 from pg_subscription_rel where srsubid = s.oid and srsubstate <> 'i') as started from pg_subscription s where s.oid = ?::oid`,
+    [subscriptionOid],
+  );
+  return row;
 }
 
 /** How many tables of the subscription are not yet 'r' (ready: copied and caught up), and how many in all. */

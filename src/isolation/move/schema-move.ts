@@ -155,7 +155,7 @@ async function switchRecord(options: SchemaMoveOptions, schema: string, step: (n
 }
 
 /** A schema on the target marked as another tenant's is never emptied. */
-function checkSameTenant(schema: string, sourceMark: string | undefined, targetMark: string | undefined): void {
+export function checkSameTenant(schema: string, sourceMark: string | undefined, targetMark: string | undefined): void {
   if (sourceMark !== undefined && targetMark !== undefined && sourceMark !== targetMark) throw new TenantMoveTargetConflictError(schema, sourceMark, targetMark);
 }
 
@@ -165,7 +165,7 @@ function checkSameTenant(schema: string, sourceMark: string | undefined, targetM
  * publication, which the slot's decoding must see) and subscribes. A slot left by an interrupted run is dropped
  * first; one this run created is dropped again if CREATE SUBSCRIPTION fails, so no slot holds the source's WAL.
  */
-async function subscribe(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, conninfo: string): Promise<void> {
+export async function subscribe(source: MoveSide, target: MoveSide, schema: string, names: MoveNames, conninfo: string): Promise<void> {
   await ensurePublication(source.query, schema, names);
   await dropSlot(source.query, names.subscription, schema);
   await createSlot(source.query, names.subscription);
