@@ -39,7 +39,7 @@ Options:
   --server <name>           tenant create: the server to place it on (default: tenancy.placement);
                             tenant move: the server to move it to
   --tier <tier>             tenant create: the tier to put it in (shared, schema or database: tenancy.sharedTier,
-                            tenancy.databaseTier); tenant move: the tier to move it to (schema or database, from any tier)
+                            tenancy.databaseTier); tenant move: the tier to move it to (shared, schema or database)
   --yes                     tenant drop: confirm
   --dead                    outbox retry: every dead message (narrow with --context or --tenant)
   --drain-timeout <ms>      tenant drop: how long running work may take before it is ended (default 10000)

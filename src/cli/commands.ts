@@ -135,7 +135,7 @@ class Commands {
   async moveTenant(): Promise<number> {
     const id = this.requireTarget('tenant move <id>');
     const { server, tier } = this.args;
-    if (!server && !tier) throw new UsageError('tenant move needs --server <name> and/or --tier <schema|database>: where to move the tenant');
+    if (!server && !tier) throw new UsageError('tenant move needs --server <name> and/or --tier <shared|schema|database>: where to move the tenant');
     const result = await this.lifecycle.move(id, { server, tier, onStep: (step) => this.out.line(`  ${id}: ${MOVE_STEPS[step]}`) });
     this.out.line(
       result.moved

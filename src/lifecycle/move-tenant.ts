@@ -22,7 +22,7 @@ import { afterStagingRenamed, migrateStaging, sharedTierConninfo, sharedTierRows
 export interface TenantMoveOptions {
   /** The server to move the tenant to (a name of `tenancy.servers`). Default: the one it is on. */
   server?: string;
-  /** The tier to move the tenant to (schema isolation with `tenancy.databaseTier`). Default: the one it is in. */
+  /** The tier to move the tenant to (schema isolation with `tenancy.databaseTier` or `tenancy.sharedTier`). Default: the one it is in. */
   tier?: TenantTier;
   /** How long the tenant's running work (this instance) may take to finish once the last step begins. Default 2000. */
   drainTimeoutMs?: number;

@@ -1,11 +1,14 @@
 /**
- * Moves out of the shared tier (issue 17): the connection string the target's subscription uses to reach the
- * shared tier, and how a write refused by the fence trigger is told from any other error.
+ * Moves between the shared tier and the others (issue 17): the connection string the target's subscription uses to
+ * reach the shared tier, how a write refused by the fence trigger is told from any other error, and the triggers that
+ * mirror a staging schema into the shared tables.
  */
 import { DriverException } from '@mikro-orm/core';
 import { sharedTierConninfo } from '../../src/lifecycle/move-shared-tenant.js';
 import { TenantWriteFencedException, asFencedWrite } from '../../src/isolation/schema/fenced-write.js';
 import { FENCED_WRITE_MESSAGE, fenceFunctionSql } from '../../src/isolation/schema/mixed-tier-functions.js';
+import { mirrorTriggerSql } from '../../src/isolation/move/shared-tier-mirror.js';
+import type { MoveQuery } from '../../src/isolation/move/move-sql.js';
 
 const driverError = (sqlState: string, message: string) => new DriverException(Object.assign(new Error(message), { code: sqlState, sqlState }));
 
@@ -36,5 +39,41 @@ describe('asFencedWrite', () => {
 
   it("raises it with the message the drivers look for (the trigger function's text)", () => {
     expect(fenceFunctionSql('tenant_acme', 'tenant_id')).toContain(`raise exception '${FENCED_WRITE_MESSAGE} (%.%)`);
+  });
+});
+
+describe('mirrorTriggerSql', () => {
+  // what the catalog says of the staging schema: a composite-key pivot with a quote in its name, and a plain table
+  const catalog: MoveQuery = async <T>(sql: string) =>
+    (sql.includes('indisprimary')
+      ? [
+          { t: 'odd"pivot', c: 'a_id' },
+          { t: 'odd"pivot', c: 'b_id' },
+          { t: 'tag', c: 'id' },
+        ]
+      : [
+          { t: 'odd"pivot', c: 'a_id' },
+          { t: 'odd"pivot', c: 'b_id' },
+          { t: 'odd"pivot', c: 'tenant_id' },
+          { t: 'tag', c: 'id' },
+          { t: 'tag', c: 'name' },
+          { t: 'tag', c: 'tenant_id' },
+        ]) as T[];
+  const target = { staging: 'tenant_o', shared: 'nmt_shared', column: 'tenant_id', setting: 'nmt.tenant_id', tenantId: "o'neil" };
+
+  it('mirrors every column by name, finds rows by the whole primary key and the tenant, and quotes names and the id', async () => {
+    const sql = await mirrorTriggerSql(catalog, target, ['odd"pivot', 'tag']);
+    expect(sql).toHaveLength(8);
+    const [pivotFn, , pivotTrigger, pivotAlways, tagFn] = sql as string[];
+    expect(pivotFn).toContain(`perform set_config('nmt.tenant_id', 'o''neil', true)`);
+    expect(pivotFn).toContain(`insert into "nmt_shared"."odd""pivot" ("a_id", "b_id", "tenant_id") values (new."a_id", new."b_id", new."tenant_id")`);
+    expect(pivotFn).toContain(`where s."a_id" = old."a_id" and s."b_id" = old."b_id" and s."tenant_id" = old."tenant_id"`);
+    expect(pivotTrigger).toBe(`create trigger nmt_mirror after insert or update or delete on "tenant_o"."odd""pivot" for each row execute function "tenant_o"."nmt_mirror_1"()`);
+    expect(pivotAlways).toBe(`alter table "tenant_o"."odd""pivot" enable always trigger nmt_mirror`);
+    expect(tagFn).toContain(`update "nmt_shared"."tag" s set "id" = new."id", "name" = new."name", "tenant_id" = new."tenant_id" where s."id" = old."id" and s."tenant_id" = old."tenant_id"`);
+  });
+
+  it('refuses a table it cannot mirror (no primary key)', async () => {
+    await expect(mirrorTriggerSql(catalog, target, ['nokey'])).rejects.toThrow(/no primary key/);
   });
 });
