@@ -18,6 +18,9 @@
  * - Into the shared tier: 'own' from the schema tier of y into the shared tier of x under writes, next to the stay
  *   tenants' writers (its rows mirrored into the shared tables by the staging schema's triggers); then 'grow1' from
  *   the schema tier of y into the shared tier of y, stopped after each step and rerun.
+ * - The CLI moving 'stay2' from the shared tier of x to the database tier of y, SIGKILLed at five points in turn
+ *   (after subscribing, inside the fence, after the verification, after the rename, after the switch), rerun until it
+ *   completes, under writes.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
@@ -26,19 +29,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ContextMigrations,
   MikroTenancyModule,
-  type MikroTenancyModuleOptions,
   TenancyService,
   TenantLifecycle,
-  TenantStores,
   TenantWriteFencedException,
   getEntityManagerToken,
 } from '../../src/index.js';
-import { BlogController, CapturingLogger, type StartedApp, startBlogApp, tenantTemplateConfig } from '../fixtures/relational/app.js';
+import { BlogController, CapturingLogger, type StartedApp, startBlogApp } from '../fixtures/relational/app.js';
 import { Article, Author } from '../fixtures/relational/entities.js';
 import { migrationsFolder, modelDdl } from '../fixtures/relational/setup.js';
 import { PlacedTenant } from '../fixtures/entities/placed-tenant.entity.js';
 import { type TestPgServer, type TestPgServers, startPgServers } from '../support/pg-servers.js';
+import { type MoveSharedSetup, moveSharedOptions, tierDatabaseOf } from './support/move-shared-options.js';
 import { connectionOptions, uniqueName } from '../support/test-databases.js';
+import { spawnCli } from './support/child-process.js';
 
 const SEED = 1_500;
 const SHARED = ['grow1', 'grow2', 'stay1', 'stay2'];
@@ -46,7 +49,7 @@ const STAY = ['stay1', 'stay2'];
 const hubDb = uniqueName('mshub');
 const tenantsDb = uniqueName('mst');
 const sharedDb = `${tenantsDb}_shared`;
-const tierDb = (id: string) => `${tenantsDb}_t_${id}`;
+const tierDb = (id: string) => tierDatabaseOf({ tenantsDb }, id);
 const migrations = migrationsFolder('shared-move');
 const logger = new CapturingLogger();
 
@@ -123,27 +126,8 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
   let tenancy: TenancyService;
   let em: EntityManager;
 
-  const connection = (s: TestPgServer) => ({ host: s.host, port: s.port, user: s.user, ...(s.password ? { password: s.password } : {}), dbName: tenantsDb });
-  function options(overrides: { changes?: false; cacheTtlMs: number }): MikroTenancyModuleOptions {
-    const hub = connectionOptions(hubDb);
-    return {
-      contexts: { hub: defineConfig({ metadataProvider: ReflectMetadataProvider, ...hub, entities: [PlacedTenant], pool: { max: 3 } }) },
-      tenancy: {
-        isolation: 'schema',
-        store: TenantStores.table(PlacedTenant, { context: 'hub' }),
-        config: tenantTemplateConfig(tenantsDb, migrations.path),
-        servers: {
-          // the target server reaches x's shared tier as a role with REPLICATION and no superuser: row-level security
-          // applies to the copy (the move adds the tenant's setting, and the shared tier's database name)
-          x: { ...connection(x), subscriptionConnection: `host=${x.host} port=${x.port} user=mover dbname=${tenantsDb}` },
-          y: connection(y),
-        },
-        sharedTier: { bypassingRole: 'warn' },
-        databaseTier: { dbName: (tenant: PlacedTenant) => tierDb(tenant.id) },
-        ...overrides,
-      },
-    } as MikroTenancyModuleOptions;
-  }
+  let setup: MoveSharedSetup;
+  const options = (overrides: { changes?: false; cacheTtlMs: number }) => moveSharedOptions(setup, overrides);
 
   const rowsOf = async (server: TestPgServer, db: string, sql: string, values?: unknown[]) => server.sql(db, sql, values);
   const idsAt = async (server: TestPgServer, db: string, schema: string, tenant: string) =>
@@ -192,6 +176,8 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
       // what the migrations (as the superuser) create in the shared tier, the mover may read
       await s.sql(sharedDb, `alter default privileges grant usage on schemas to mover; alter default privileges grant select on tables to mover`);
     }
+    const connection = (on: TestPgServer) => ({ host: on.host, port: on.port, user: on.user, ...(on.password ? { password: on.password } : {}) });
+    setup = { hubDb, tenantsDb, migrationsPath: migrations.path, servers: { x: connection(x), y: connection(y) } };
     // look-alike tables in public of y's tenant database, holding the very keys the movers' seed uses
     await y.sql(tenantsDb, ddl);
     await y.sql(tenantsDb, `insert into author (id, username, email, display_name, address_city, address_country) select 'g1s' || g || 'a', 'sentinel' || g, 's' || g || '@x', 'SENTINEL', 'x', 'x' from generate_series(1, 50) g`);
@@ -410,4 +396,44 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
     expect((await app.request('/articles', { headers: { 'x-tenant-id': 'grow1' } })).status).toBe(200);
     measured.push(`y/schema -> y/shared, stopped and rerun:\n    ${runs.join('\n    ')}\n    grow1 refused ${JSON.stringify(writers.failures.get('grow1') ?? {})}`);
   }, 240_000);
+  it('the CLI moving stay2 from the shared tier of x to the database tier of y, SIGKILLed at several steps under writes, completes on reruns', async () => {
+    const writers = new Writers(tenancy, em, 'e').start('stay2', 2).start('stay1', 1);
+    await sleep(500);
+    const env = { MOVE_SHARED_SETUP: JSON.stringify(setup) };
+    const args = ['tenant', 'move', 'stay2', '--server', 'y', '--tier', 'database', '--module', 'test/reliability/support/move-shared.module.ts'];
+    // killed at each point in turn (a run that ends before its point completed): inside the fence (mark committed),
+    // after the verification, after the rename, after the switch
+    const killPoints = [/stay2: subscribed/, /stay2: writes paused/, /stay2: row counts and checksums verified/, /stay2: switch-over committed/, /stay2: record switched/];
+    const runs: string[] = [];
+    let last: { code: number | null; stdout: string; stderr: string } | undefined;
+    for (let run = 0; run <= killPoints.length && !last; run++) {
+      const point = killPoints[run];
+      const cli = spawnCli(args, env);
+      const killed = point ? await cli.waitFor(() => point.test(cli.stdout), `the CLI to print ${point}`, 120_000).then(() => true, () => false) : false;
+      if (killed) cli.kill('SIGKILL');
+      const exit = await cli.exited;
+      const [record] = await rowsOf(cluster.servers[0] as TestPgServer, hubDb, `select server, tier from placed_tenant where id = 'stay2'`);
+      if (killed) {
+        expect(exit.signal).toBe('SIGKILL');
+        runs.push(`killed at ${point} after ${cli.elapsedMs} ms: record ${JSON.stringify(record)}`);
+      } else {
+        last = exit;
+        runs.push(`ran to the end in ${cli.elapsedMs} ms (exit ${exit.code}): ${exit.stdout.trim().split('\n').join(' | ')}${exit.code ? ` stderr: ${exit.stderr}` : ''}`);
+      }
+    }
+    await sleep(6_000); // a kill in the last step leaves the tenant held for 5 s after the dead mover's last notice
+    await writers.stop();
+
+    expect({ code: last?.code, runs }).toEqual({ code: 0, runs });
+    expect(runs.length).toBeGreaterThanOrEqual(3);
+    expect((await idsAt(y, tierDb('stay2'), 'tenant_stay2', 'stay2')).filter((id) => id.startsWith('e'))).toEqual(writers.expected('stay2'));
+    expect((await rowsOf(y, tierDb('stay2'), `select count(*)::int as n from tenant_stay2.author where id like 's2s%'`))[0]?.n).toBe(SEED);
+    expect(Object.values(await tenantRowsInShared('stay2')).every((n) => n === 0)).toBe(true);
+    expect((await idsAt(x, sharedDb, 'nmt_shared', 'stay1')).filter((id) => id.startsWith('e'))).toEqual(writers.expected('stay1'));
+    expect(writers.failures.get('stay1') ?? {}).toEqual({});
+    expect(await replicationLeft()).toEqual(NOTHING_LEFT);
+    expect((await rowsOf(y, tierDb('stay2'), `select count(*)::int as n from pg_subscription`))[0]?.n).toBe(0);
+    expect((await app.request('/articles', { headers: { 'x-tenant-id': 'stay2' } })).status).toBe(200);
+    measured.push(`CLI x/shared -> y/database, SIGKILLed and rerun:\n    ${runs.join('\n    ')}\n    stay2 refused ${JSON.stringify(writers.failures.get('stay2') ?? {})}, stay1 refused ${JSON.stringify(writers.failures.get('stay1') ?? {})}`);
+  }, 420_000);
 });
