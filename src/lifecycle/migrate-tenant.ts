@@ -71,15 +71,20 @@ export async function migrateTenant(orm: MikroORM, direction: MigrationDirection
     const ran = await connection.transactional(async (trx) => {
       await connection.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [target.lockKey], 'all', trx);
       // database mode: a tenant's tables are in its database's public schema, which is what a move copies
-      await refuseWhileMoving(orm, target.schema ?? 'public', trx);
+      const moving = await isMoving(orm, target.schema ?? 'public', trx);
       if (target.schema && direction === 'up') {
         await connection.execute(`create schema if not exists ${orm.em.getPlatform().quoteIdentifier(target.schema)}`, [], 'run', trx);
       }
       await claimStorage(orm, target, direction, trx);
       const options = { schema: target.schema, transaction: trx };
-      if (direction === 'down') return migrator.down({ ...options, to: target.to });
+      // while a move publishes these tables, nothing may change them: what ran is rolled back (nothing pending: no error)
+      const unlessMoving = <M>(ran: M[]) => {
+        if (moving && ran.length) throw new TenantMovingMigrationError(target.schema ?? 'public');
+        return ran;
+      };
+      if (direction === 'down') return unlessMoving(await migrator.down({ ...options, to: target.to }));
       for (const statement of target.before ?? []) await connection.execute(statement, [], 'run', trx);
-      const applied = await migrator.up({ ...options, to: target.to });
+      const applied = unlessMoving(await migrator.up({ ...options, to: target.to }));
       for (const statement of target.after ?? []) await connection.execute(statement, [], 'run', trx);
       return applied;
     });
@@ -110,13 +115,14 @@ export async function initMigrator(orm: MikroORM): Promise<void> {
 
 /**
  * A move (src/isolation/move/) copies rows through a publication of the schema's tables, not DDL: a migration applied
- * on the source meanwhile would make the copy differ (or stop the subscription). Such a schema is refused until the
- * move ends; so are the shared tier's tables while a tenant moves out of them.
+ * on the source meanwhile would make the copy differ (or stop the subscription). Migrations that would change such a
+ * schema are refused (rolled back) until the move ends; so are the shared tier's tables' while a tenant moves out of
+ * them. A tenant with nothing pending migrates as usual (`create` of a shared-tier tenant meanwhile works).
  */
-async function refuseWhileMoving(orm: MikroORM, schema: string, trx: Transaction): Promise<void> {
+async function isMoving(orm: MikroORM, schema: string, trx: Transaction): Promise<boolean> {
   const connection = orm.em.getConnection();
   const [version] = await connection.execute<{ v: string }[]>(`select current_setting('server_version_num') as v`, [], 'all', trx);
-  if (Number(version?.v) < 150_000) return; // publications of a schema (and so moves) need PostgreSQL 15
+  if (Number(version?.v) < 150_000) return false; // publications of a schema (and so moves) need PostgreSQL 15
   // moves publish their tables one by one (FOR TABLE); a schema-wide publication is looked for too
   const moving = await connection.execute(
     `select 1 from pg_publication p where p.pubname like 'nmt\\_move\\_%' and (
@@ -126,9 +132,7 @@ async function refuseWhileMoving(orm: MikroORM, schema: string, trx: Transaction
     'all',
     trx,
   );
-  if (moving.length) {
-    throw new TenantMovingMigrationError(schema);
-  }
+  return moving.length > 0;
 }
 
 /**

@@ -123,7 +123,7 @@ export class TenantMove<T extends TenantRecord> {
   private async cleanUpAt(record: T, place: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<void> {
     if (place.tier === 'shared') {
       // a move out of the shared tier that stopped after its switch: its publication, or the tenant's rows, are still there
-      if (await this.sharedTierHoldsMove(record, place, moveId)) await this.runOutOfShared(record, place, to, schema, moveId, options);
+      if (await this.sharedTierHoldsMove(record, place, schema, moveId)) await this.runOutOfShared(record, place, to, schema, moveId, options);
       return;
     }
     if (place.tier === 'database' && !(await this.tenants.isolation.provisioning.ownerOf(this.at(record, place))).exists) return;
@@ -283,14 +283,20 @@ export class TenantMove<T extends TenantRecord> {
     }
   }
 
-  /** Whether the shared tier at `place` still has the move's publication, or rows of the tenant (a cleanup to finish). */
-  private async sharedTierHoldsMove(record: T, place: TenantPlace, moveId: string): Promise<boolean> {
+  /**
+   * Whether the shared tier at `place` still has the move's publication, or rows of the tenant (a cleanup to finish).
+   * Not while a move of the tenant INTO that shared tier is under way (its staging schema is there, its mirrored rows
+   * too): those rows are that move's copy.
+   */
+  private async sharedTierHoldsMove(record: T, place: TenantPlace, schema: string, moveId: string): Promise<boolean> {
     const shared = this.tenants.options.sharedTier?.shared as NonNullable<typeof this.tenants.options.sharedTier>['shared'];
     const orm = await this.openOn(this.at(record, place), `${record.id}:move-check`);
     try {
       const rows = sharedTierRowsOf(orm, record.id, shared);
       const [publication] = await rows.side.query(`select 1 from pg_publication where pubname = ?`, [moveNamesOf(SHARED_TIER_SCHEMA, moveId).publication]);
-      return publication !== undefined || (await holdsTenantRows(rows));
+      if (publication) return true;
+      const [movingIn] = await rows.side.query(`select 1 from pg_namespace where nspname = ?`, [schema]);
+      return !movingIn && (await holdsTenantRows(rows));
     } finally {
       await orm.close();
     }

@@ -238,6 +238,31 @@ describe('mixed tiers on PostgreSQL: one set of migrations, three schemas (issue
     }
   });
 
+  it("a move's cleanup passes the updates its deletes cascade to (on delete set null), and only those", async () => {
+    // a child table with the fence trigger and a nullable reference to tag, as MikroORM makes for an optional m:1
+    await sql(
+      db,
+      `create table ${SHARED_SCHEMA}.pin (id text primary key, tenant_id text not null, tag_id text references ${SHARED_SCHEMA}.tag (id) on delete set null);
+       create trigger nmt_fence before insert or update or delete on ${SHARED_SCHEMA}.pin for each row execute function ${SHARED_SCHEMA}.nmt_refuse_fenced();
+       insert into ${SHARED_SCHEMA}.tag (id, tenant_id, name, description) values ('s1-tg-pinned', 's1', 'pinned', 'x');
+       insert into ${SHARED_SCHEMA}.pin values ('s1-pin', 's1', 's1-tg-pinned');
+       insert into ${SHARED_SCHEMA}.nmt_fenced_tenant (tenant_id) values ('s1')`,
+    );
+    try {
+      const inCleanup = (statement: string) =>
+        sharedFork('s1').transactional(async (t) => {
+          await t.execute(`select set_config('${FENCE_CLEANUP_SETTING}', 's1', true)`);
+          return t.execute(statement);
+        });
+      // an update that changes the row's tenant is not one a cleanup's delete cascades to
+      await expect(inCleanup(`update ${SHARED_SCHEMA}.pin set tenant_id = 's2'`)).rejects.toMatchObject({ code: expect.stringMatching(/55000|42501/) });
+      expect(await inCleanup(`delete from ${SHARED_SCHEMA}.tag where id = 's1-tg-pinned' returning id`)).toEqual([{ id: 's1-tg-pinned' }]);
+      expect(await sql(db, `select id, tag_id from ${SHARED_SCHEMA}.pin`)).toEqual([{ id: 's1-pin', tag_id: null }]);
+    } finally {
+      await sql(db, `delete from ${SHARED_SCHEMA}.nmt_fenced_tenant; drop table ${SHARED_SCHEMA}.pin`);
+    }
+  });
+
   it("makes each shared table's (tenant, primary key) index its replica identity, and leaves tenant schemas alone", async () => {
     const identities = await sql<{ schema: string; table: string; identity: string; index: string | null }>(
       db,

@@ -5,6 +5,7 @@
  * Look-alike rows wait where a misrouted query would land: `public` of both databases, and the other tier.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type AddressInfo, createServer } from 'node:net';
 import { MikroORM, defineConfig } from '@mikro-orm/postgresql';
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import {
@@ -242,5 +243,64 @@ describe('schema isolation with a shared tier and a database tier', () => {
       expect({ id, status, titles: (body as { title: string }[]).map((a) => a.title) }).toEqual({ id, status: 200, titles: [`marker-${id}`] });
     }
     expect(logger.lines.filter((line) => line.includes('bypass') || line.includes('superuser')).length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * A server whose shared tier cannot be reached at boot (nothing listens on its port) does not stop the app: the
+ * tenants of the other server are served, the unreachable one's answer 503 naming no SQL, and health says which.
+ */
+describe('schema isolation with a shared tier on a server that is down at boot', () => {
+  const prefix = uniqueName('tierdown');
+  const downLogger = new CapturingLogger();
+  let up: StartedApp;
+  let tenantDb: string;
+
+  beforeAll(async () => {
+    tenantDb = await databases.create('tierdown');
+    await databases.create('tierdown_shared');
+    const hub = await MikroORM.init(defineConfig({ metadataProvider: ReflectMetadataProvider, ...connectionOptions(tenantDb), entities: [PlacedTenant] }));
+    await hub.schema.create();
+    await hub.close();
+    const closedPort = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as AddressInfo;
+        server.close(() => resolve(port));
+      });
+    });
+    const main = connectionOptions(tenantDb);
+    const module = MikroTenancyModule.forRoot({
+      contexts: { hub: defineConfig({ metadataProvider: ReflectMetadataProvider, ...main, entities: [PlacedTenant], pool: { max: 3 } }) },
+      tenancy: {
+        isolation: 'schema',
+        store: TenantStores.table(PlacedTenant, { context: 'hub' }),
+        config: tenantTemplateConfig(tenantDb, migrations.path),
+        servers: { main, down: { ...main, host: '127.0.0.1', port: closedPort } },
+        sharedTier: { dbName: `${tenantDb}_shared`, bypassingRole: 'warn' },
+        cacheTtlMs: 0,
+      },
+    });
+    up = await startBlogApp({ imports: [module, MikroTenancyModule.forFeature([Article], 'tenant')], controllers: [BlogController] }, downLogger);
+    const tiers = up.app.get<TenantLifecycle<PlacedTenant>>(TenantLifecycle);
+    await tiers.create('alive', { tier: 'shared' }, { seed: false, server: 'main' });
+    await sql(tenantDb, `insert into placed_tenant (id, suspended, server, tier) values ('unreachable', false, 'down', 'shared')`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await up?.close();
+    await databases.dropAll(prefix);
+  });
+
+  it('boots, warns which shared tier it could not set up, and serves the tenants of the server that is up', async () => {
+    expect(downLogger.lines.some((line) => line.includes("the shared tier's server could not be reached at boot"))).toBe(true);
+    expect(await up.request('/articles', { headers: { 'x-tenant-id': 'alive' } })).toEqual({ status: 200, body: [] });
+  });
+
+  it("answers 503 for the unreachable server's shared-tier tenant, without SQL or socket details, and says so in health", async () => {
+    const { status, body } = await up.request('/articles', { headers: { 'x-tenant-id': 'unreachable' } });
+    expect({ status, message: (body as { message: string }).message }).toEqual({ status: 503, message: expect.not.stringMatching(/ECONNREFUSED|select|127\.0\.0\.1/) });
+    const health = up.app.get(TenancyRuntime).tenants!.isolation.health();
+    expect(Object.keys(health.servers ?? {})).toEqual(['main', 'main shared tier', 'down', 'down shared tier']);
+    expect(await up.request('/articles', { headers: { 'x-tenant-id': 'alive' } })).toEqual({ status: 200, body: [] });
   });
 });

@@ -229,7 +229,12 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
       server: 'y',
       tier: 'schema',
       onStep: async (step) => {
-        if (step === 'subscribed') seen.migrate = (await lifecycle.migrate({ tenants: ['stay1'] })).tenants[0];
+        if (step === 'subscribed') {
+          // nothing pending: migrating works; a migration to apply to the published shared tables is refused
+          seen.migrateNothing = (await lifecycle.migrate({ tenants: ['stay1'] })).tenants[0];
+          expect((await app.app.get(ContextMigrations).create('tenant', { blank: true, name: 'while_moving' })).fileName).not.toBe('');
+          seen.migrate = (await lifecycle.migrate({ tenants: ['stay1'] })).tenants[0];
+        }
         if (step !== 'fence-locked') return;
         // the mark is committed: a stale instance's insert and delete are refused, over HTTP too
         seen.insert = await staleTenancy
@@ -250,7 +255,9 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
     expect(seen.insert).toBeInstanceOf(TenantWriteFencedException);
     expect(seen.delete).toBeInstanceOf(TenantWriteFencedException);
     expect(seen.http).toMatchObject({ status: 503, body: { message: expect.stringContaining("Tenant 'grow1'") } });
+    expect(seen.migrateNothing).toMatchObject({ tenantId: 'stay1', status: 'up-to-date' });
     expect(seen.migrate).toMatchObject({ tenantId: 'stay1', status: 'failed', error: expect.stringContaining('is being moved') });
+    expect((await lifecycle.migrate({ tenants: ['stay1'] })).tenants[0]).toMatchObject({ status: 'migrated', migrations: [expect.stringContaining('while_moving')] });
 
     // every acknowledged write of grow1 is in its new schema on y, with its seed; none left in the shared tables
     expect(await idsAt(y, tenantsDb, 'tenant_grow1', 'grow1')).toEqual(writers.expected('grow1'));

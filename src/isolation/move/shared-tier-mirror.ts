@@ -19,7 +19,8 @@ export interface MirrorTarget {
  * fence trigger do not fire). Each function sets the tenant's setting first, so the shared tables' forced row-level
  * security lets the rows through whatever role applies them (PostgreSQL 16+ applies as the table owner). Updates and
  * deletes find the shared row by its primary key and tenant. Columns are named one by one, so the two tables' column
- * order does not matter. The staging tables keep their own copy: the apply worker looks rows up in them.
+ * order does not matter. A row whose tenant column names another tenant (a source written with a role that bypasses
+ * row-level security) stops the copy (42501) instead of landing as that tenant's. The staging tables keep their own copy: the apply worker looks rows up in them.
  */
 export async function mirrorTriggerSql(query: MoveQuery, target: MirrorTarget, tables: readonly string[]): Promise<string[]> {
   const columns = await columnsOf(query, target.staging);
@@ -35,6 +36,8 @@ export async function mirrorTriggerSql(query: MoveQuery, target: MirrorTarget, t
     statements.push(
       `create or replace function ${fn}() returns trigger language plpgsql as $nmt$ begin ` +
         `perform set_config(${literal(target.setting)}, ${literal(target.tenantId)}, true); ` +
+        `if tg_op <> 'DELETE' and new.${quoteIdent(target.column)}::text is distinct from ${literal(target.tenantId)} then ` +
+        `raise exception 'a row of another tenant reached the move of this tenant into the shared tier (%)', tg_table_name using errcode = '42501'; end if; ` +
         `if tg_op = 'INSERT' then insert into ${into} (${cols.map(quoteIdent).join(', ')}) values (${cols.map((c) => `new.${quoteIdent(c)}`).join(', ')}); ` +
         `elsif tg_op = 'UPDATE' then update ${into} s set ${cols.map((c) => `${quoteIdent(c)} = new.${quoteIdent(c)}`).join(', ')} where ${match}; ` +
         `else delete from ${into} s where ${match}; end if; return null; end $nmt$`,

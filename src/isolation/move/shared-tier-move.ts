@@ -135,7 +135,10 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
     try {
       outcome = await fenceAndRename(options, names, tables, timing, step);
     } catch (error) {
-      // nothing was renamed: the tenant writes to the shared tables again
+      // nothing was renamed: the tenant writes to the shared tables again. A rename whose commit went through unseen
+      // (its answer lost) keeps the mark: the rerun verifies the renamed schema and switches
+      const renamed = await targetShows(target.query, schema, staging, names).then((shows) => shows.own, () => true);
+      if (renamed) throw error;
       await liftFence(rows);
       await options.unfence();
       if (!isPassingFenceFailure(error)) throw error;

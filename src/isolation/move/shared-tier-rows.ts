@@ -80,10 +80,19 @@ export async function liftFence(rows: SharedTierRows): Promise<void> {
  * lost. Returns how many were ended.
  */
 export async function drainSince(rows: SharedTierRows, since: string, timeoutMs: number): Promise<number> {
-  const running = `select a.pid from pg_stat_activity a where a.application_name = ? and a.datname = current_database() and a.pid <> pg_backend_pid() and a.xact_start <= ?::timestamptz`;
+  // xact_start of another role's session reads null without pg_read_all_stats: such a tagged session (the tag is
+  // transaction-local, so it is in a transaction) counts as begun before the mark
+  const running =
+    `select a.pid from pg_stat_activity a where a.application_name = ? and a.datname = current_database() and a.pid <> pg_backend_pid() ` +
+    `and (a.xact_start is null or a.xact_start <= ?::timestamptz)`;
   const deadline = Date.now() + timeoutMs;
+  let quiet = 0;
   while (Date.now() < deadline) {
-    if ((await rows.side.query(running, [rows.sessionTag, since])).length === 0) return 0;
+    // twice quiet in a row: a transaction whose first statement (which sets the tag) was under way at the mark shows
+    // its tag only once that statement ends
+    if ((await rows.side.query(running, [rows.sessionTag, since])).length === 0) {
+      if (++quiet === 2) return 0;
+    } else quiet = 0;
     await sleep(POLL_MS);
   }
   const ended = await rows.side.query(`select pg_terminate_backend(s.pid) from (${running}) s join pg_stat_activity a on a.pid = s.pid where ${SIGNALABLE_SESSION_SQL}`, [rows.sessionTag, since]);

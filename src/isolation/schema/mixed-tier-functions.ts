@@ -37,22 +37,24 @@ export const FENCED_WRITE_MESSAGE = 'writes of this tenant are held while it mov
 /**
  * The transaction-local setting with which a move deletes a fenced tenant's rows from the shared tier once it lives
  * elsewhere (the mark stays, so an app instance that missed the switch cannot write there). Only deletes of rows of
- * the tenant it names pass; row-level security still limits a session to its own tenant's rows.
+ * the tenant it names pass, and the updates such a delete cascades to (`on delete set null`) that keep the row's
+ * tenant; row-level security still limits a session to its own tenant's rows. Internal: an app never sets it.
  */
 export const FENCE_CLEANUP_SETTING = 'nmt.move_cleanup';
 
 /**
  * The fence trigger's function: a write (insert, update or delete) of a row whose tenant, before or after, is in the
  * schema's `nmt_fenced_tenant` fails with SQLSTATE 55000 (object_not_in_prerequisite_state), which the app answers
- * with 503 while the tenant moves (FENCED_WRITE_MESSAGE). The message names no tenant (it may reach logs). A delete
- * under FENCE_CLEANUP_SETTING naming the row's tenant passes.
+ * with 503 while the tenant moves (FENCED_WRITE_MESSAGE). The message names no tenant (it may reach logs). Under
+ * FENCE_CLEANUP_SETTING naming the row's tenant, a delete, or an update that keeps the tenant, passes.
  */
 export function fenceFunctionSql(schema: string, column: string): string {
   const fenced = `${quoteIdent(schema)}.${quoteIdent(FENCED_TENANT_TABLE)}`;
   const col = quoteIdent(column);
   return (
     `create or replace function ${quoteIdent(schema)}.${FENCE_FUNCTION}() returns trigger language plpgsql as $nmt$ begin ` +
-    `if tg_op = 'DELETE' and current_setting('${FENCE_CLEANUP_SETTING}', true) = old.${col}::text then return old; end if; ` +
+    `if tg_op <> 'INSERT' and current_setting('${FENCE_CLEANUP_SETTING}', true) = old.${col}::text then ` +
+    `if tg_op = 'DELETE' then return old; end if; if new.${col}::text = old.${col}::text then return new; end if; end if; ` +
     `if exists (select 1 from ${fenced} f where f."tenant_id" in ((case when tg_op = 'INSERT' then null else old.${col} end)::text, ` +
     `(case when tg_op = 'DELETE' then null else new.${col} end)::text)) then ` +
     `raise exception '${FENCED_WRITE_MESSAGE} (%.%); retry once the move has completed', ` +

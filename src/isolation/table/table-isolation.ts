@@ -19,6 +19,7 @@ import { withSearchPath } from '../schema/search-path.js';
 import { withSessionSearchPathGuard } from '../schema/session-search-path-guard.js';
 import { createDatabaseIfMissing } from '../management-database.js';
 import { fencedWriteDriverClass } from '../schema/fenced-write.js';
+import { databaseUnavailableReason } from '../../errors/database-unavailable.error.js';
 import { tenantSessionTag } from './session-tag.js';
 
 /** Tenants whose fork options are kept (the oldest is forgotten past it): the per-request path builds them once. */
@@ -60,6 +61,9 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
   };
   /** Each tenant's fork options (frozen: every request of the tenant shares them), made on its first request. */
   readonly #forks = new Map<string, TenantFork>();
+  /** The shared tier's set-up could not run at boot (its server unreachable): it runs before the first tenant is served. */
+  #setUpPending = false;
+  #settingUp: Promise<void> | undefined;
 
   private constructor(
     readonly orm: MikroORM,
@@ -68,28 +72,64 @@ export class TableIsolation<T extends TenantRecord = TenantRecord> implements Te
     this.provisioning = new TableProvisioning<T>(this, settings.logger);
   }
 
+  /**
+   * Opens the tenant ORM (MikroORM connects lazily) and runs the set-up checks. A shared tier whose server cannot be
+   * reached at boot does not stop the app (a server down fails only its own tenants): its checks then run on its
+   * tenants' first request, which answers 503 until the server is back.
+   */
   static async open<T extends TenantRecord>(settings: TableIsolationSettings): Promise<TableIsolation<T>> {
-    if (settings.sharedTier) await createSharedTierDatabase(settings);
     const orm = await MikroORM.init(tableModeOrmOptions(settings));
+    const isolation = new TableIsolation<T>(orm, settings);
     try {
-      if (settings.shared.rowLevelSecurity) await checkRoleHonoursRls(orm, settings.contextName, settings.shared.bypassingRole, settings.logger);
+      await isolation.setUp();
     } catch (error) {
-      await orm.close();
-      throw error;
+      const unreachable = settings.sharedTier ? databaseUnavailableReason(error) : undefined;
+      if (unreachable === undefined) {
+        await orm.close();
+        throw error;
+      }
+      settings.logger.warn(
+        `Tenant context '${settings.contextName}': the shared tier's server could not be reached at boot (${unreachable}); its tenants answer 503 ` +
+          `until it is back, and its set-up (database "${String(settings.template.dbName)}", role check) runs on their first request`,
+      );
+      isolation.#setUpPending = true;
     }
-    return new TableIsolation<T>(orm, settings);
+    return isolation;
+  }
+
+  /** The shared tier's database made when missing, and the role checked to be bound by row-level security. */
+  private async setUp(): Promise<void> {
+    if (this.settings.sharedTier) await createSharedTierDatabase(this.settings);
+    if (this.settings.shared.rowLevelSecurity) await checkRoleHonoursRls(this.orm, this.settings.contextName, this.settings.shared.bypassingRole, this.settings.logger);
+  }
+
+  /** Runs the set-up deferred at boot, once (a failure lets the next request try again). */
+  private setUpLate(): Promise<void> {
+    this.#settingUp ??= this.setUp().then(
+      () => void (this.#setUpPending = false),
+      (error: unknown) => {
+        this.#settingUp = undefined;
+        throw error;
+      },
+    );
+    return this.#settingUp;
   }
 
   describe(record: T): string {
     return `rows of tenant '${record.id}' in the shared tables`;
   }
 
-  acquire(record: T): ActiveTenant<T> {
-    return new ActiveTenant(record, this.orm.em, this.forkOf(record.id));
+  acquire(record: T): ActiveTenant<T> | Promise<ActiveTenant<T>> {
+    if (this.#setUpPending) return this.setUpLate().then(() => this.activate(record));
+    return this.activate(record);
   }
 
-  acquireNow(record: T): ActiveTenant<T> {
-    return this.acquire(record);
+  acquireNow(record: T): ActiveTenant<T> | undefined {
+    return this.#setUpPending ? undefined : this.activate(record);
+  }
+
+  private activate(record: T): ActiveTenant<T> {
+    return new ActiveTenant(record, this.orm.em, this.forkOf(record.id));
   }
 
   health(): TenantHealth {

@@ -64,6 +64,18 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
     return ((await execute(`select t from (values ${values}) v(t) where to_regclass(t) is not null`, tables)) as { t: string }[]).map((r) => r.t);
   }
 
+  /**
+   * Whether a move between tiers has objects in this database (its publication or subscription): `create` of a
+   * registered tenant may run while it moves, and must not lift the mark that holds its writes.
+   */
+  private async moveUnderWay(execute: Execute): Promise<boolean> {
+    const rows = (await execute(
+      `select 1 from pg_publication where pubname like 'nmt\\_move\\_%' union all select 1 from pg_subscription where subname like 'nmt\\_move\\_%' and subdbid = (select oid from pg_database where datname = current_database())`,
+      [],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
   private async tablesExist(execute: Execute): Promise<boolean> {
     return (await this.existingTables(execute, [DROPPED_TENANT_TABLE])).length > 0;
   }
@@ -79,7 +91,9 @@ export class TableProvisioning<T extends TenantRecord> implements TenantProvisio
   async beforeCreate(record: T): Promise<void> {
     const marked = await this.tables.asTenant(record.id, async (execute) => {
       if (!(await this.tablesExist(execute))) return false;
-      if ((await this.existingTables(execute, [FENCED_TENANT_TABLE])).length) await execute(`delete from ${FENCED_TENANT_TABLE} where tenant_id = ?`, [record.id], 'run');
+      if ((await this.existingTables(execute, [FENCED_TENANT_TABLE])).length && !(await this.moveUnderWay(execute))) {
+        await execute(`delete from ${FENCED_TENANT_TABLE} where tenant_id = ?`, [record.id], 'run');
+      }
       return ((await execute(`select 1 from ${DROPPED_TENANT_TABLE} where tenant_id = ?`, [record.id])) as unknown[]).length > 0;
     });
     if (!marked) return;
