@@ -45,7 +45,12 @@ describe('asFencedWrite', () => {
 describe('mirrorTriggerSql', () => {
   // what the catalog says of the staging schema: a composite-key pivot with a quote in its name, and a plain table
   const catalog: MoveQuery = async <T>(sql: string) =>
-    (sql.includes('indisprimary')
+    (sql.includes('attgenerated')
+      ? [
+          { t: 'tag', c: 'slug', generated: true },
+          { t: 'tag', c: 'id', generated: false },
+        ]
+      : sql.includes('indisprimary')
       ? [
           { t: 'odd"pivot', c: 'a_id' },
           { t: 'odd"pivot', c: 'b_id' },
@@ -57,6 +62,7 @@ describe('mirrorTriggerSql', () => {
           { t: 'odd"pivot', c: 'tenant_id' },
           { t: 'tag', c: 'id' },
           { t: 'tag', c: 'name' },
+          { t: 'tag', c: 'slug' },
           { t: 'tag', c: 'tenant_id' },
         ]) as T[];
   const target = { staging: 'tenant_o', shared: 'nmt_shared', column: 'tenant_id', setting: 'nmt.tenant_id', tenantId: "o'neil" };
@@ -66,11 +72,14 @@ describe('mirrorTriggerSql', () => {
     expect(sql).toHaveLength(8);
     const [pivotFn, , pivotTrigger, pivotAlways, tagFn] = sql as string[];
     expect(pivotFn).toContain(`perform set_config('nmt.tenant_id', 'o''neil', true)`);
-    expect(pivotFn).toContain(`insert into "nmt_shared"."odd""pivot" ("a_id", "b_id", "tenant_id") values (new."a_id", new."b_id", new."tenant_id")`);
+    expect(pivotFn).toContain(`insert into "nmt_shared"."odd""pivot" ("a_id", "b_id", "tenant_id") overriding system value values (new."a_id", new."b_id", new."tenant_id")`);
     expect(pivotFn).toContain(`where s."a_id" = old."a_id" and s."b_id" = old."b_id" and s."tenant_id" = old."tenant_id"`);
     expect(pivotTrigger).toBe(`create trigger nmt_mirror after insert or update or delete on "tenant_o"."odd""pivot" for each row execute function "tenant_o"."nmt_mirror_1"()`);
     expect(pivotAlways).toBe(`alter table "tenant_o"."odd""pivot" enable always trigger nmt_mirror`);
-    expect(tagFn).toContain(`update "nmt_shared"."tag" s set "id" = new."id", "name" = new."name", "tenant_id" = new."tenant_id" where s."id" = old."id" and s."tenant_id" = old."tenant_id"`);
+    // tag.slug is generated (left to the shared table), tag.id a GENERATED ALWAYS identity (copied, never updated)
+    expect(tagFn).toContain(`insert into "nmt_shared"."tag" ("id", "name", "tenant_id") overriding system value values (new."id", new."name", new."tenant_id")`);
+    expect(tagFn).toContain(`update "nmt_shared"."tag" s set "name" = new."name", "tenant_id" = new."tenant_id" where s."id" = old."id" and s."tenant_id" = old."tenant_id"`);
+    expect(tagFn).toContain(`if tg_op <> 'DELETE' and new."tenant_id"::text is distinct from 'o''neil' then raise exception`);
   });
 
   it('refuses a table it cannot mirror (no primary key)', async () => {

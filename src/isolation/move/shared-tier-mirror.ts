@@ -25,9 +25,13 @@ export interface MirrorTarget {
 export async function mirrorTriggerSql(query: MoveQuery, target: MirrorTarget, tables: readonly string[]): Promise<string[]> {
   const columns = await columnsOf(query, target.staging);
   const keys = await primaryKeysOf(query, target.staging);
+  const { generated, alwaysIdentity } = await specialColumnsOf(query, target.staging);
   const statements: string[] = [];
   tables.forEach((table, index) => {
-    const cols = columns.get(table) ?? [];
+    // stored generated columns are computed by the shared table itself; GENERATED ALWAYS identities take the copied
+    // value on insert (overriding system value) and are never set by an update
+    const cols = (columns.get(table) ?? []).filter((c) => !generated.has(`${table}.${c}`));
+    const updatable = cols.filter((c) => !alwaysIdentity.has(`${table}.${c}`));
     const key = keys.get(table) ?? [];
     if (!cols.length || !key.length) throw new RangeError(`table ${target.staging}.${table} has no columns or no primary key to mirror by`);
     const fn = `${quoteIdent(target.staging)}.${quoteIdent(`nmt_mirror_${index + 1}`)}`;
@@ -38,8 +42,8 @@ export async function mirrorTriggerSql(query: MoveQuery, target: MirrorTarget, t
         `perform set_config(${literal(target.setting)}, ${literal(target.tenantId)}, true); ` +
         `if tg_op <> 'DELETE' and new.${quoteIdent(target.column)}::text is distinct from ${literal(target.tenantId)} then ` +
         `raise exception 'a row of another tenant reached the move of this tenant into the shared tier (%)', tg_table_name using errcode = '42501'; end if; ` +
-        `if tg_op = 'INSERT' then insert into ${into} (${cols.map(quoteIdent).join(', ')}) values (${cols.map((c) => `new.${quoteIdent(c)}`).join(', ')}); ` +
-        `elsif tg_op = 'UPDATE' then update ${into} s set ${cols.map((c) => `${quoteIdent(c)} = new.${quoteIdent(c)}`).join(', ')} where ${match}; ` +
+        `if tg_op = 'INSERT' then insert into ${into} (${cols.map(quoteIdent).join(', ')}) overriding system value values (${cols.map((c) => `new.${quoteIdent(c)}`).join(', ')}); ` +
+        `elsif tg_op = 'UPDATE' then update ${into} s set ${updatable.map((c) => `${quoteIdent(c)} = new.${quoteIdent(c)}`).join(', ')} where ${match}; ` +
         `else delete from ${into} s where ${match}; end if; return null; end $nmt$`,
       `drop trigger if exists nmt_mirror on ${qualified(target.staging, table)}`,
       `create trigger nmt_mirror after insert or update or delete on ${qualified(target.staging, table)} for each row execute function ${fn}()`,
@@ -47,6 +51,18 @@ export async function mirrorTriggerSql(query: MoveQuery, target: MirrorTarget, t
     );
   });
   return statements;
+}
+
+/** Stored generated columns and GENERATED ALWAYS identity columns, as `table.column`. */
+async function specialColumnsOf(query: MoveQuery, schema: string): Promise<{ generated: Set<string>; alwaysIdentity: Set<string> }> {
+  const rows = await query<{ t: string; c: string; generated: boolean }>(
+    `select c.relname as t, a.attname as c, a.attgenerated <> '' as generated from pg_attribute a join pg_class c on c.oid = a.attrelid
+       join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = ? and a.attnum > 0 and not a.attisdropped and (a.attgenerated <> '' or a.attidentity = 'a')`,
+    [schema],
+  );
+  const generated = new Set(rows.filter((r) => r.generated).map((r) => `${r.t}.${r.c}`));
+  return { generated, alwaysIdentity: new Set(rows.filter((r) => !r.generated).map((r) => `${r.t}.${r.c}`)) };
 }
 
 /** Each table's primary key columns, in key order. */
