@@ -319,6 +319,8 @@ describe('moving a tenant out of the shared tier (schema isolation, mixed tiers,
         .then((result) => result, (error: unknown) => error);
       if (stopAt) expect(outcome).toBe(interruption);
       else expect(outcome).toMatchObject({ tenantId: 'grow2', to: { server: 'x', tier: 'database' }, moved: false });
+      // while it is unfinished, a move of the same tenant elsewhere is refused before it creates anything
+      if (stopAt === 'subscribed') await expect(lifecycle.move('grow2', { server: 'y', tier: 'schema' })).rejects.toThrow(/earlier move of the tenant out of the shared tier/);
       const [record] = await rowsOf(cluster.servers[0] as TestPgServer, hubDb, `select server, tier from placed_tenant where id = 'grow2'`);
       runs.push(`${stopAt ?? 'to the end'}: record ${JSON.stringify(record)}, shared rows ${JSON.stringify(await tenantRowsInShared('grow2'))}`);
       await sleep(300);

@@ -109,6 +109,7 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
 
   const startedAt = dst.subscriptionOid ? 'subscribed' : 'new';
   if (!dst.subscriptionOid) {
+    await refuseOtherMoveOfTenant(rows, names, schema);
     await checkMovePossible(rows.side.query, target.query, staging, labels);
     await options.createStaging();
     dst = await targetShows(target.query, schema, staging, names);
@@ -161,6 +162,25 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
     return { startedAt, fencedMs, fenceAttempts: attempt, ...outcome };
   }
   throw new TenantMoveFenceError(schema, timing.fenceAttempts, lastError);
+}
+
+/**
+ * A move of the tenant out of this shared tier to another place, interrupted and not finished, still publishes its
+ * rows (its slot holding the shared database's WAL, its mark holding the tenant's writes): a second move elsewhere
+ * would leave those behind. The first must be finished (rerun with the same target) first.
+ */
+async function refuseOtherMoveOfTenant(rows: SharedTierRows, names: MoveNames, schema: string): Promise<void> {
+  const literal = `'${rows.tenantId.replaceAll("'", "''")}'`;
+  const others = await rows.side.query<{ pubname: string }>(
+    `select distinct pubname from pg_publication_tables where pubname like 'nmt\\_move\\_%' and pubname <> ? and schemaname = ? and strpos(rowfilter, ?) > 0`,
+    [names.publication, rows.schema, literal],
+  );
+  if (others.length) {
+    throw new TenantMoveStateError(
+      schema,
+      `an earlier move of the tenant out of the shared tier, to another place, is not finished (publication "${others[0]?.pubname}"): rerun that move with the same target to finish it, then move the tenant on`,
+    );
+  }
 }
 
 async function targetShows(target: MoveQuery, schema: string, staging: string, names: MoveNames): Promise<TargetShows> {
