@@ -14,6 +14,7 @@ import type { TenantMigrations } from './tenant-migrations.js';
 import { TenantMoveHold } from './move-hold.js';
 import { registeredRecordToChange } from './registered-record.js';
 import { moveOutOfSharedTier } from '../isolation/move/shared-tier-move.js';
+import type { MoveCallbacks } from '../isolation/move/move-switch.js';
 import { moveIntoSharedTier } from '../isolation/move/shared-tier-move-in.js';
 import { holdsTenantRows } from '../isolation/move/shared-tier-rows.js';
 import { SHARED_TIER_SCHEMA } from '../options/tokens.js';
@@ -161,30 +162,29 @@ export class TenantMove<T extends TenantRecord> {
     if (owner.exists && (owner.owner === record.id || (owner.owner === undefined && unmarkedOk))) await provisioning.drop(source);
   }
 
-  private async run(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
-    const { tenants } = this;
+  /**
+   * Opens the move's connections on both places (as the migrations connect) and the fleet-wide hold of the tenant's
+   * work, runs the move with them, and closes them whatever happens. `prepareTarget` runs before the target is
+   * opened (its database made, or its shared tables migrated).
+   */
+  private async withMove<R>(
+    record: T,
+    from: TenantPlace,
+    to: TenantPlace,
+    options: TenantMoveOptions,
+    prepareTarget: (source: MikroORM, targetRecord: T) => Promise<void>,
+    move: (source: MikroORM, target: MikroORM, callbacks: MoveCallbacks & { labels: { source: string; target: string } }) => Promise<R>,
+  ): Promise<R> {
     const id = record.id;
     const source = await this.openOn(this.at(record, from), `${id}:move-source`);
     try {
       const targetRecord = this.at(record, to);
-      if (this.databaseMode) {
-        if (!(await this.pointsAt(id, to))) {
-          await refuseTablesOutsidePublic(source, id, describePlace(from));
-          await prepareTargetDatabase(tenants.isolation.provisioning, targetRecord, describePlace(to));
-        }
-      } else if (to.tier === 'database' && !(await tenants.isolation.provisioning.ownerOf(targetRecord)).exists) await tenants.isolation.provisioning.create(targetRecord);
+      await prepareTarget(source, targetRecord);
       const target = await this.openOn(targetRecord, `${id}:move-target`);
-      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
+      const hold = new TenantMoveHold(this.tenants, id, options.drainTimeoutMs, this.logger);
       try {
-        const servers = tenants.options.servers;
-        return await moveSchema({
-          source: moveSideOf(source),
-          target: moveSideOf(target),
-          schema,
-          moveId,
-          sourceConninfo: sourceConninfoOf(source.config.getAll() as never, servers?.get(from.server)),
+        return await move(source, target, {
           labels: { source: describePlace(from), target: describePlace(to) },
-          createTargetSchema: async () => void (await this.migrations.migrateOne(targetRecord)),
           recordPointsAtTarget: () => this.pointsAt(id, to),
           switchRecord: () => this.switchTo(record, to),
           fence: () => hold.fence(),
@@ -208,79 +208,76 @@ export class TenantMove<T extends TenantRecord> {
     return this.run(record, from, to, schema, moveId, options);
   }
 
+  /** Between servers, or between the schema and database tiers (and database mode's moves): see moveSchema. */
+  private run(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    const { provisioning } = this.tenants.isolation;
+    const prepareTarget = async (source: MikroORM, targetRecord: T) => {
+      if (this.databaseMode) {
+        if (await this.pointsAt(record.id, to)) return;
+        await refuseTablesOutsidePublic(source, record.id, describePlace(from));
+        await prepareTargetDatabase(provisioning, targetRecord, describePlace(to));
+      } else if (to.tier === 'database' && !(await provisioning.ownerOf(targetRecord)).exists) await provisioning.create(targetRecord);
+    };
+    return this.withMove(record, from, to, options, prepareTarget, (source, target, callbacks) =>
+      moveSchema({
+        ...callbacks,
+        source: moveSideOf(source),
+        target: moveSideOf(target),
+        schema,
+        moveId,
+        sourceConninfo: this.conninfoOf(source, from),
+        createTargetSchema: async () => void (await this.migrations.migrateOne(this.at(record, to))),
+      }),
+    );
+  }
+
   /** From a schema of its own into the shared tier of the target server: see moveIntoSharedTier. */
-  private async runIntoShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
-    const { tenants } = this;
-    const id = record.id;
-    const shared = tenants.options.sharedTier?.shared as NonNullable<typeof tenants.options.sharedTier>['shared'];
+  private runIntoShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    const shared = this.sharedTierOptions;
     // the target server's shared tables exist once a shared-tier tenant was created or migrated there: maybe never
-    if (!(await this.pointsAt(id, to))) await this.migrations.migrateOne(this.at(record, to));
-    const source = await this.openOn(this.at(record, from), `${id}:move-source`);
-    try {
-      const target = await this.openOn(this.at(record, to), `${id}:move-target`);
-      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
-      try {
-        return await moveIntoSharedTier({
-          source: moveSideOf(source),
-          rows: sharedTierRowsOf(target, id, shared),
-          schema,
-          moveId,
-          sourceConninfo: sourceConninfoOf(source.config.getAll() as never, tenants.options.servers?.get(from.server)),
-          createStaging: () => migrateStaging(target, tenants.contextName, id, shared, schema),
-          labels: { source: describePlace(from), target: describePlace(to) },
-          recordPointsAtTarget: () => this.pointsAt(id, to),
-          switchRecord: () => this.switchTo(record, to),
-          fence: () => hold.fence(),
-          unfence: () => hold.unfence(),
-          onStep: (step) => options.onStep?.(step),
-          logger: this.logger,
-        });
-      } finally {
-        await hold.stop();
-        await target.close();
-      }
-    } finally {
-      await source.close();
-    }
+    const prepareTarget = async (_source: MikroORM, targetRecord: T) => void (!(await this.pointsAt(record.id, to)) && (await this.migrations.migrateOne(targetRecord)));
+    return this.withMove(record, from, to, options, prepareTarget, (source, target, callbacks) =>
+      moveIntoSharedTier({
+        ...callbacks,
+        source: moveSideOf(source),
+        rows: sharedTierRowsOf(target, record.id, shared),
+        schema,
+        moveId,
+        sourceConninfo: this.conninfoOf(source, from),
+        createStaging: () => migrateStaging(target, this.tenants.contextName, record.id, shared, schema),
+      }),
+    );
   }
 
   /** Out of the shared tier (its database on the source server) into a schema of its own: see moveOutOfSharedTier. */
-  private async runOutOfShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
-    const { tenants } = this;
-    const id = record.id;
-    const shared = tenants.options.sharedTier?.shared as NonNullable<typeof tenants.options.sharedTier>['shared'];
-    const source = await this.openOn(this.at(record, from), `${id}:move-source`);
-    try {
-      const targetRecord = this.at(record, to);
-      const { provisioning } = tenants.isolation;
-      if (to.tier === 'database' && !(await this.pointsAt(id, to)) && !(await provisioning.ownerOf(targetRecord)).exists) await provisioning.create(targetRecord);
-      const target = await this.openOn(targetRecord, `${id}:move-target`);
-      const hold = new TenantMoveHold(tenants, id, options.drainTimeoutMs, this.logger);
-      try {
-        const conninfo = sourceConninfoOf(source.config.getAll() as never, tenants.options.servers?.get(from.server));
-        return await moveOutOfSharedTier({
-          rows: sharedTierRowsOf(source, id, shared),
-          target: moveSideOf(target),
-          schema,
-          moveId,
-          sourceConninfo: sharedTierConninfo(conninfo, source.config.get('dbName') as string, shared.setting, id),
-          createStaging: () => migrateStaging(target, tenants.contextName, id, shared, SHARED_TIER_SCHEMA),
-          afterRename: (renamed) => afterStagingRenamed(renamed, shared),
-          labels: { source: describePlace(from), target: describePlace(to) },
-          recordPointsAtTarget: () => this.pointsAt(id, to),
-          switchRecord: () => this.switchTo(record, to),
-          fence: () => hold.fence(),
-          unfence: () => hold.unfence(),
-          onStep: (step) => options.onStep?.(step),
-          logger: this.logger,
-        });
-      } finally {
-        await hold.stop();
-        await target.close();
-      }
-    } finally {
-      await source.close();
-    }
+  private runOutOfShared(record: T, from: TenantPlace, to: TenantPlace, schema: string, moveId: string, options: TenantMoveOptions): Promise<SchemaMoveReport> {
+    const shared = this.sharedTierOptions;
+    const { provisioning } = this.tenants.isolation;
+    const prepareTarget = async (_source: MikroORM, targetRecord: T) => {
+      if (to.tier === 'database' && !(await this.pointsAt(record.id, to)) && !(await provisioning.ownerOf(targetRecord)).exists) await provisioning.create(targetRecord);
+    };
+    return this.withMove(record, from, to, options, prepareTarget, (source, target, callbacks) =>
+      moveOutOfSharedTier({
+        ...callbacks,
+        rows: sharedTierRowsOf(source, record.id, shared),
+        target: moveSideOf(target),
+        schema,
+        moveId,
+        sourceConninfo: sharedTierConninfo(this.conninfoOf(source, from), source.config.get('dbName') as string, shared.setting, record.id),
+        createStaging: () => migrateStaging(target, this.tenants.contextName, record.id, shared, SHARED_TIER_SCHEMA),
+        afterRename: (renamed) => afterStagingRenamed(renamed, shared),
+      }),
+    );
+  }
+
+  /** How the target server reaches the source database of a move (see sourceConninfoOf). */
+  private conninfoOf(source: MikroORM, from: TenantPlace): string {
+    return sourceConninfoOf(source.config.getAll() as never, this.tenants.options.servers?.get(from.server));
+  }
+
+  /** The shared tier's tenant column options (only called where the context has a shared tier). */
+  private get sharedTierOptions(): NonNullable<TenantRuntime<T>['options']['sharedTier']>['shared'] {
+    return this.tenants.options.sharedTier?.shared as NonNullable<TenantRuntime<T>['options']['sharedTier']>['shared'];
   }
 
   /**
@@ -289,10 +286,9 @@ export class TenantMove<T extends TenantRecord> {
    * too): those rows are that move's copy.
    */
   private async sharedTierHoldsMove(record: T, place: TenantPlace, schema: string, moveId: string): Promise<boolean> {
-    const shared = this.tenants.options.sharedTier?.shared as NonNullable<typeof this.tenants.options.sharedTier>['shared'];
     const orm = await this.openOn(this.at(record, place), `${record.id}:move-check`);
     try {
-      const rows = sharedTierRowsOf(orm, record.id, shared);
+      const rows = sharedTierRowsOf(orm, record.id, this.sharedTierOptions);
       const [publication] = await rows.side.query(`select 1 from pg_publication where pubname = ?`, [moveNamesOf(SHARED_TIER_SCHEMA, moveId).publication]);
       if (publication) return true;
       const [movingIn] = await rows.side.query(`select 1 from pg_namespace where nspname = ?`, [schema]);

@@ -7,6 +7,9 @@ import { type MoveNames, moveNamesOf } from './move-names.js';
 import { createSlot, createSubscription, dropSlot, ensurePublication, sleep, startCopy, waitUntilSynced } from './move-replication.js';
 import type { MoveSide } from './move-sql.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError } from './move.errors.js';
+import { type MoveCallbacks, switchRecord } from './move-switch.js';
+
+const PARKED_AND_VERIFIED = 'the source is parked and the target verified';
 
 /** Points a test (or an operator's tooling) can observe; the move awaits the callback before going on. */
 export type SchemaMoveStep = 'target-ready' | 'subscribed' | 'synced' | 'fence-locked' | 'fence-verified' | 'fence-committed' | 'switched' | 'done';
@@ -24,7 +27,7 @@ export interface SchemaMoveTiming {
   fenceAttempts?: number;
 }
 
-export interface SchemaMoveOptions {
+export interface SchemaMoveOptions extends MoveCallbacks {
   readonly source: MoveSide;
   readonly target: MoveSide;
   /** The tenant's schema: the same name on both servers. */
@@ -35,18 +38,6 @@ export interface SchemaMoveOptions {
   readonly sourceConninfo: string;
   /** Creates the schema on the target and applies the tenant migrations; idempotent (called again by a rerun). */
   createTargetSchema(): Promise<void>;
-  /** Whether the tenant record already points at the target (a rerun after the switch only cleans up). */
-  recordPointsAtTarget(): Promise<boolean>;
-  /** Points the tenant record at the target; idempotent. */
-  switchRecord(): Promise<void>;
-  /** Fences / unfences the tenant's writes fleet-wide; both idempotent (a rerun may repeat them). */
-  fence(): Promise<void>;
-  unfence(): Promise<void>;
-  /** Server names for messages (default 'source server' / 'target server'). */
-  readonly labels?: { source: string; target: string };
-  readonly timing?: SchemaMoveTiming;
-  onStep?(step: SchemaMoveStep): void | Promise<void>;
-  readonly logger?: Logger;
 }
 
 export interface SchemaMoveReport {
@@ -89,7 +80,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
   if (src.parked) {
     logger.log(`Moving schema "${schema}": the source was parked by an earlier run; verifying again, then switching`);
     await verifyParked(source, target, schema, names);
-    await switchRecord(options, schema, step);
+    await switchRecord(options, schema, PARKED_AND_VERIFIED, step);
     await cleanup();
     return { startedAt: 'parked', fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined, breakdown: undefined };
   }
@@ -134,7 +125,7 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
       continue;
     }
     await step('fence-committed');
-    await switchRecord(options, schema, step);
+    await switchRecord(options, schema, PARKED_AND_VERIFIED, step);
     const fencedMs = Math.round(performance.now() - fencedAt);
     const { lockMs, catchUpMs, verifyMs } = parked.breakdown;
     logger.log(`Moved schema "${schema}" (${parked.tables} table(s), ${parked.rows} row(s) verified); writes paused ${fencedMs} ms (locks ${lockMs}, catch-up ${catchUpMs}, sequences + verification + rename ${verifyMs})`);
@@ -142,16 +133,6 @@ export async function moveSchema(options: SchemaMoveOptions): Promise<SchemaMove
     return { startedAt, fencedMs, fenceAttempts: attempt, ...parked };
   }
   throw new TenantMoveFenceError(schema, timing.fenceAttempts, lastError);
-}
-
-async function switchRecord(options: SchemaMoveOptions, schema: string, step: (name: SchemaMoveStep) => Promise<void>): Promise<void> {
-  try {
-    await options.switchRecord();
-  } catch (error) {
-    throw new TenantMoveError(schema, 'switch', `the source is parked and the target verified, but switching the record failed: rerun the move to switch it (the tenant stays fenced until then)`, error);
-  }
-  await options.unfence();
-  await step('switched');
 }
 
 /** A schema on the target marked as another tenant's is never emptied. */

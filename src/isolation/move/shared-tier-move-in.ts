@@ -7,13 +7,16 @@ import { type FenceOutcome, type TargetDigestsOf, fenceAndPark, isPassingFenceFa
 import { type MoveNames, moveNamesOf } from './move-names.js';
 import { copyStateOf, sleep, startCopy, waitUntilSynced } from './move-replication.js';
 import { type MoveSide, quoteIdent } from './move-sql.js';
-import { type SchemaMoveReport, type SchemaMoveStep, type SchemaMoveTiming, checkSameTenant, subscribe, withDefaults } from './schema-move.js';
+import { type SchemaMoveReport, type SchemaMoveStep, checkSameTenant, subscribe, withDefaults } from './schema-move.js';
 import { mirrorTriggerSql } from './shared-tier-mirror.js';
 import { type SharedTierRows, asTenant, deleteTenantRows, liftFence, markFenced, tenantTablesOf } from './shared-tier-rows.js';
 import { tableDigests } from './table-digests.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError } from './move.errors.js';
+import { type MoveCallbacks, switchRecord } from './move-switch.js';
 
-export interface IntoSharedTierOptions {
+const PARKED_AND_VERIFIED = "the source is parked and the tenant's shared rows verified";
+
+export interface IntoSharedTierOptions extends MoveCallbacks {
   /** The tenant's own schema's database (schema tier, or its database-tier database). */
   readonly source: MoveSide;
   /** The shared tier's database the tenant moves to, and the tenant there. */
@@ -25,14 +28,7 @@ export interface IntoSharedTierOptions {
   readonly sourceConninfo: string;
   /** Creates the staging schema in the shared tier's database and applies the tenant's migrations to it; idempotent. */
   createStaging(): Promise<void>;
-  recordPointsAtTarget(): Promise<boolean>;
-  switchRecord(): Promise<void>;
-  fence(): Promise<void>;
-  unfence(): Promise<void>;
   readonly labels: { source: string; target: string };
-  readonly timing?: SchemaMoveTiming;
-  onStep?(step: SchemaMoveStep): void | Promise<void>;
-  readonly logger?: Logger;
 }
 
 const EMPTY_REPORT = { fencedMs: undefined, fenceAttempts: 0, tables: undefined, rows: undefined, breakdown: undefined } as const;
@@ -70,7 +66,7 @@ export async function moveIntoSharedTier(options: IntoSharedTierOptions): Promis
   if (src.parked) {
     logger.log(`Moving tenant schema "${schema}" into the shared tier: the source was parked by an earlier run; verifying again, then switching`);
     await verifyParked(source, target, schema, names, copyOf);
-    await switchRecord(options, schema, step);
+    await switchRecord(options, schema, PARKED_AND_VERIFIED, step, () => liftFence(rows));
     return finish('parked');
   }
   if (!src.original) throw new TenantMoveStateError(schema, `the schema exists on the source under neither "${schema}" nor "${names.parkedSchema}", and the record does not point at the shared tier`);
@@ -124,7 +120,8 @@ export async function moveIntoSharedTier(options: IntoSharedTierOptions): Promis
       continue;
     }
     await step('fence-committed');
-    await switchRecord(options, schema, step);
+    // the record says shared, then the tenant's mark there is lifted: its work goes on in the shared tier
+    await switchRecord(options, schema, PARKED_AND_VERIFIED, step, () => liftFence(rows));
     const fencedMs = Math.round(performance.now() - fencedAt);
     logger.log(`Moved tenant schema "${schema}" into the shared tier (${parked.tables} table(s), ${parked.rows} row(s) verified); writes paused ${fencedMs} ms`);
     await cleanUp(options, names, logger);
@@ -148,18 +145,6 @@ function sharedDigestsOf(rows: SharedTierRows, tables: () => Promise<string[]>):
     const digests = await asTenant(rows, (q) => tableDigests(q, rows.schema, compared, { column: rows.column, value: rows.tenantId }));
     return { digests, missing };
   };
-}
-
-/** The record switched, then the tenant's mark lifted in the shared tier: its work goes on there. */
-async function switchRecord(options: IntoSharedTierOptions, schema: string, step: (name: SchemaMoveStep) => Promise<void>): Promise<void> {
-  try {
-    await options.switchRecord();
-  } catch (error) {
-    throw new TenantMoveError(schema, 'switch', `the source is parked and the shared rows verified, but switching the record failed: rerun the move to switch it (the tenant stays fenced until then)`, error);
-  }
-  await liftFence(options.rows);
-  await options.unfence();
-  await step('switched');
 }
 
 /** The replication objects and the parked source (cleanUpMove), then the staging schema in the shared tier's database. */

@@ -18,13 +18,17 @@ import {
   waitUntilSynced,
 } from './move-replication.js';
 import { raiseSequences } from './move-sequences.js';
-import { type MoveQuery, type MoveSide, quoteIdent, qualified } from './move-sql.js';
+import { type MoveQuery, type MoveSide, quoteIdent } from './move-sql.js';
 import { type SchemaMoveReport, type SchemaMoveStep, type SchemaMoveTiming, withDefaults } from './schema-move.js';
 import { type SharedTierRows, asTenant, deleteTenantRows, drainSince, liftFence, markFenced, tenantTablesOf } from './shared-tier-rows.js';
 import { digestDifferences, tableDigests, targetDigests } from './table-digests.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError, TenantMoveVerificationError } from './move.errors.js';
+import { type MoveCallbacks, switchRecord } from './move-switch.js';
+import { refuseEmptyCopy, refuseOtherMoveOfTenant } from './shared-tier-move-checks.js';
 
-export interface SharedTierMoveOptions {
+const RENAMED_AND_VERIFIED = "the tenant's schema on the target is verified";
+
+export interface SharedTierMoveOptions extends MoveCallbacks {
   /** The tenant's rows in the shared tier (the source). */
   readonly rows: SharedTierRows;
   /** The database the tenant moves to (its server's tenant database, or a database of its own). */
@@ -38,16 +42,7 @@ export interface SharedTierMoveOptions {
   createStaging(): Promise<void>;
   /** Statements run in the rename's transaction, once the staging schema has the tenant schema's name. */
   afterRename(schema: string): readonly string[];
-  recordPointsAtTarget(): Promise<boolean>;
-  switchRecord(): Promise<void>;
-  /** Holds / releases the tenant's work fleet-wide; both idempotent. */
-  fence(): Promise<void>;
-  unfence(): Promise<void>;
   readonly labels: { source: string; target: string };
-  /** `fenceLockTimeoutMs` bounds the wait for the tenant's transactions that began before its fence mark. */
-  readonly timing?: SchemaMoveTiming;
-  onStep?(step: SchemaMoveStep): void | Promise<void>;
-  readonly logger?: Logger;
 }
 
 /** What the target database shows of a move out of the shared tier. */
@@ -97,7 +92,7 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
     // renamed by an earlier run, the record not switched: the fence mark still holds the tenant's writes
     logger.log(`Moving tenant schema "${schema}" out of the shared tier: renamed by an earlier run; verifying again, then switching`);
     await verifyCopy(rows, target, schema, tables);
-    await switchRecord(options, schema, step);
+    await switchRecord(options, schema, RENAMED_AND_VERIFIED, step);
     return finish('parked');
   }
   if (dst.staging && dst.stagingOwner !== undefined && dst.stagingOwner !== rows.tenantId) {
@@ -150,7 +145,7 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
       continue;
     }
     await step('fence-committed');
-    await switchRecord(options, schema, step);
+    await switchRecord(options, schema, RENAMED_AND_VERIFIED, step);
     const fencedMs = Math.round(performance.now() - fencedAt);
     const { lockMs, catchUpMs, verifyMs } = outcome.breakdown;
     logger.log(
@@ -162,25 +157,6 @@ export async function moveOutOfSharedTier(options: SharedTierMoveOptions): Promi
     return { startedAt, fencedMs, fenceAttempts: attempt, ...outcome };
   }
   throw new TenantMoveFenceError(schema, timing.fenceAttempts, lastError);
-}
-
-/**
- * A move of the tenant out of this shared tier to another place, interrupted and not finished, still publishes its
- * rows (its slot holding the shared database's WAL, its mark holding the tenant's writes): a second move elsewhere
- * would leave those behind. The first must be finished (rerun with the same target) first.
- */
-async function refuseOtherMoveOfTenant(rows: SharedTierRows, names: MoveNames, schema: string): Promise<void> {
-  const literal = `'${rows.tenantId.replaceAll("'", "''")}'`;
-  const others = await rows.side.query<{ pubname: string }>(
-    `select distinct pubname from pg_publication_tables where pubname like 'nmt\\_move\\_%' and pubname <> ? and schemaname = ? and strpos(rowfilter, ?) > 0`,
-    [names.publication, rows.schema, literal],
-  );
-  if (others.length) {
-    throw new TenantMoveStateError(
-      schema,
-      `an earlier move of the tenant out of the shared tier, to another place, is not finished (publication "${others[0]?.pubname}"): rerun that move with the same target to finish it, then move the tenant on`,
-    );
-  }
 }
 
 async function targetShows(target: MoveQuery, schema: string, staging: string, names: MoveNames): Promise<TargetShows> {
@@ -203,32 +179,6 @@ async function subscribe(rows: SharedTierRows, target: MoveQuery, names: MoveNam
     });
     throw error;
   }
-}
-
-/**
- * After the initial copy: a table that has rows of the tenant in the shared tier but none in the staging copy means
- * the copy ran without the tenant's setting (row-level security showed the table-sync worker nothing). Said now,
- * before any fence, rather than by the verification under it. Checked twice, the second time after another catch-up,
- * so a first row written meanwhile is not taken for it.
- */
-async function refuseEmptyCopy(rows: SharedTierRows, target: MoveQuery, names: MoveNames, tables: readonly string[], schema: string): Promise<void> {
-  const emptyCopies = async () => {
-    const exists = (where: string) => tables.map((t) => `select ? as t, exists(select 1 from ${qualified(rows.schema, t)}${where}) as found`).join(' union all ');
-    const shared = await asTenant(rows, (q) => q<{ t: string; found: boolean }>(exists(` where ${quoteIdent(rows.column)} = ?`), tables.flatMap((t) => [t, rows.tenantId])));
-    const copied = new Map((await target<{ t: string; found: boolean }>(exists(''), tables)).map((r) => [r.t, r.found]));
-    return shared.filter((r) => r.found && !copied.get(r.t)).map((r) => r.t);
-  };
-  if (!tables.length || !(await emptyCopies()).length) return;
-  await waitConfirmed(rows.side.query, names.subscription, await currentLsn(rows.side.query), 10_000);
-  const empty = await emptyCopies();
-  if (!empty.length) return;
-  throw new TenantMoveError(
-    schema,
-    'sync',
-    `the initial copy brought none of the tenant's rows of ${empty.join(', ')} although the shared tier has some: the target server's connection to the shared tier ` +
-      `must carry the tenant setting (the move adds options=-c ${rows.setting}=<tenant> to it; a subscriptionConnection that sets options itself replaces it), ` +
-      `or connect as a role with BYPASSRLS. Fix it, drop the subscription "${names.subscription}" on the target, then rerun`,
-  );
 }
 
 /**
@@ -274,16 +224,6 @@ async function verifyCopy(rows: SharedTierRows, target: MoveSide, copySchema: st
     if (differences.length) throw new TenantMoveVerificationError(copySchema, differences);
     return [...shared.values()].reduce((sum, d) => sum + Number(d.rows), 0);
   });
-}
-
-async function switchRecord(options: SharedTierMoveOptions, schema: string, step: (name: SchemaMoveStep) => Promise<void>): Promise<void> {
-  try {
-    await options.switchRecord();
-  } catch (error) {
-    throw new TenantMoveError(schema, 'switch', `the tenant's schema on the target is verified, but switching the record failed: rerun the move to switch it (the tenant's writes stay held until then)`, error);
-  }
-  await options.unfence();
-  await step('switched');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type EntityMetadata, MikroORM, type Platform } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/core';
 import type { Logger } from '@nestjs/common';
 import { ActiveTenant, type TenantFork, tenantFork } from '../../scope/active-tenant.js';
 import { TenantSearchPathError, TenantStorageConflictError, TenantStorageMissingError } from '../../errors/isolation.errors.js';
