@@ -1,6 +1,21 @@
 import type { Logger } from '@nestjs/common';
-import type { SchemaMoveStep, SchemaMoveTiming } from './schema-move.js';
 import { TenantMoveError } from './move.errors.js';
+
+/** Points a test (or an operator's tooling) can observe; the move awaits the callback before going on. */
+export type SchemaMoveStep = 'target-ready' | 'subscribed' | 'synced' | 'fence-locked' | 'fence-verified' | 'fence-committed' | 'switched' | 'done';
+
+export interface SchemaMoveTiming {
+  /** Initial copy + catching up before the fence (default 30 min). */
+  syncTimeoutMs?: number;
+  /** Fence only once a catch-up probe takes less than this (default 500 ms). */
+  catchUpMs?: number;
+  /** lock_timeout of the fence's table locks (default 1000 ms). */
+  fenceLockTimeoutMs?: number;
+  /** How long the locked source waits for the target to confirm its last change (default 3000 ms). */
+  catchUpTimeoutMs?: number;
+  /** Fence attempts before giving up (default 5). */
+  fenceAttempts?: number;
+}
 
 /** What every move asks of its caller: the tenant's record, the fleet-wide hold of its work, progress. */
 export interface MoveCallbacks {

@@ -7,25 +7,11 @@ import { type MoveNames, moveNamesOf } from './move-names.js';
 import { createSlot, createSubscription, dropSlot, ensurePublication, sleep, startCopy, waitUntilSynced } from './move-replication.js';
 import type { MoveSide } from './move-sql.js';
 import { TenantMoveError, TenantMoveFenceError, TenantMoveStateError, TenantMoveTargetConflictError } from './move.errors.js';
-import { type MoveCallbacks, switchRecord } from './move-switch.js';
+import { type MoveCallbacks, type SchemaMoveStep, type SchemaMoveTiming, switchRecord } from './move-switch.js';
 
 const PARKED_AND_VERIFIED = 'the source is parked and the target verified';
 
-/** Points a test (or an operator's tooling) can observe; the move awaits the callback before going on. */
-export type SchemaMoveStep = 'target-ready' | 'subscribed' | 'synced' | 'fence-locked' | 'fence-verified' | 'fence-committed' | 'switched' | 'done';
-
-export interface SchemaMoveTiming {
-  /** Initial copy + catching up before the fence (default 30 min). */
-  syncTimeoutMs?: number;
-  /** Fence only once a catch-up probe takes less than this (default 500 ms). */
-  catchUpMs?: number;
-  /** lock_timeout of the fence's table locks (default 1000 ms). */
-  fenceLockTimeoutMs?: number;
-  /** How long the locked source waits for the target to confirm its last change (default 3000 ms). */
-  catchUpTimeoutMs?: number;
-  /** Fence attempts before giving up (default 5). */
-  fenceAttempts?: number;
-}
+export type { SchemaMoveStep, SchemaMoveTiming } from './move-switch.js';
 
 export interface SchemaMoveOptions extends MoveCallbacks {
   readonly source: MoveSide;
