@@ -40,6 +40,12 @@ export interface BenchSettings {
    * servers differ from a default app's, so the run is not a full one.
    */
   poolIdleMs?: number;
+  /**
+   * BENCH_POOL_MAX_LIFETIME_S: pg's `maxLifetimeSeconds` for every bench server's pool (servers/orm-config.ts): each
+   * connection is closed after that long, so a backend's catalog caches cannot grow past what it touches in that
+   * time. Unset: pg's default (0, no limit). Set, the run is not a full one.
+   */
+  poolMaxLifetimeS?: number;
   /** Where latest.md / latest.json go. */
   resultsDir: string;
   /**
@@ -94,6 +100,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     fanOutConcurrency: (list('BENCH_FANOUT_CONCURRENCY') ?? (quick ? ['1', '4'] : ['1', '2', '4', '8'])).map(Number),
     cliSchemas: num('BENCH_CLI_SCHEMAS', quick ? 3 : FULL.cliSchemas),
     poolIdleMs: env.BENCH_POOL_IDLE_MS ? num('BENCH_POOL_IDLE_MS', 0) : undefined,
+    poolMaxLifetimeS: env.BENCH_POOL_MAX_LIFETIME_S ? num('BENCH_POOL_MAX_LIFETIME_S', 1) : undefined,
   };
   const notFull = [
     quick && '--quick',
@@ -107,6 +114,7 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): BenchSetti
     !FULL.fanOutTenants.every((n) => shape.fanOutTenants.includes(n)) && 'fewer fan-out tenant counts',
     shape.cliSchemas < FULL.cliSchemas && `${shape.cliSchemas} CLI schemas`,
     shape.poolIdleMs !== undefined && `BENCH_POOL_IDLE_MS=${shape.poolIdleMs}`,
+    shape.poolMaxLifetimeS !== undefined && `BENCH_POOL_MAX_LIFETIME_S=${shape.poolMaxLifetimeS}`,
   ].filter((reason): reason is string => typeof reason === 'string');
   const full = notFull.length === 0;
   return {

@@ -14,6 +14,7 @@ export function ormConfig(clientUrl: string, poolMax: number = POOL_MAX) {
     entities: BENCH_ENTITIES,
     debug: false,
     pool: { min: 0, max: poolMax, ...idleTimeout() },
+    ...maxLifetime(),
   });
 }
 
@@ -26,4 +27,14 @@ export function ormConfig(clientUrl: string, poolMax: number = POOL_MAX) {
 function idleTimeout(): { idleTimeoutMillis?: number } {
   const value = process.env.BENCH_POOL_IDLE_MS;
   return value === undefined || value === '' ? {} : { idleTimeoutMillis: Number(value) };
+}
+
+/**
+ * BENCH_POOL_MAX_LIFETIME_S (validated by the orchestrator, settings.ts): pg's `maxLifetimeSeconds`, passed through
+ * MikroORM's driverOptions (its pool options). Each connection is replaced after that long, which bounds how many
+ * schemas' catalogs its PostgreSQL backend has cached.
+ */
+function maxLifetime(): { driverOptions?: { maxLifetimeSeconds: number } } {
+  const value = process.env.BENCH_POOL_MAX_LIFETIME_S;
+  return value === undefined || value === '' ? {} : { driverOptions: { maxLifetimeSeconds: Number(value) } };
 }

@@ -2,7 +2,8 @@
  * Schema isolation keeps its pool's idle connections open (their catalog caches hold every schema they served):
  * ten minutes unless the user's config sets `pool.idleTimeoutMillis` or `driverOptions.idleTimeoutMillis`. Checked
  * on a real PostgreSQL backend outliving node-postgres' own 10-s idle timeout, and on a user's shorter timeout
- * closing it.
+ * closing it. pg's `maxLifetimeSeconds`, the documented bound on a backend's catalog caches (docs/performance.md), reaches
+ * the tenant pool through `driverOptions` next to the search_path the library adds there.
  */
 import { MikroORM } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -85,5 +86,21 @@ describe("schema isolation's pool keeps idle connections", () => {
     const deadline = Date.now() + 15_000;
     while ((await isOpen(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
     expect(await isOpen(pid)).toBe(false);
+  });
+});
+
+describe("schema isolation's pool and pg's maxLifetimeSeconds", () => {
+  it('replaces a connection after its lifetime, and the next one keeps the fail-closed search_path', async () => {
+    const app = await schemaApp({ driverOptions: { maxLifetimeSeconds: 1 } });
+    const { pid } = await tenantPool(app);
+    const deadline = Date.now() + 15_000;
+    while ((await isOpen(pid)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await isOpen(pid)).toBe(false);
+    const em = app.app.get<EntityManager>(getEntityManagerToken('tenant'));
+    const next = await app.app.get(TenancyService).run('kept', async () =>
+      em.execute<{ pid: number; search_path: string }[]>("select pg_backend_pid() as pid, current_setting('search_path') as search_path"),
+    );
+    expect(Number(next[0]?.pid)).not.toBe(pid);
+    expect(next[0]?.search_path).not.toMatch(/public|tenant_kept/);
   });
 });
