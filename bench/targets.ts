@@ -32,9 +32,9 @@ export function evaluateTargets(results: BenchResults): TargetResult[] {
       return;
     }
     const noisy = compared
-      .map(([id, ref]) => ({ id, spread: noiseOf(m, id, ref, threshold) }))
+      .map(([id, ref]) => ({ id, ref, spread: noiseOf(m, id, ref, threshold) }))
       .filter((x) => x.spread.noisy)
-      .map((x) => `${x.id}: ${x.spread.reason}`);
+      .map((x) => `${x.id} vs ${x.ref}: ${x.spread.reason}`);
     out.push({ target, ...evaluate(), ...(noisy.length ? { noisy: noisy.join('; ') } : {}) });
   };
   const r = (id: string, ref: string, metric: Metric): number => ratio(m, id, ref, metric);
